@@ -1,0 +1,140 @@
+# teachos: a teaching x86_64 kernel in numbered checkpoints. `make help` lists the commands.
+#
+# Checkpoint N is kernel/ plus the layers 01..N. By default each layer comes from labs/ (the
+# student's files); SOLUTIONS=all, or a list such as SOLUTIONS=1,2,3, takes those layers from
+# solutions/ instead.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SUFFIXES:
+
+PYTHON := /usr/bin/python3
+LABS := $(sort $(notdir $(wildcard labs/[0-9][0-9]-*)))
+
+LAB ?=
+SOLUTIONS ?=
+MEM ?= 128M
+QEMUEXTRA ?=
+ACCEL ?= tcg
+MACHINE ?= microvm
+TEST ?=
+SEED ?=
+JUNIT ?=
+RESULTS ?=
+HIDDEN ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+export MEM QEMUEXTRA ACCEL MACHINE
+
+comma := ,
+empty :=
+space := $(empty) $(empty)
+
+# Lab names: 03-bump -> number 3, name bump. LAB may be 3, 03, 03-bump or bump.
+labnum = $(patsubst 0%,%,$(firstword $(subst -, ,$(1))))
+labname = $(patsubst $(firstword $(subst -, ,$(1)))-%,%,$(1))
+lab_matches = $(filter $(2),$(1) $(call labnum,$(1)) 0$(call labnum,$(1)) $(call labname,$(1)))
+LAB_DIR = $(if $(LAB),$(firstword $(foreach d,$(LABS),$(if $(call lab_matches,$(d),$(LAB)),$(d)))),$(lastword $(LABS)))
+LAB_NUM = $(call labnum,$(LAB_DIR))
+# The layers of the checkpoint: every lab up to and including LAB_DIR.
+LAB_UPTO = $(shell printf '%s\n' $(LABS) | sed -n '1,/^$(LAB_DIR)$$/p')
+
+ALL_NUMS := $(foreach d,$(LABS),$(call labnum,$(d)))
+SOL_NUMS = $(if $(filter all,$(SOLUTIONS)),$(ALL_NUMS),$(if $(filter none,$(SOLUTIONS)),,$(patsubst 0%,%,$(subst $(comma),$(space),$(SOLUTIONS)))))
+BAD_SOLUTIONS = $(filter-out $(ALL_NUMS),$(SOL_NUMS))
+layer_src = $(if $(filter $(call labnum,$(1)),$(SOL_NUMS)),solutions,labs)/$(1)
+LAYERS = $(foreach d,$(LAB_UPTO),$(call layer_src,$(d)))
+TESTDIRS = grade/ktests/00-kernel $(wildcard $(addprefix grade/ktests/,$(LAB_UPTO))) \
+	$(if $(HIDDEN),$(wildcard $(addprefix $(HIDDEN)/ktests/,00-kernel $(LAB_UPTO))))
+SRCTAG = $(subst $(space),,$(foreach d,$(LAB_UPTO),$(if $(filter $(call labnum,$(d)),$(SOL_NUMS)),s,l)))
+OUT = build/$(LAB_DIR)-$(SRCTAG)$(if $(filter-out gcc,$(CC)),-$(notdir $(CC)))$(if $(HIDDEN),-hidden)
+
+GDBPORT := $(shell echo $$(( 26000 + $$(id -u) % 5000 )))
+HARNESS = PYTHONPATH=grade $(PYTHON) -m harness
+
+.PHONY: help
+help:
+	@echo "teachos: a teaching x86_64 kernel, built up in checkpoints ($(words $(LABS)) labs)."
+	@echo
+	@echo "  make qemu [LAB=N]        build checkpoint N (default: the last) and boot it: a tour"
+	@echo "  make qemu TEST=suite     boot it and run one test suite on the console"
+	@echo "  make qemu-gdb [LAB=N]    boot it halted, waiting for GDB on port $(GDBPORT)"
+	@echo "  make gdb                 attach GDB (in another terminal), symbols loaded"
+	@echo "  make grade [LAB=N]       grade checkpoint N (default: all labs): a points table"
+	@echo "  make test                the project's own tests"
+	@echo "  make clean               remove build output"
+	@echo
+	@echo "Variables: LAB=N  SOLUTIONS=all|1,2,3  MEM=$(MEM)  QEMUEXTRA=...  ACCEL=tcg|kvm  CC=gcc|clang"
+	@echo "           SEED=N (randomized tests)  JUNIT=file.xml  RESULTS=file.json"
+	@echo "Labs: $(LABS)"
+
+# --- checks -----------------------------------------------------------------------------------
+
+.PHONY: check-lab
+check-lab:
+	@if [ -z "$(LABS)" ]; then echo "There are no labs in labs/." >&2; exit 2; fi
+	@if [ -z "$(LAB_DIR)" ]; then \
+		echo "Unknown LAB=$(LAB). The labs are:" >&2; \
+		for l in $(LABS); do echo "    LAB=$$(echo $${l%%-*} | sed 's/^0//')   $$l" >&2; done; \
+		exit 2; fi
+	@if [ -n "$(BAD_SOLUTIONS)" ]; then \
+		echo "SOLUTIONS=$(SOLUTIONS): no lab numbered $(BAD_SOLUTIONS). Use SOLUTIONS=all or a list of: $(ALL_NUMS)" >&2; \
+		exit 2; fi
+	@for d in $(filter solutions/%,$(LAYERS)); do if [ ! -d $$d ]; then \
+		echo "SOLUTIONS=$(SOLUTIONS): $$d is not part of this copy of the course." >&2; exit 2; fi; done
+
+# --- building ---------------------------------------------------------------------------------
+
+.PHONY: kernel
+kernel: check-lab
+	@tools/need build
+	@echo "checkpoint $(LAB_DIR): $(LAYERS)"
+	@$(MAKE) --no-print-directory -f kernel/build.mk OUT=$(OUT) CC=$(CC) \
+		CHECKPOINT=$(LAB_NUM) CHECKPOINT_NAME=$(LAB_DIR) LAYERS="$(LAYERS)" TESTS="$(TESTDIRS)"
+	@cp $(OUT)/compile_commands.json compile_commands.json
+
+.PHONY: labs
+labs:
+	@$(PYTHON) tools/mklab.py
+
+# --- running ----------------------------------------------------------------------------------
+
+.PHONY: qemu
+qemu: kernel
+	@tools/need qemu
+	@$(HARNESS) qemu --kernel $(OUT) $(if $(TEST),--append "ktest=$(TEST)")
+
+.PHONY: qemu-gdb
+qemu-gdb: kernel
+	@tools/need qemu
+	@sed -e "s|@KERNEL@|$(OUT)/kernel.elf|g" -e "s|@PORT@|$(GDBPORT)|g" tools/gdbinit.tmpl > .gdbinit
+	@echo "QEMU waits for GDB on port $(GDBPORT): run \`make gdb\` in another terminal."
+	@$(HARNESS) qemu --kernel $(OUT) --gdb $(GDBPORT) $(if $(TEST),--append "ktest=$(TEST)")
+
+.PHONY: gdb
+gdb:
+	@tools/need gdb
+	@if [ ! -f .gdbinit ]; then echo "No .gdbinit yet: start \`make qemu-gdb\` first." >&2; exit 2; fi
+	gdb -q -nx -x .gdbinit
+
+# --- grading and testing ----------------------------------------------------------------------
+
+.PHONY: grade
+grade: kernel
+	@tools/need qemu grade
+	@echo "grading checkpoint $(LAB_DIR) on $(JOBS) cores ..."
+	@$(PYTHON) -m pytest grade/tests -q --tb=no -rN -n $(JOBS) --dist loadgroup \
+		--kernel $(OUT) --checkpoint $(LAB_NUM) \
+		$(if $(SEED),--seed $(SEED)) $(if $(JUNIT),--junitxml=$(JUNIT)) \
+		$(if $(RESULTS),--results $(RESULTS)) $(if $(HIDDEN),--hidden $(HIDDEN) $(HIDDEN)/tests)
+
+.PHONY: test
+test:
+	@tools/need build qemu grade test
+	@$(PYTHON) -m pytest grade/selftest -n $(JOBS) -q -rfE
+
+.PHONY: clean
+clean:
+	rm -rf build .gdbinit compile_commands.json

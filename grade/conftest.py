@@ -1,0 +1,182 @@
+"""The grading harness as a pytest plugin.
+
+`make grade` runs `pytest grade/tests --kernel build/<checkpoint> --checkpoint N`. Kernel
+tests (KTEST in grade/ktests/) become one pytest test each, from one QEMU boot per suite;
+black-box tests (grade/tests/test_NN_*.py) boot their own kernels. At the end a points
+table per lab is printed, and --results writes every result as JSON.
+"""
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness.grading import KernelUnderTest  # noqa: E402
+from harness.paths import rel  # noqa: E402
+
+
+_config = None
+
+
+def pytest_addoption(parser):
+    g = parser.getgroup("grade", "teachos grading")
+    g.addoption("--kernel", type=Path, help="the kernel build directory to grade")
+    g.addoption("--checkpoint", type=int, help="grade the tests of labs 1..N (and 00-kernel)")
+    g.addoption("--only-lab", type=int, help="only the tests of this lab")
+    g.addoption("--seed", type=int, help="seed for randomized tests (default: a fresh one)")
+    g.addoption("--boot-timeout", type=float, default=10.0, help="seconds per QEMU boot")
+    g.addoption("--results", type=Path, help="write the results as JSON here")
+    g.addoption("--hidden", type=Path, help="an instructor's hidden test directory")
+
+
+def pytest_configure(config):
+    if config.getoption("seed") is None:
+        config.option.seed = random.randrange(1, 1 << 31)
+    config._grade_results = {}
+    config._grade_start = time.monotonic()
+    global _config
+    _config = config
+
+
+@pytest.fixture(scope="session")
+def kernel(request):
+    d = request.config.getoption("kernel")
+    if d is None:
+        pytest.exit("grading needs --kernel DIR (use `make grade`)", returncode=4)
+    if not (d / "kernel.bin").is_file():
+        pytest.exit(f"no kernel at {d}/kernel.bin: build it first (`make grade` does)", returncode=4)
+    return KernelUnderTest(d, request.config.getoption("seed"),
+                           request.config.getoption("boot_timeout"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Which tests run: labs up to the checkpoint, and their points.
+
+def _labnum(name):
+    return int(name[:2])
+
+
+def pytest_collection_modifyitems(session, config, items):
+    checkpoint, only = config.getoption("checkpoint"), config.getoption("only_lab")
+    keep, drop = [], []
+    for item in items:
+        lab = item_lab(item)
+        if lab is None:  # the project's own tests, not grading
+            keep.append(item)
+            continue
+        n = _labnum(lab)
+        if (checkpoint is not None and n > checkpoint) or (only is not None and n != only and n != 0) \
+                or (only is not None and n == 0 and only != 0):
+            drop.append(item)
+            continue
+        item.user_properties += [("lab", lab), ("points", item_points(item)), ("test", item_title(item))]
+        keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def item_lab(item):
+    kcase = getattr(item, "callspec", None) and item.callspec.params.get("kcase")
+    if kcase:
+        return kcase.lab
+    return getattr(item.module, "LAB", None)
+
+
+def item_points(item):
+    kcase = getattr(item, "callspec", None) and item.callspec.params.get("kcase")
+    if kcase:
+        return kcase.points
+    m = item.get_closest_marker("points")
+    return m.args[0] if m else 0
+
+
+def item_title(item):
+    kcase = getattr(item, "callspec", None) and item.callspec.params.get("kcase")
+    return kcase.id if kcase else item.name.removeprefix("test_")
+
+
+# ---------------------------------------------------------------------------------------------
+# Results: collected on the controlling process (xdist sends every report there).
+
+def pytest_runtest_logreport(report):
+    props = dict(report.user_properties)
+    if "lab" not in props:
+        return
+    results = _config._grade_results
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        message = ""
+        if report.failed:
+            message = _failure_text(report)
+        results[report.nodeid] = {"lab": props["lab"], "test": props["test"],
+                                  "max_points": props["points"],
+                                  "points": props["points"] if report.passed else 0,
+                                  "status": "passed" if report.passed else "failed",
+                                  "message": message, "duration": round(report.duration, 3)}
+
+
+def _cause(message):
+    """A failure message without its log paths: tests that failed for one reason share it."""
+    return "\n".join(l for l in message.splitlines() if not l.startswith(("(console log:", "(QEMU's log:", "(log:")))
+
+
+def _failure_text(report):
+    longrepr = report.longrepr
+    crash = getattr(longrepr, "reprcrash", None)
+    text = "\n".join(l for l in report.longreprtext.splitlines() if not l.startswith("[gw"))
+    if crash is not None and "Failed: " not in (crash.message or "") and "Traceback" in text:
+        # A bug in the harness, not in the kernel: one line here, the traceback in the log.
+        return f"internal error in the grading harness: {crash.message}"
+    if crash is not None and crash.message.startswith("Failed: "):
+        return crash.message[len("Failed: "):] if "\n" not in text else text.split("Failed: ", 1)[-1]
+    return text.strip()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    results = config._grade_results
+    if not results:
+        return
+    tr = terminalreporter
+    ordered = sorted(results.values(), key=lambda r: (r["lab"], r["test"]))
+    failed = [r for r in ordered if r["status"] != "passed"]
+    if failed:
+        tr.write_sep("-", "what failed")
+        first_with = {}
+        for r in failed:
+            tr.write_line(f"FAIL {r['lab']} {r['test']} (0/{r['max_points']} points)", red=True, bold=True)
+            cause = _cause(r["message"])
+            if cause in first_with:
+                tr.write_line(f"    the same as for {first_with[cause]}")
+                continue
+            first_with[cause] = r["test"]
+            for line in r["message"].splitlines():
+                tr.write_line("    " + line)
+    tr.write_sep("-", "points")
+    tr.write_line(f"{'lab':<18}{'tests passed':>14}{'points':>12}")
+    labs = sorted({r["lab"] for r in ordered})
+    tot = [0, 0, 0, 0]
+    for lab in labs:
+        rs = [r for r in ordered if r["lab"] == lab]
+        p = sum(r["status"] == "passed" for r in rs)
+        pts = sum(r["points"] for r in rs)
+        mx = sum(r["max_points"] for r in rs)
+        tot = [tot[0] + p, tot[1] + len(rs), tot[2] + pts, tot[3] + mx]
+        line = f"{lab:<18}{f'{p}/{len(rs)}':>14}{f'{pts}/{mx}':>12}"
+        tr.write_line(line, green=p == len(rs), red=p != len(rs))
+    tr.write_line("-" * 44)
+    tr.write_line(f"{'total':<18}{f'{tot[0]}/{tot[1]}':>14}{f'{tot[2]}/{tot[3]}':>12}", bold=True)
+    tr.write_line(f"seed {config.getoption('seed')}; console logs in "
+                  f"{rel(config.getoption('kernel') / 'runs') if config.getoption('kernel') else '?'}")
+
+    out = config.getoption("results")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({
+            "kernel": str(config.getoption("kernel")), "checkpoint": config.getoption("checkpoint"),
+            "seed": config.getoption("seed"),
+            "execution_time": round(time.monotonic() - config._grade_start, 3),
+            "score": tot[2], "max_score": tot[3], "tests": ordered}, indent=2) + "\n")

@@ -1,0 +1,73 @@
+"""Building kernels and host test programs from Python, for the project's own tests: the
+same kernel/build.mk and kernel/host.mk that `make` uses, one build at a time per directory."""
+import fcntl
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+
+from .paths import BUILD, KTESTS, LABS, ROOT, SOLUTIONS
+
+
+class BuildError(Exception):
+    pass
+
+
+def lab_dirs(root=None):
+    """The labs, as directory names ("01-boot", ...), from solutions/ or else labs/."""
+    base = SOLUTIONS if SOLUTIONS.is_dir() else LABS
+    return sorted(p.name for p in Path(root or base).iterdir() if p.is_dir() and p.name[:2].isdigit())
+
+
+@contextmanager
+def locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(path) + ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def _make(args, lock):
+    with locked(lock):
+        p = subprocess.run(["make", "--no-print-directory", "-s", *args], cwd=ROOT,
+                           capture_output=True, text=True)
+    if p.returncode != 0:
+        raise BuildError((p.stdout + p.stderr).strip())
+    return p
+
+
+def kernel(name, checkpoint, layers, tests=None, extra_srcs=(), cc="gcc", kcflags=""):
+    """Build a kernel into build/<name>; layers are directories, in order 01..checkpoint.
+    tests defaults to the test directories of 00-kernel and of each layer's lab."""
+    out = BUILD / name
+    layers = [str(l) for l in layers]
+    if tests is None:
+        tests = [KTESTS / "00-kernel"] + [KTESTS / Path(l).name for l in layers
+                                          if (KTESTS / Path(l).name).is_dir()]
+    _make(["-f", "kernel/build.mk", f"OUT={out}", f"CC={cc}", f"CHECKPOINT={checkpoint}",
+           f"CHECKPOINT_NAME={Path(layers[-1]).name if layers else checkpoint}",
+           f"LAYERS={' '.join(layers)}", f"TESTS={' '.join(str(t) for t in tests)}",
+           f"EXTRA_SRCS={' '.join(str(s) for s in extra_srcs)}", f"KCFLAGS={kcflags}"], out)
+    return out
+
+
+def checkpoint_layers(labs, upto, starter=None, source_for=None):
+    """The layer directories of checkpoint `upto` (a lab name): solutions for each lab, except
+    `starter` from labs/, and any lab in source_for (name -> directory) from there."""
+    source_for = source_for or {}
+    layers = []
+    for lab in labs:
+        if lab in source_for:
+            layers.append(Path(source_for[lab]))
+        else:
+            layers.append((LABS if lab == starter else SOLUTIONS) / lab)
+        if lab == upto:
+            break
+    return layers
+
+
+def host_tests(name, checkpoint, layers, tests):
+    out = BUILD / "host" / name
+    _make(["-f", "kernel/host.mk", f"OUT={out}", f"CHECKPOINT={checkpoint}",
+           f"LAYERS={' '.join(str(l) for l in layers)}", f"TESTS={' '.join(str(t) for t in tests)}"],
+          out)
+    return out / "tests"

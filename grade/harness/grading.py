@@ -1,0 +1,72 @@
+"""Grading kernel tests: one boot per suite, and the verdict for each test in words."""
+from pathlib import Path
+
+from . import ktap, qemu, symbols
+from .check import fail
+from .paths import rel
+
+
+class KernelUnderTest:
+    def __init__(self, directory, seed, timeout, append=""):
+        self.dir = Path(directory)
+        self.append = append  # more kernel command line for every suite
+        self.elf = self.dir / "kernel.elf"
+        self.seed = seed
+        self.timeout = timeout
+        self._suites = {}
+
+    def boot(self, name, append="", mem="128M", timeout=None):
+        return qemu.boot(self.dir, name, append=append, mem=mem, timeout=timeout or self.timeout)
+
+    def symbol(self, name):
+        table = symbols.symbol_table(str(self.elf))
+        if name not in table:
+            fail(f"the kernel has no symbol {name}: was it built with the grading tests?")
+        return table[name]
+
+    def suite(self, name):
+        """Boot once for a whole suite and keep the result for each of its tests."""
+        if name not in self._suites:
+            run = self.boot(f"suite-{name}", append=f"ktest={name} ktest.seed={self.seed} {self.append}")
+            self._suites[name] = (run, ktap.parse(run.text))
+        return self._suites[name]
+
+
+def judge_case(kernel, kcase, ordered):
+    """Pass, or fail saying what happened to this kernel test."""
+    run, report = kernel.suite(kcase.suite)
+    log = f"(console log: {rel(run.serial_path)})"
+    if run.boot_notes():
+        log = run.boot_notes() + "\n" + log
+    case = report.case(kcase.suite, kcase.name)
+    suite = report.suites.get(kcase.suite)
+    if case is None:
+        if not report.seen_header:
+            fail(f"no test results at all: the kernel never started its tests.\n{run.describe()}\n{log}")
+        missing = [c for c in ordered if report.case(c.suite, c.name) is None]
+        culprit = missing[0] if missing else kcase
+        what = run.describe()
+        if what:
+            here = "this test" if culprit == kcase else f"test {culprit.id} (the first without a result)"
+            fail(f"no result for this test: the run stopped during {here}.\n{what}\n{log}")
+        fail(f"no result for this test although the kernel finished: it did not run "
+             f"{kcase.id}. Is it still registered with KTEST?\n{log}")
+    if suite and kcase.name in suite.duplicates:
+        fail(f"the console shows two results for {kcase.id}: something besides the test "
+             f"runner printed a KTAP line.\n{log}")
+    if not case.ok:
+        details = [d for d in case.diagnostics if d.strip() and d.strip() != case.message]
+        text = case.message or "failed"
+        if details:
+            text += "\n" + "\n".join("    " + l for l in symbols.symbolize_text(kernel.elf, "\n".join(details[-15:])).splitlines())
+        if report.seed is not None and "random" in (kcase.name + "".join(case.diagnostics)):
+            text += f"\n(seed {report.seed}: rerun with `make grade SEED={report.seed}`)"
+        fail(f"{text}\n{log}")
+    # A run that finished must say, by its exit status, what its results say; a crash later in
+    # the suite does not take away a result already printed.
+    all_ok = suite is not None and all(c.ok for c in suite.cases.values())
+    expected = qemu.EXIT_SUCCESS if all_ok else qemu.EXIT_FAILURE
+    if run.finished and run.status != expected:
+        fail(f"this test passed, but the kernel then exited with status {run.status} "
+             f"({qemu.EXIT_MEANING[run.status]}), which its results contradict: expected "
+             f"{expected}.\n{log}")

@@ -1,0 +1,310 @@
+"""Booting a kernel in QEMU and telling, in words, what happened.
+
+One place builds the QEMU command line, for the harness and for `make qemu` alike:
+TCG by default (ACCEL=kvm to opt in), -no-reboot so a triple fault ends the run instead of
+rebooting, the isa-debug-exit device for the kernel's exit code, and QEMU's own log of
+exceptions and resets (-d int,cpu_reset) for when the kernel cannot speak for itself.
+"""
+import os
+import re
+import selectors
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import symbols
+from .paths import env, rel
+
+QEMU = "qemu-system-x86_64"
+EXIT_SUCCESS, EXIT_FAILURE, EXIT_PANIC = 33, 35, 37
+EXIT_MEANING = {EXIT_SUCCESS: "finished, all tests passed", EXIT_FAILURE: "finished, some test failed",
+                EXIT_PANIC: "kernel panic"}
+SERIAL_CAP = 1 << 20     # bytes of console output before a run counts as flooding
+QEMU_LOG_CAP = 64 << 20  # bytes of QEMU's interrupt log before we stop the run
+BANNER = "teachos: checkpoint"
+
+
+def machine():
+    return env("MACHINE", "microvm")
+
+
+def accel_args():
+    accel = env("ACCEL", "tcg")
+    if accel == "kvm":
+        return ["-accel", "kvm", "-cpu", "host"]
+    if accel != "tcg":
+        raise ValueError(f"ACCEL={accel}: use tcg (the default) or kvm")
+    return ["-accel", "tcg"]
+
+
+def qemu_command(kernel_bin, mem="128M", append="", extra=(), log=None, interactive=False,
+                 gdb_port=None):
+    """The QEMU command line for one boot of kernel_bin."""
+    cmd = [QEMU, "-M", machine(), *accel_args(), "-m", str(mem), "-kernel", str(kernel_bin),
+           "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=1"]
+    if append:
+        cmd += ["-append", append]
+    if interactive:
+        cmd += ["-nographic"]  # console and QEMU's monitor on the terminal: Ctrl-A X quits
+    else:
+        cmd += ["-display", "none", "-serial", "stdio", "-monitor", "none"]
+    if log:
+        cmd += ["-d", "int,cpu_reset,guest_errors", "-D", str(log)]
+    if gdb_port:
+        cmd += ["-S", "-gdb", f"tcp:127.0.0.1:{gdb_port}"]
+    cmd += list(extra) + shlex.split(env("QEMUEXTRA", ""))
+    return cmd
+
+
+# ---------------------------------------------------------------------------------------------
+# What QEMU's log says about exceptions and resets.
+
+_EXC = re.compile(r"^\s*\d+: v=([0-9a-f]{2}) e=([0-9a-f]{4}) i=(\d) cpl=\d IP=[0-9a-f]{4}:([0-9a-f]+)"
+                  r" pc=([0-9a-f]+).*?(?: CR2=([0-9a-f]+))?$")
+VECTOR_NAMES = {0: "#DE divide error", 1: "#DB debug", 2: "NMI", 3: "#BP breakpoint", 4: "#OF overflow",
+                5: "#BR bound range", 6: "#UD invalid opcode", 7: "#NM device not available",
+                8: "#DF double fault", 10: "#TS invalid TSS", 11: "#NP segment not present",
+                12: "#SS stack-segment fault", 13: "#GP general protection", 14: "#PF page fault",
+                16: "#MF x87 error", 17: "#AC alignment check", 18: "#MC machine check",
+                19: "#XM SIMD error"}
+
+
+@dataclass
+class CpuException:
+    vector: int
+    error: int
+    rip: int
+    cr2: int = None
+    software: bool = False
+
+    @property
+    def name(self):
+        return VECTOR_NAMES.get(self.vector, f"vector {self.vector}")
+
+
+def last_exception_chain(log_text):
+    """The exceptions of the final cascade, the one that caused the others first, or [].
+
+    A cascade is a run of exceptions at the same instruction: the CPU failed to deliver the
+    first (a missing or broken IDT entry raises #GP, that one #DF, and a third failure resets
+    the machine)."""
+    excs = []
+    for line in log_text.splitlines():
+        m = _EXC.match(line)
+        if m:
+            excs.append(CpuException(int(m.group(1), 16), int(m.group(2), 16), int(m.group(5), 16),
+                                     int(m.group(6), 16) if m.group(6) else None, m.group(3) == "1"))
+    chain = excs[-1:]
+    for exc in reversed(excs[:-1]):
+        if exc.rip != chain[0].rip:
+            break
+        chain.insert(0, exc)
+    return chain
+
+
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    """One boot: how it ended and what the kernel printed."""
+    name: str
+    command: list
+    elf: Path
+    timeout: float
+    end: str                      # "exit", "timeout", "flood", "log-flood", "no-qemu"
+    status: int = None            # QEMU's exit status when end == "exit"
+    serial: bytes = b""
+    stderr: str = ""
+    duration: float = 0.0
+    serial_path: Path = None
+    qemu_log_path: Path = None
+    _text: str = field(default=None, repr=False)
+
+    @property
+    def text(self):
+        """The console output as text: carriage returns dropped, bad UTF-8 shown as U+FFFD."""
+        if self._text is None:
+            self._text = self.serial.decode("utf-8", errors="replace").replace("\r", "")
+        return self._text
+
+    @property
+    def lines(self):
+        return self.text.splitlines()
+
+    def qemu_log(self):
+        try:
+            with open(self.qemu_log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - (4 << 20)))  # the end is what matters
+                return f.read().decode("utf-8", errors="replace")
+        except (OSError, TypeError):
+            return ""
+
+    @property
+    def reached_c(self):
+        return BANNER in self.text
+
+    @property
+    def reset(self):
+        return self.end == "exit" and self.status == 0
+
+    @property
+    def panicked(self):
+        return self.end == "exit" and self.status == EXIT_PANIC or "\nPANIC" in "\n" + self.text
+
+    @property
+    def finished(self):
+        """Exited through isa-debug-exit after the kernel's own run (tests or tour)."""
+        return self.end == "exit" and self.status in (EXIT_SUCCESS, EXIT_FAILURE)
+
+    def boot_notes(self):
+        """The kernel's notes about layers it had to skip while booting (TODOs left)."""
+        notes = [l.removeprefix("kernel: ") for l in self.lines
+                 if l.startswith("kernel: ") and " skipped: " in l]
+        if not notes:
+            return ""
+        return "While booting, the kernel had to skip:\n" + "\n".join("    " + n for n in notes)
+
+    def last_lines(self, n=12):
+        lines = [l for l in self.lines if l.strip()]
+        shown = lines[-n:]
+        if not shown:
+            return "    (no output at all)"
+        return "\n".join("    | " + symbols.symbolize_text(self.elf, l) for l in shown)
+
+    def panic_report(self):
+        """The panic message with its backtrace, symbolized; None if the kernel did not panic."""
+        lines = self.lines
+        for i, line in enumerate(lines):
+            if line.startswith("PANIC"):
+                block = [line]
+                for l in lines[i + 1:i + 30]:
+                    if l.startswith("backtrace:") or symbols.BACKTRACE_LINE.match(l):
+                        block.append(l)
+                    elif len(block) > 1:
+                        break
+                return symbols.symbolize_text(self.elf, "\n".join(block))
+        return None
+
+    def describe_reset(self):
+        where = ("after the kernel started" if self.reached_c else
+                 "before reaching C (kernel_main never printed its banner)")
+        msg = [f"the machine reset {where}: most likely a triple fault, an exception the CPU could "
+               f"not deliver (no IDT yet, or a broken one)."]
+        chain = last_exception_chain(self.qemu_log())
+        if chain:
+            first = chain[0]
+            loc = symbols.locate_one(self.elf, first.rip)
+            msg.append(f"QEMU's log: the first exception was {first.name} (vector {first.vector}, "
+                       f"error 0x{first.error:x}) at rip 0x{first.rip:x}, in {loc}")
+            src = loc.source_line()
+            if src:
+                msg.append(f"    {loc.where()}:  {src}")
+            if first.vector == 14 and first.cr2 is not None:
+                msg.append(f"    the page fault's address (CR2) was 0x{first.cr2:x}")
+            if len(chain) > 1:
+                msg.append("    then, delivering it: " + ", ".join(e.name for e in chain[1:]) +
+                           ", then the reset")
+        else:
+            msg.append("QEMU's log shows no exception before the reset.")
+        msg.append(f"(QEMU's log: {rel(self.qemu_log_path)})")
+        return "\n".join(msg)
+
+    def describe(self):
+        """What happened, in words, for a failure message. Empty if it finished normally."""
+        if self.end == "no-qemu":
+            return f"QEMU did not start: {self.stderr.strip() or 'no error message'}"
+        if self.end == "timeout":
+            return (f"timed out after {self.timeout:g} s: the kernel neither finished nor crashed "
+                    f"(a hang, or an endless loop). Last lines of its output:\n{self.last_lines()}")
+        if self.end == "flood":
+            return (f"stopped after {len(self.serial) >> 10} KiB of output, more than a run may "
+                    f"print (a loop that prints?). Last lines:\n{self.last_lines()}")
+        if self.end == "log-flood":
+            return (f"stopped: QEMU's interrupt log grew past {QEMU_LOG_CAP >> 20} MiB (an "
+                    f"exception or interrupt storm?). Last lines:\n{self.last_lines()}")
+        if self.reset:
+            return self.describe_reset()
+        report = self.panic_report()
+        if report:
+            return "the kernel panicked:\n" + "\n".join("    " + l for l in report.splitlines())
+        if self.status == 1 and self.stderr.strip():
+            return f"QEMU stopped with an error: {self.stderr.strip()}"
+        if self.finished:
+            return ""
+        return (f"QEMU exited with status {self.status}, which the kernel never uses (33: tests "
+                f"passed, 35: a test failed, 37: panic). Last lines:\n{self.last_lines()}")
+
+    def show_command(self):
+        return " ".join(shlex.quote(c) for c in self.command)
+
+
+def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, extra=(), log_dir=None,
+         serial_cap=SERIAL_CAP):
+    """Boot kernel_dir/kernel.bin once and wait for it to end. Never raises for what the
+    kernel does; a missing QEMU ends as "no-qemu"."""
+    kernel_dir = Path(kernel_dir)
+    log_dir = Path(log_dir or kernel_dir / "runs")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    serial_path = log_dir / f"{name}.serial.log"
+    qemu_log_path = log_dir / f"{name}.qemu.log"
+    cmd = qemu_command(kernel_dir / "kernel.bin", mem, append, extra, log=qemu_log_path)
+    run = Run(name, cmd, kernel_dir / "kernel.elf", timeout, "exit", serial_path=serial_path,
+              qemu_log_path=qemu_log_path)
+    (log_dir / f"{name}.cmd").write_text(run.show_command() + "\n")
+
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as e:
+        run.end, run.stderr = "no-qemu", f"{QEMU}: {e.strerror}"
+        return run
+
+    serial, err = bytearray(), bytearray()
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, serial)
+    sel.register(proc.stderr, selectors.EVENT_READ, err)
+    open_streams = 2
+    try:
+        while open_streams:
+            left = start + timeout - time.monotonic()
+            if left <= 0:
+                run.end = "timeout"
+                break
+            for key, _ in sel.select(timeout=min(left, 0.25)):
+                chunk = os.read(key.fileobj.fileno(), 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    open_streams -= 1
+                else:
+                    key.data.extend(chunk)
+            if len(serial) > serial_cap:
+                run.end = "flood"
+                break
+            try:
+                if qemu_log_path.stat().st_size > QEMU_LOG_CAP:
+                    run.end = "log-flood"
+                    break
+            except OSError:
+                pass
+    finally:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait()
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    run.duration = time.monotonic() - start
+    run.status = proc.returncode if run.end == "exit" else None
+    run.serial = bytes(serial)
+    run.stderr = err.decode("utf-8", errors="replace")
+    serial_path.write_bytes(run.serial)
+    return run

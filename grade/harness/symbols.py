@@ -1,0 +1,102 @@
+"""Addresses to function and file:line, with addr2line on the kernel's ELF file."""
+import re
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+from .paths import ROOT, rel
+
+_PRETTY = re.compile(r"^(?:\(inlined by\) )?(\S+) at (.+?):(\d+|\?)(?: \(discriminator \d+\))?$")
+
+
+class Location:
+    def __init__(self, address, function, file, line):
+        self.address, self.function, self.file, self.line = address, function, file, line
+
+    @property
+    def known(self):
+        return self.function != "??"
+
+    def where(self):
+        return f"{self.file}:{self.line}" if self.file != "??" else "?"
+
+    def source_line(self):
+        """The text of the source line, if the file is at hand."""
+        try:
+            path = Path(self.file) if Path(self.file).is_absolute() else ROOT / self.file
+            lines = path.read_text(errors="replace").splitlines()
+            return lines[int(self.line) - 1].strip() if self.line.isdigit() else None
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def __str__(self):
+        return f"{self.function} ({self.where()})" if self.known else f"0x{self.address:x} (unknown)"
+
+
+@lru_cache(maxsize=64)
+def _addr2line(elf, addresses):
+    """One Location list per address (the innermost inlined function first)."""
+    if not addresses:
+        return {}
+    try:
+        out = subprocess.run(["addr2line", "-e", str(elf), "-f", "-i", "-C", "-p", "-a",
+                              *[hex(a) for a in addresses]],
+                             capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    result, current = {}, None
+    for line in out.splitlines():
+        m = re.match(r"^0x([0-9a-f]+): (.*)$", line)
+        if m:
+            current = int(m.group(1), 16)
+            result[current] = []
+            line = m.group(2)
+        pm = _PRETTY.match(line.strip())
+        if current is not None and pm:
+            function, file, lineno = pm.groups()
+            result[current].append(Location(current, function, rel(file) if file != "??" else "??", lineno))
+    return result
+
+
+def locate(elf, addresses):
+    """Map each address to its Location (outermost of any inlining chain is dropped)."""
+    table = _addr2line(str(elf), tuple(sorted(set(addresses))))
+    return {a: (table.get(a) or [Location(a, "??", "??", "?")])[0] for a in addresses}
+
+
+def locate_one(elf, address):
+    return locate(elf, [address])[address]
+
+
+@lru_cache(maxsize=64)
+def symbol_table(elf):
+    """name -> address, from nm."""
+    try:
+        out = subprocess.run(["nm", str(elf)], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    table = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            table[parts[2]] = int(parts[0], 16)
+    return table
+
+
+BACKTRACE_LINE = re.compile(r"^(\s*)#(\d+) 0x([0-9a-f]+)\s*$")
+
+
+def symbolize_text(elf, text):
+    """Rewrite each backtrace line "#N 0x..." of text as "#N 0x... function (file:line)"."""
+    lines = text.splitlines()
+    addrs = [int(m.group(3), 16) for m in map(BACKTRACE_LINE.match, lines) if m]
+    # Return addresses point after the call: look up the call instruction itself.
+    table = locate(elf, [a - 1 for a in addrs]) if addrs else {}
+    out = []
+    for line in lines:
+        m = BACKTRACE_LINE.match(line)
+        if m:
+            loc = table[int(m.group(3), 16) - 1]
+            line = f"{m.group(1)}#{m.group(2)} 0x{m.group(3)} {loc}"
+        out.append(line)
+    return "\n".join(out)

@@ -1,0 +1,59 @@
+/*
+ * A suite for testing the grading harness itself (grade/selftest/test_harness.py). Its second
+ * test misbehaves in the way misbehave=... on the command line asks, so the harness's words
+ * for each kind of failure can be checked.
+ */
+#include "cmdline.h"
+#include "idt.h"
+#include "kprintf.h"
+#include "ktest.h"
+#include "panic.h"
+#include "qemu.h"
+#include "x86.h"
+
+static bool misbehave(const char *what)
+{
+	char how[32];
+
+	return cmdline_get("misbehave", how, sizeof(how)) && !strcmp(how, what);
+}
+
+KTEST(selftest, first, 1)
+{
+	EXPECT_EQ(t, 1 + 1, 2);
+}
+
+KTEST(selftest, second, 1)
+{
+	if (misbehave("hang")) {
+		cli();
+		for (;;)
+			hlt();
+	}
+	if (misbehave("triple_fault")) {
+		struct descriptor_table_ptr none = {0, 0};
+		lidt(&none);
+		__asm__ volatile("int3");
+	}
+	if (misbehave("panic"))
+		panic("selftest: a deliberate panic");
+	if (misbehave("flood"))
+		for (;;)
+			kprintf("flooding the serial port, flooding the serial port\n");
+	if (misbehave("bad_utf8"))
+		kprintf("bytes that are not UTF-8: \xff\xfe\xc3\x28 and on\n");
+	if (misbehave("exit_code"))
+		qemu_exit(0x05);
+	if (misbehave("fail"))
+		EXPECT_EQ(t, 2 + 2, 5);
+}
+
+KTEST(selftest, third, 1)
+{
+	EXPECT_TRUE(t, true);
+}
+
+KTEST_SCENARIO(kernel_panic)
+{
+	panic("selftest: a deliberate panic");
+}

@@ -1,0 +1,47 @@
+"""Every checkpoint, graded as `make grade` grades it:
+
+* built from the solutions, it passes every test;
+* with lab N's starter and every other lab's solution, exactly lab N's tests fail, and each
+  failure names a file of labs/NN-name/ to work on; the other labs' tests all pass.
+"""
+import pytest
+
+from conftest import grade
+from harness import build
+
+LABS = build.lab_dirs()
+
+
+def _show(tests):
+    return "\n".join(f"  {t['lab']} {t['test']}: {t['message'].splitlines()[0] if t['message'] else ''}"
+                     for t in tests)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_solutions_pass_everything(lab, labs, tmp_path):
+    n = int(lab[:2])
+    out = build.kernel(f"check-{lab}-solutions", n, build.checkpoint_layers(labs, lab))
+    r = grade(out, n, tmp_path / "results.json")
+    failed = [t for t in r["tests"] if t["status"] != "passed"]
+    assert not failed, f"checkpoint {lab} on the solutions failed:\n{_show(failed)}"
+    assert r["exit_status"] == 0
+    graded = {t["lab"] for t in r["tests"]}
+    assert graded == {"00-kernel", *labs[:labs.index(lab) + 1]}, f"labs graded: {sorted(graded)}"
+    assert r["score"] == r["max_score"] > 0
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_starter_fails_exactly_its_own_lab(lab, labs, tmp_path):
+    n = int(lab[:2])
+    out = build.kernel(f"check-{lab}-starter", n, build.checkpoint_layers(labs, lab, starter=lab))
+    r = grade(out, n, tmp_path / "results.json")
+    # Without lab 01's boot code nothing runs, not even the shared kernel's own tests.
+    own = [t for t in r["tests"] if t["lab"] == lab or (n == 1 and t["lab"] == "00-kernel")]
+    others = [t for t in r["tests"] if t not in own]
+    passed_own = [t for t in own if t["status"] == "passed"]
+    assert not passed_own, f"the {lab} starter passes tests it should fail:\n{_show(passed_own)}"
+    vague = [t for t in own if f"labs/{lab}/" not in t["message"]]
+    assert not vague, f"these failures do not point at a file of labs/{lab}/:\n{_show(vague)}"
+    failed_others = [t for t in others if t["status"] != "passed"]
+    assert not failed_others, f"the {lab} starter breaks other labs' tests:\n{_show(failed_others)}"
+    assert r["exit_status"] != 0

@@ -1,0 +1,142 @@
+"""The grading harness classifies every way a kernel can go wrong, in words.
+
+A purpose-built suite (grade/selftest/ktests/selftest_ktest.c) misbehaves on request in its
+second test; the harness must name what happened, pin it to that test, and still give the
+first test its result.
+"""
+import pytest
+
+from harness import build, grading, ktap, qemu
+from harness.manifest import KCase
+from harness.paths import ROOT, SOLUTIONS
+
+CASES = [KCase("01-boot", "selftest", name, 1, "grade/selftest/ktests/selftest_ktest.c", 0, False)
+         for name in ("first", "second", "third", "fourth")]  # "fourth" is not in the kernel
+
+
+@pytest.fixture(scope="module")
+def selftest_kernel(labs):
+    return build.kernel("selftest", 1, [SOLUTIONS / labs[0]],
+                        tests=[ROOT / "grade/selftest/ktests"])
+
+
+def verdicts(kernel_dir, misbehave="", timeout=4.0):
+    """What the harness says about each of the four tests: None for a pass, else the message."""
+    k = grading.KernelUnderTest(kernel_dir, seed=1, timeout=timeout,
+                                append=f"misbehave={misbehave}" if misbehave else "")
+    out = {}
+    for c in CASES:
+        try:
+            grading.judge_case(k, c, CASES)
+            out[c.name] = None
+        except pytest.fail.Exception as e:
+            out[c.name] = str(e)
+    return out
+
+
+def test_well_behaved_suite_and_an_omitted_test(selftest_kernel):
+    v = verdicts(selftest_kernel)
+    assert v["first"] is None and v["second"] is None and v["third"] is None
+    assert "no result for this test although the kernel finished" in v["fourth"]
+
+
+def test_failed_expectation_names_file_line_and_values(selftest_kernel):
+    v = verdicts(selftest_kernel, "fail")
+    assert v["first"] is None and v["third"] is None
+    assert "grade/selftest/ktests/selftest_ktest.c:" in v["second"]
+    assert "expected 2 + 2 == 5, but 2 + 2 = 4 (0x4) and 5 = 5 (0x5)" in v["second"]
+
+
+def test_hang_is_a_timeout_pinned_to_the_test(selftest_kernel):
+    v = verdicts(selftest_kernel, "hang", timeout=2)
+    assert v["first"] is None
+    assert "timed out after 2 s" in v["second"] and "during this test" in v["second"]
+    assert "during test selftest.second (the first without a result)" in v["third"]
+
+
+def test_triple_fault_is_a_reset_with_qemus_record(selftest_kernel):
+    v = verdicts(selftest_kernel, "triple_fault")
+    assert v["first"] is None
+    msg = v["second"]
+    assert "the machine reset after the kernel started" in msg
+    assert "#BP breakpoint (vector 3" in msg and "selftest_ktest.c" in msg
+    assert "#GP general protection, #DF double fault, then the reset" in msg
+
+
+def test_panic_inside_a_test_fails_only_that_test(selftest_kernel):
+    v = verdicts(selftest_kernel, "panic")
+    assert v["first"] is None and v["third"] is None
+    assert "panic: selftest: a deliberate panic" in v["second"]
+
+
+def test_kernel_panic_is_shown_with_a_symbolized_backtrace(selftest_kernel):
+    run = qemu.boot(selftest_kernel, "kernel-panic", append="scenario=kernel_panic", timeout=5)
+    assert run.status == qemu.EXIT_PANIC
+    msg = run.describe()
+    assert "the kernel panicked" in msg and "PANIC: selftest: a deliberate panic" in msg
+    assert "ktest_scenario_fn_kernel_panic (grade/selftest/ktests/selftest_ktest.c:" in msg
+    assert "kernel_main (kernel/main.c:" in msg
+
+
+def test_flood_is_cut_off(selftest_kernel):
+    v = verdicts(selftest_kernel, "flood")
+    assert v["first"] is None
+    assert "KiB of output, more than a run may print" in v["second"]
+    assert "flooding the serial port" in v["second"]
+
+
+def test_invalid_utf8_does_not_break_the_reading(selftest_kernel):
+    v = verdicts(selftest_kernel, "bad_utf8")
+    assert v["first"] is None and v["second"] is None and v["third"] is None
+    run = qemu.boot(selftest_kernel, "bad-utf8", append="ktest=selftest misbehave=bad_utf8")
+    assert "\ufffd" in run.text
+
+
+def test_wrong_exit_code(selftest_kernel):
+    v = verdicts(selftest_kernel, "exit_code")
+    assert v["first"] is None
+    assert "QEMU exited with status 11, which the kernel never uses" in v["second"]
+
+
+def test_no_ktap_at_all(selftest_kernel):
+    k = grading.KernelUnderTest(selftest_kernel, seed=1, timeout=4)
+    run = k.boot("no-ktap")  # no ktest= on the command line: the tour, no test output
+    k._suites["selftest"] = (run, ktap.parse(run.text))
+    with pytest.raises(pytest.fail.Exception) as e:
+        grading.judge_case(k, CASES[0], CASES)
+    assert "no test results at all: the kernel never started its tests" in str(e.value)
+
+
+def test_missing_qemu_is_said_plainly(selftest_kernel, monkeypatch):
+    monkeypatch.setattr(qemu, "QEMU", "qemu-system-nonexistent")
+    run = qemu.boot(selftest_kernel, "no-qemu")
+    assert run.end == "no-qemu" and "QEMU did not start" in run.describe()
+
+
+# --- the parts, on their own -------------------------------------------------------------------
+
+def test_ktap_parser_keeps_console_lines_as_context():
+    report = ktap.parse("KTAP version 1\n# ktest seed: 9\n1..1\n    KTAP version 1\n"
+                        "    # Subtest: s\n    1..2\nnoise\n    # f.c:3: expected\n"
+                        "    not ok 1 a # f.c:3: expected\n    ok 2 b\nnot ok 1 s\n")
+    assert report.seed == 9
+    a, b = report.case("s", "a"), report.case("s", "b")
+    assert not a.ok and a.message == "f.c:3: expected" and a.diagnostics == ["noise", "f.c:3: expected"]
+    assert b.ok and report.suites["s"].ok is False and report.suites["s"].plan == 2
+
+
+def test_ktap_parser_notices_duplicates_and_ignores_garbage():
+    report = ktap.parse("garbage \ufffd\n    ok 1 x\nKTAP version 1\n1..1\n    KTAP version 1\n"
+                        "    # Subtest: s\n    1..1\n    ok 1 a\n    ok 1 a\nok 1 s\n")
+    assert report.case("s", "a").ok and report.suites["s"].duplicates == ["a"]
+    assert report.case("s", "x") is None
+
+
+def test_exception_chain_starts_at_the_first_exception():
+    log = ("     0: v=03 e=0000 i=1 cpl=0 IP=0008:ffffffff80100001 pc=ffffffff80100001 SP=0010:0 "
+           "env->regs[R_EAX]=0\n"
+           "     1: v=0e e=0002 i=0 cpl=0 IP=0008:ffffffff80100010 pc=ffffffff80100010 SP=0010:0 CR2=0000000000001000\n"
+           "     2: v=08 e=0000 i=0 cpl=0 IP=0008:ffffffff80100010 pc=ffffffff80100010 SP=0010:0 "
+           "env->regs[R_EAX]=0\nTriple fault\n")
+    chain = qemu.last_exception_chain(log)
+    assert [e.vector for e in chain] == [14, 8] and chain[0].cr2 == 0x1000

@@ -1,0 +1,74 @@
+"""The sources themselves: labs/ generated from solutions/, formatting, no leftovers, the
+clang build, the handouts covering every step."""
+import re
+import subprocess
+
+import pytest
+
+from harness import build, qemu
+from harness.paths import LABS, ROOT, SOLUTIONS
+
+PYTHON = "/usr/bin/python3"
+
+
+def test_labs_are_generated_from_solutions():
+    p = subprocess.run([PYTHON, "tools/mklab.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_solutions_leave_no_todo():
+    leftovers = []
+    for f in SOLUTIONS.rglob("*"):
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if re.search(r"\bTODO\b", line) and "/// STARTER:" not in line:
+                leftovers.append(f"{f.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not leftovers, "TODOs in the solutions:\n" + "\n".join(leftovers)
+
+
+def test_every_starter_has_todos():
+    for lab in build.lab_dirs():
+        text = "".join(f.read_text() for f in (LABS / lab).iterdir())
+        assert "TODO" in text, f"labs/{lab} has nothing left to do"
+
+
+def _c_sources():
+    dirs = ["kernel", "solutions", "grade/ktests", "grade/selftest/ktests", "tools"]
+    return sorted(str(p.relative_to(ROOT)) for d in dirs for p in (ROOT / d).rglob("*.[ch]"))
+
+
+def test_c_formatting():
+    p = subprocess.run(["clang-format", "--dry-run", "--Werror", *_c_sources()], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, "run `make format`:\n" + p.stderr[-4000:]
+
+
+def test_python_is_clean():
+    p = subprocess.run([PYTHON, "-m", "pyflakes", "grade", "tools"], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_clang_builds_and_boots_the_last_checkpoint(labs):
+    last = labs[-1]
+    out = build.kernel(f"check-{last}-clang", int(last[:2]), build.checkpoint_layers(labs, last),
+                       cc="clang")
+    run = qemu.boot(out, "clang-tour", timeout=20)
+    assert run.finished, run.describe()
+    assert "The tour of checkpoint" in run.text
+
+
+@pytest.mark.parametrize("lab", build.lab_dirs())
+def test_handout_covers_every_step(lab):
+    handout = ROOT / "handouts" / f"{lab}.md"
+    assert handout.is_file(), f"no handout {handout.relative_to(ROOT)}"
+    text = handout.read_text()
+    steps = set()
+    for f in (LABS / lab).iterdir():
+        steps |= {int(n) for n in re.findall(r"\bsteps? (\d+)", f.read_text())}
+        steps |= {int(b) for a, b in re.findall(r"\bsteps (\d+)-(\d+)", f.read_text())}
+    missing = [s for s in sorted(steps) if not re.search(rf"(?im)^#+ .*\bstep {s}\b", text)]
+    assert not missing, f"{handout.name} has no section heading for step(s) {missing}"
+    for word in ("## Questions", "## Extensions"):
+        assert word in text, f"{handout.name} has no '{word}' section"
+    for ref in re.findall(r"`((?:kernel|labs|grade)/[\w./-]+)`", text):
+        assert (ROOT / ref).exists(), f"{handout.name} mentions {ref}, which does not exist"

@@ -1,0 +1,102 @@
+"""Lab 01 black-box tests: what the kernel prints when nothing inside it can judge.
+
+The exception reports are checked against the addresses of labels in the scenarios
+(grade/ktests/01-boot/scenarios_ktest.c) and against a fault address chosen afresh for each
+run; the memory map against the RAM QEMU was given.
+"""
+import random
+import re
+
+import pytest
+
+from harness import check
+
+LAB = "01-boot"
+
+REPORT = re.compile(r"^EXCEPTION: vector (\d+) \((.*?)\) error 0x([0-9a-f]+) at rip 0x([0-9a-f]+)"
+                    r"(?: cr2 0x([0-9a-f]+))?\s*$", re.MULTILINE)
+REPORT_FORMAT = ("EXCEPTION: vector <n> (<name>) error 0x<error> at rip 0x<rip> [cr2 0x<address>], "
+                 "as kernel/idt.h describes")
+
+
+def exception_report(run):
+    m = REPORT.search(run.text)
+    if not m:
+        if "not implemented: exception_report" in run.text:
+            check.fail("exception_report() is not written yet (labs/01-boot/idt.c, step 9).")
+        check.search(run, REPORT.pattern, f"an exception report line ({REPORT_FORMAT})")
+    return int(m[1]), int(m[3], 16), int(m[4], 16), int(m[5], 16) if m[5] else None
+
+
+def expect_equal(what, got, want, run):
+    if got != want:
+        check.fail(f"the report's {what} is {got:#x}, expected {want:#x}"
+                   + (f" ({check.where(run, want)})" if what == "rip" else "")
+                   + f"\n(log: {run.serial_path})", run)
+
+
+@pytest.mark.points(2)
+def test_breakpoint_is_reported_and_execution_continues(kernel):
+    run = kernel.boot("scenario-breakpoint", append="scenario=breakpoint")
+    vector, error, rip, _ = exception_report(run)
+    expect_equal("vector", vector, 3, run)
+    # int3 is a trap: the saved rip is the instruction after it.
+    expect_equal("rip", rip, kernel.symbol("scenario_breakpoint_next"), run)
+    if "scenario breakpoint: returned" not in run.text:
+        check.fail("after reporting the int3 the kernel should carry on, but it did not.\n"
+                   + run.describe(), run)
+
+
+@pytest.mark.points(2)
+def test_divide_error_is_reported_at_the_faulting_instruction(kernel):
+    run = kernel.boot("scenario-divide_error", append="scenario=divide_error")
+    vector, error, rip, _ = exception_report(run)
+    expect_equal("vector", vector, 0, run)
+    # A fault: the saved rip is the faulting instruction itself.
+    expect_equal("rip", rip, kernel.symbol("scenario_divide_site"), run)
+    if not run.panicked:
+        check.fail("a divide error cannot be resumed: after the report the kernel should "
+                   f"panic. Instead: {run.describe() or 'it carried on'}", run)
+
+
+@pytest.mark.points(3)
+def test_page_fault_report_has_the_address(kernel):
+    # A fresh address each run, in a part of the address space no checkpoint maps.
+    address = random.randrange(0x10000000000, 0x7f0000000000) & ~0x7
+    run = kernel.boot("scenario-page_fault", append=f"scenario=page_fault fault_addr={address:#x}")
+    vector, error, rip, cr2 = exception_report(run)
+    expect_equal("vector", vector, 14, run)
+    if cr2 is None:
+        check.fail("the page-fault report has no 'cr2 0x...' part: read CR2 (read_cr2()) and "
+                   "print it for vector 14", run)
+    expect_equal("cr2", cr2, address, run)
+    expect_equal("error code (write to a page not present)", error & 0x3, 0x2, run)
+
+
+KERNEL_TOTAL = re.compile(r"^kernel: (\d+) KiB usable RAM in (\d+) regions", re.MULTILINE)
+STUDENT_TOTAL = re.compile(r"^memmap: (\d+) KiB usable", re.MULTILINE)
+
+
+@pytest.mark.parametrize("mem_mib", [32, 128, 1024], ids=["32M", "128M", "1G"])
+@pytest.mark.points(2)
+def test_usable_ram_matches_the_machine(kernel, mem_mib):
+    run = kernel.boot(f"memory-{mem_mib}M", append="scenario=boot", mem=f"{mem_mib}M")
+    if "not implemented: memmap_init" in run.text:
+        check.fail("memmap_init() is not written yet (labs/01-boot/memmap.c, steps 10-11).")
+    total = int(check.search(run, KERNEL_TOTAL.pattern, "the kernel's line about usable RAM")[1])
+    # The machine's RAM less what is never RAM on a PC: at least the 384 KiB of video memory
+    # and ROMs between 640 KiB and 1 MiB; at most 2 MiB in all with the firmware's areas.
+    low, high = mem_mib * 1024 - 2048, mem_mib * 1024 - 384
+    if not low <= total <= high:
+        check.fail(f"with {mem_mib} MiB of RAM, boot_memmap.usable_bytes says {total} KiB; "
+                   f"expected between {low} and {high} KiB. Are all usable regions counted, "
+                   f"each once?\n(log: {run.serial_path})", run)
+    printed = check.search(run, STUDENT_TOTAL.pattern,
+                           "memmap_init's own total line (\"memmap: <n> KiB usable\")")
+    if int(printed[1]) != total:
+        check.fail(f"memmap_init printed {printed[1]} KiB usable but boot_memmap.usable_bytes "
+                   f"holds {total} KiB", run)
+    regions = re.findall(r"^memmap: \[0x[0-9a-f]+-0x[0-9a-f]+\] \S", run.text, re.MULTILINE)
+    if len(regions) != int(KERNEL_TOTAL.search(run.text)[2]):
+        check.fail(f"memmap_init printed {len(regions)} region lines for "
+                   f"{KERNEL_TOTAL.search(run.text)[2]} regions in boot_memmap", run)

@@ -1,0 +1,100 @@
+# Builds one kernel: the shared kernel/, the layers of one checkpoint and their tests.
+# The top-level Makefile and the grading harness both call it:
+#
+#   make -f kernel/build.mk OUT=build/03-bump-ssl CHECKPOINT=3 CHECKPOINT_NAME=03-bump \
+#        LAYERS="solutions/01-boot solutions/02-paging labs/03-bump" \
+#        TESTS="grade/ktests/00-kernel grade/ktests/01-boot grade/ktests/02-paging grade/ktests/03-bump"
+#
+# Writes $(OUT)/kernel.elf (with debug information), kernel.bin (what QEMU boots),
+# kernel.asm (disassembly with source), kernel.sym (symbol table), kernel.map (link map)
+# and compile_commands.json (for clangd).
+
+OUT ?= $(error OUT is not set)
+CHECKPOINT ?= $(error CHECKPOINT is not set)
+CHECKPOINT_NAME ?= $(CHECKPOINT)
+LAYERS ?=
+TESTS ?=
+EXTRA_SRCS ?=
+
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+LD := ld
+OBJCOPY := objcopy
+OBJDUMP := objdump
+NM := nm
+
+SRCROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+
+SRCS := $(wildcard kernel/*.c kernel/*.S kernel/libc/*.c) \
+	$(foreach d,$(LAYERS),$(sort $(wildcard $(d)/*.c $(d)/*.S))) \
+	$(foreach d,$(TESTS),$(sort $(wildcard $(d)/*.c))) \
+	$(EXTRA_SRCS)
+
+# One object per source; sources outside the tree (a mutated copy, say) get flattened names.
+objname = $(OUT)/obj/$(subst /,_,$(patsubst /%,%,$(1))).o
+OBJS := $(foreach s,$(SRCS),$(call objname,$(s)))
+
+CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pie \
+	-mno-red-zone -mcmodel=kernel -mno-sse -mno-sse2 -mno-mmx -mno-80387 \
+	-fno-omit-frame-pointer -fno-optimize-sibling-calls \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables \
+	-Wall -Wextra -Werror -Wno-unused-parameter \
+	-nostdinc -isystem $(shell $(CC) -print-file-name=include) \
+	-Ikernel/libc -Ikernel -I$(OUT) \
+	-DCHECKPOINT=$(CHECKPOINT) -fmacro-prefix-map=$(SRCROOT)/= \
+	$(KCFLAGS)
+LDFLAGS := -n -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments
+
+.PHONY: all
+all: $(OUT)/kernel.bin $(OUT)/kernel.asm $(OUT)/kernel.sym $(OUT)/compile_commands.json
+
+# What this kernel is made of, for its banner. Rewritten only when it changes.
+BUILD_LAYERS := $(strip $(foreach d,$(LAYERS),$(notdir $(d)):$(notdir $(patsubst %/,%,$(dir $(d))))))
+define BUILD_INFO
+#pragma once
+#define CHECKPOINT_NAME "$(CHECKPOINT_NAME)"
+#define BUILD_LAYERS "$(BUILD_LAYERS)"
+endef
+export BUILD_INFO
+$(OUT)/build_info.h: FORCE
+	@mkdir -p $(@D)
+	@echo "$$BUILD_INFO" > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+# The exact flags, so that changing CC or KCFLAGS rebuilds everything.
+$(OUT)/flags: FORCE
+	@mkdir -p $(@D)
+	@echo "$(CC) $(CFLAGS) $(SRCS)" > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+define compile_rule
+$(call objname,$(1)): $(1) $(OUT)/build_info.h $(OUT)/flags
+	@mkdir -p $$(@D)
+	@echo "  CC      $(1)"
+	@$$(CC) $$(CFLAGS) -MMD -MP -c $(1) -o $$@
+	@printf '{"directory": "%s", "file": "%s", "arguments": [%s]},\n' "$$(SRCROOT)" "$(abspath $(1))" \
+		"$$(foreach a,$$(CC) $$(CFLAGS) -c $(1) -o $$@,\"$$(a)\",)\"-DCLANGD\"" > $$@.json
+endef
+$(foreach s,$(SRCS),$(eval $(call compile_rule,$(s))))
+
+$(OUT)/kernel.elf: $(OBJS) kernel/kernel.ld
+	@echo "  LD      $@"
+	@$(LD) $(LDFLAGS) -T kernel/kernel.ld -Map $(OUT)/kernel.map -o $@ $(OBJS)
+
+$(OUT)/kernel.bin: $(OUT)/kernel.elf
+	@$(OBJCOPY) -O binary $< $@
+
+$(OUT)/kernel.asm: $(OUT)/kernel.elf
+	@$(OBJDUMP) -d -S --no-show-raw-insn $< > $@
+
+$(OUT)/kernel.sym: $(OUT)/kernel.elf
+	@$(NM) -n $< > $@
+
+$(OUT)/compile_commands.json: $(OBJS)
+	@(echo "["; cat $(addsuffix .json,$(OBJS)) | sed '$$ s/,$$//'; echo "]") > $@
+
+.PHONY: FORCE
+FORCE:
+
+-include $(OBJS:.o=.d)

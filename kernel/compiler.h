@@ -1,0 +1,21 @@
+/* Small compiler helpers used across the kernel and its host builds. */
+#pragma once
+
+#include <stddef.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The struct of type `type` whose member `member` is at `ptr`. */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#define __noreturn			__attribute__((noreturn))
+#define __unused			__attribute__((unused))
+#define __printf(fmt, args)		__attribute__((format(printf, fmt, args)))
+#define __packed			__attribute__((packed))
+#define __aligned(n)			__attribute__((aligned(n)))
+
+#define likely(x)			__builtin_expect(!!(x), 1)
+#define unlikely(x)			__builtin_expect(!!(x), 0)
+
+#define MIN(a, b)			((a) < (b) ? (a) : (b))
+#define MAX(a, b)			((a) > (b) ? (a) : (b))

@@ -1,0 +1,317 @@
+/*
+ * The ktest runner (see ktest.h): selects tests from the command line, runs each inside a
+ * catch point so that a failure costs one test, and prints KTAP version 1:
+ *
+ *     KTAP version 1
+ *     # ktest seed: 42
+ *     1..2
+ *         KTAP version 1
+ *         # Subtest: bump
+ *         1..2
+ *         ok 1 alignment
+ *         # bump_test.c:88: expected p == NULL, but p = 0xffffc00000000010 and NULL = 0
+ *         not ok 2 exhaustion # bump_test.c:88: expected p == NULL, but ...
+ *     not ok 1 bump
+ *     ...
+ */
+#include <stdarg.h>
+#include "cmdline.h"
+#include "kprintf.h"
+#include "ktest.h"
+
+/* Section bounds: from kernel.ld in the kernel, from the linker itself on the host. Weak, so an
+ * empty section (no KTEST_SUITE anywhere) is fine. */
+extern const struct ktest_case *const __start_ktest_cases[] __attribute__((weak));
+extern const struct ktest_case *const __stop_ktest_cases[] __attribute__((weak));
+extern const struct ktest_suite *const __start_ktest_suites[] __attribute__((weak));
+extern const struct ktest_suite *const __stop_ktest_suites[] __attribute__((weak));
+
+#define SELECT_MAX 256
+#define CASES_MAX  1024
+#define INDENT	   "    "
+
+/* The registered cases sorted by file and line: the order does not depend on the compiler. */
+static const struct ktest_case *cases[CASES_MAX];
+static int ncases;
+
+static bool case_before(const struct ktest_case *a, const struct ktest_case *b)
+{
+	int c = strcmp(a->file, b->file);
+
+	return c < 0 || (c == 0 && a->line < b->line);
+}
+
+static void sort_cases(void)
+{
+	ncases = 0;
+	for (const struct ktest_case *const *p = __start_ktest_cases; p < __stop_ktest_cases; p++) {
+		if (ncases == CASES_MAX) {
+			kprintf("# ktest: more than %d tests; the rest are ignored\n", CASES_MAX);
+			break;
+		}
+		int i = ncases++;
+		for (; i > 0 && case_before(*p, cases[i - 1]); i--) /* insertion sort */
+			cases[i] = cases[i - 1];
+		cases[i] = *p;
+	}
+}
+
+static uint64_t seed;
+
+uint64_t ktest_seed(void)
+{
+	return seed;
+}
+
+/* splitmix64: a good generator from any seed, even 0. */
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+uint64_t ktest_random(struct ktest *t)
+{
+	return splitmix64(&t->rng);
+}
+
+uint64_t ktest_random_range(struct ktest *t, uint64_t lo, uint64_t hi)
+{
+	uint64_t span = hi - lo + 1;
+
+	return span ? lo + ktest_random(t) % span : ktest_random(t);
+}
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 0x100000001b3ULL; /* FNV-1a */
+	return h;
+}
+
+static void record_failure(struct ktest *t, const char *msg)
+{
+	if (t->failures++ == 0) {
+		size_t n = strnlen(msg, sizeof(t->first_failure) - 1);
+		memcpy(t->first_failure, msg, n);
+		t->first_failure[n] = '\0';
+	}
+	kprintf(INDENT "# %s\n", msg);
+}
+
+void ktest_fail(struct ktest *t, bool fatal, const char *file, int line, const char *fmt, ...)
+{
+	char msg[KTRY_MSG_MAX];
+	va_list ap;
+	int n = ksnprintf(msg, sizeof(msg), "%s:%d: ", file, line);
+
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
+	va_start(ap, fmt);
+	kvsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	record_failure(t, msg);
+	if (fatal)
+		ktry_raise(KTRY_ABORT, msg);
+}
+
+/* Small values in decimal and hex, large ones (addresses) in hex only. */
+static void format_value(char *buf, size_t size, uint64_t v)
+{
+	int64_t s = (int64_t)v;
+
+	if (s >= -(1LL << 31) && s < (1LL << 31))
+		ksnprintf(buf, size, "%lld (0x%llx)", (long long)s, (unsigned long long)v);
+	else
+		ksnprintf(buf, size, "0x%llx", (unsigned long long)v);
+}
+
+void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, const char *a,
+		    const char *op, const char *b, uint64_t va, uint64_t vb)
+{
+	char sa[48], sb[48];
+
+	format_value(sa, sizeof(sa), va);
+	format_value(sb, sizeof(sb), vb);
+	ktest_fail(t, fatal, file, line, "expected %s %s %s, but %s = %s and %s = %s", a, op, b, a,
+		   sa, b, sb);
+}
+
+static const struct ktest_suite *find_suite(const char *name)
+{
+	for (const struct ktest_suite *const *s = __start_ktest_suites; s < __stop_ktest_suites;
+	     s++)
+		if (!strcmp((*s)->name, name))
+			return *s;
+	return NULL;
+}
+
+/* The selection from ktest=..., as "suite" or "suite.test" words. */
+static char selection[SELECT_MAX];
+
+static bool word_matches(const char *w, size_t n, const struct ktest_case *c)
+{
+	size_t sl = strlen(c->suite);
+
+	if (n == 3 && !strncmp(w, "all", 3))
+		return true;
+	if (n == sl && !strncmp(w, c->suite, sl))
+		return true;
+	return n > sl && w[sl] == '.' && !strncmp(w, c->suite, sl) &&
+	       strlen(c->name) == n - sl - 1 && !strncmp(w + sl + 1, c->name, n - sl - 1);
+}
+
+static bool selected(const struct ktest_case *c)
+{
+	for (const char *p = selection; *p;) {
+		const char *w = p;
+		while (*p && *p != ',')
+			p++;
+		if (word_matches(w, (size_t)(p - w), c))
+			return true;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+/* True if cases[i] is the first selected case of its suite: suites run in order of appearance. */
+static bool first_of_suite(int i)
+{
+	for (int j = 0; j < i; j++)
+		if (selected(cases[j]) && !strcmp(cases[j]->suite, cases[i]->suite))
+			return false;
+	return true;
+}
+
+static void run_case_body(void *arg)
+{
+	struct ktest *t = arg;
+	const struct ktest_suite *s = find_suite(t->test->suite);
+
+	if (s && s->init)
+		s->init(t);
+	t->test->run(t);
+	if (s && s->exit)
+		s->exit(t);
+}
+
+static bool run_case(const struct ktest_case *c, int number)
+{
+	struct ktest t = {.test = c};
+	struct ktry_result res;
+	uint64_t rng_state = hash_str(hash_str(seed, c->suite), c->name);
+
+	t.rng = splitmix64(&rng_state);
+	int kind = ktry_call(run_case_body, &t, KTRY_ANY, &res);
+	char msg[KTRY_MSG_MAX + 64];
+
+	switch (kind) {
+	case 0:
+	case KTRY_ABORT: /* already recorded by the ASSERT */
+		break;
+	case KTRY_TODO:
+		record_failure(&t, res.msg);
+		break;
+	case KTRY_PANIC:
+		ksnprintf(msg, sizeof(msg), "panic: %s", res.msg);
+		record_failure(&t, msg);
+		break;
+	case KTRY_FAULT:
+		record_failure(&t, res.msg);
+		break;
+	}
+	if (t.failures)
+		kprintf(INDENT "not ok %d %s # %s\n", number, c->name, t.first_failure);
+	else
+		kprintf(INDENT "ok %d %s\n", number, c->name);
+	return t.failures == 0;
+}
+
+static int count_selected(const char *suite)
+{
+	int n = 0;
+
+	for (int i = 0; i < ncases; i++)
+		if (selected(cases[i]) && (!suite || !strcmp(cases[i]->suite, suite)))
+			n++;
+	return n;
+}
+
+static bool run_suite(const char *suite, int number)
+{
+	int n = 0;
+	bool ok = true;
+
+	kprintf(INDENT "KTAP version 1\n" INDENT "# Subtest: %s\n" INDENT "1..%d\n", suite,
+		count_selected(suite));
+	for (int i = 0; i < ncases; i++)
+		if (selected(cases[i]) && !strcmp(cases[i]->suite, suite))
+			ok &= run_case(cases[i], ++n);
+	kprintf("%s %d %s\n", ok ? "ok" : "not ok", number, suite);
+	return ok;
+}
+
+static void list_tests(void)
+{
+	for (int i = 0; i < ncases; i++)
+		kprintf("# ktest case %s %s %d %s:%d\n", cases[i]->suite, cases[i]->name,
+			cases[i]->points, cases[i]->file, cases[i]->line);
+}
+
+bool ktest_main(void)
+{
+	int suites = 0, number = 0;
+	bool ok = true;
+
+	sort_cases();
+	if (cmdline_has("ktest.list")) {
+		list_tests();
+		return true;
+	}
+	if (!cmdline_get("ktest", selection, sizeof(selection)))
+		return true;
+	seed = cmdline_get_u64("ktest.seed", 1);
+
+	for (int i = 0; i < ncases; i++)
+		if (selected(cases[i]) && first_of_suite(i))
+			suites++;
+	kprintf("KTAP version 1\n# ktest seed: %llu\n1..%d\n", (unsigned long long)seed, suites);
+	if (suites == 0)
+		kprintf("# no test matches ktest=%s\n", selection);
+	for (int i = 0; i < ncases; i++)
+		if (selected(cases[i]) && first_of_suite(i))
+			ok &= run_suite(cases[i]->suite, ++number);
+	return ok && suites > 0;
+}
+
+extern const struct ktest_scenario *const __start_ktest_scenarios[] __attribute__((weak));
+extern const struct ktest_scenario *const __stop_ktest_scenarios[] __attribute__((weak));
+
+bool ktest_scenario_main(bool *ok)
+{
+	char name[64];
+
+	if (!cmdline_get("scenario", name, sizeof(name)))
+		return false;
+	for (const struct ktest_scenario *const *s = __start_ktest_scenarios;
+	     s < __stop_ktest_scenarios; s++) {
+		if (!strcmp((*s)->name, name)) {
+			kprintf("scenario %s: start\n", name);
+			(*s)->run();
+			kprintf("scenario %s: returned\n", name);
+			*ok = true;
+			return true;
+		}
+	}
+	kprintf("scenario %s: no such scenario; known:", name);
+	for (const struct ktest_scenario *const *s = __start_ktest_scenarios;
+	     s < __stop_ktest_scenarios; s++)
+		kprintf(" %s", (*s)->name);
+	kprintf("\n");
+	*ok = false;
+	return true;
+}

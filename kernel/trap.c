@@ -1,0 +1,110 @@
+/*
+ * trap_dispatch: every exception and interrupt comes here from trapentry.S.
+ *
+ * An exception inside a test that did not expect it fails that test (ktry.h) and the run goes
+ * on. Otherwise a registered handler takes it, or lab 01's exception_report() prints it and
+ * the kernel panics; only a breakpoint (int3) continues after its report.
+ */
+#include "idt.h"
+#include "kprintf.h"
+#include "ktry.h"
+#include "memlayout.h"
+#include "panic.h"
+#include "trap.h"
+#include "x86.h"
+
+int trap_depth;
+static trap_handler_t handlers[TRAP_VECTORS];
+
+static const char *const exception_names[32] = {
+	[VEC_DE] = "#DE divide error",
+	[VEC_DB] = "#DB debug",
+	[VEC_NMI] = "NMI non-maskable interrupt",
+	[VEC_BP] = "#BP breakpoint",
+	[VEC_OF] = "#OF overflow",
+	[VEC_BR] = "#BR bound range exceeded",
+	[VEC_UD] = "#UD invalid opcode",
+	[VEC_NM] = "#NM device not available",
+	[VEC_DF] = "#DF double fault",
+	[9] = "coprocessor segment overrun",
+	[VEC_TS] = "#TS invalid TSS",
+	[VEC_NP] = "#NP segment not present",
+	[VEC_SS] = "#SS stack-segment fault",
+	[VEC_GP] = "#GP general protection",
+	[VEC_PF] = "#PF page fault",
+	[VEC_MF] = "#MF x87 floating-point error",
+	[VEC_AC] = "#AC alignment check",
+	[VEC_MC] = "#MC machine check",
+	[VEC_XM] = "#XM SIMD floating-point",
+	[20] = "#VE virtualization",
+	[21] = "#CP control protection",
+};
+
+const char *trap_name(uint64_t vector)
+{
+	if (vector >= 32)
+		return "interrupt";
+	return exception_names[vector] ? exception_names[vector] : "reserved exception";
+}
+
+void trap_register(int vector, trap_handler_t handler)
+{
+	KASSERT(vector >= 0 && vector < TRAP_VECTORS);
+	handlers[vector] = handler;
+}
+
+static bool in_boot_stack_guard(uint64_t addr)
+{
+	return addr >= (uint64_t)__stack_guard && addr < (uint64_t)__stack_bottom;
+}
+
+/* Faults a test may run into and survive; not those that mean the machine state is lost. */
+static bool catchable(uint64_t vector)
+{
+	return vector != VEC_BP && vector != VEC_DF && vector != VEC_NMI && vector != VEC_MC;
+}
+
+static void exception(struct trap_frame *tf)
+{
+	uint64_t cr2 = tf->vector == VEC_PF ? read_cr2() : 0;
+
+	if (catchable(tf->vector) && ktry_would_catch(KTRY_FAULT)) {
+		char msg[KTRY_MSG_MAX];
+
+		if (tf->vector == VEC_PF)
+			ksnprintf(msg, sizeof(msg),
+				  "%s at rip 0x%lx: %s address 0x%lx (error 0x%lx)",
+				  trap_name(tf->vector), tf->rip,
+				  tf->error & PF_INSTR	 ? "executing"
+				  : tf->error & PF_WRITE ? "writing"
+							 : "reading",
+				  cr2, tf->error);
+		else
+			ksnprintf(msg, sizeof(msg), "%s at rip 0x%lx (error 0x%lx)",
+				  trap_name(tf->vector), tf->rip, tf->error);
+		ktry_raise_fault(msg, tf->vector, tf->error, tf->rip, cr2);
+	}
+	if (handlers[tf->vector]) {
+		handlers[tf->vector](tf);
+		return;
+	}
+	exception_report(tf);
+	if (tf->vector == VEC_BP)
+		return; /* a trap: execution continues after the int3 */
+	if (tf->vector == VEC_DF && in_boot_stack_guard(read_cr2()))
+		panic("kernel stack overflow: the boot stack ran into its guard page at 0x%lx",
+		      read_cr2());
+	panic("unhandled exception %s at rip 0x%lx", trap_name(tf->vector), tf->rip);
+}
+
+void trap_dispatch(struct trap_frame *tf)
+{
+	trap_depth++;
+	if (tf->vector < VEC_IRQ_BASE)
+		exception(tf);
+	else if (handlers[tf->vector])
+		handlers[tf->vector](tf);
+	else
+		kprintf("trap: unexpected interrupt on vector %lu ignored\n", tf->vector);
+	trap_depth--;
+}

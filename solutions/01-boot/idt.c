@@ -21,7 +21,8 @@ void idt_set_gate(int vector, void *handler, int ist, int dpl)
 	g->offset_low = offset & 0xffff;
 	g->selector = GDT_KERNEL_CODE;
 	g->ist = ist & 0x7;
-	g->type_attr = IDT_PRESENT | (uint8_t)((dpl & 3) << IDT_DPL_SHIFT) | IDT_TYPE_INTERRUPT_GATE;
+	g->type_attr =
+		IDT_PRESENT | (uint8_t)((dpl & 3) << IDT_DPL_SHIFT) | IDT_TYPE_INTERRUPT_GATE;
 	g->offset_mid = (offset >> 16) & 0xffff;
 	g->offset_high = offset >> 32;
 	g->reserved = 0;

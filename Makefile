@@ -138,3 +138,8 @@ test:
 .PHONY: clean
 clean:
 	rm -rf build .gdbinit compile_commands.json
+
+.PHONY: format
+format:
+	clang-format -i $$(find kernel solutions grade/ktests grade/selftest/ktests -name '*.[ch]')
+	@$(PYTHON) tools/mklab.py

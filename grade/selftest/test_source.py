@@ -18,7 +18,7 @@ def test_labs_are_generated_from_solutions():
 
 def test_solutions_leave_no_todo():
     leftovers = []
-    for f in SOLUTIONS.rglob("*"):
+    for f in (p for p in SOLUTIONS.rglob("*") if p.is_file()):
         for n, line in enumerate(f.read_text().splitlines(), 1):
             if re.search(r"\bTODO\b", line) and "/// STARTER:" not in line:
                 leftovers.append(f"{f.relative_to(ROOT)}:{n}: {line.strip()}")

@@ -7,12 +7,12 @@
 #include "ktest.h"
 
 /* Format into a buffer and compare with the expected text. */
-#define EXPECT_FORMAT(t, expected, ...)                                                            \
-	do {                                                                                       \
-		char buf_[128];                                                                    \
-		int n_ = ksnprintf(buf_, sizeof(buf_), __VA_ARGS__);                               \
-		EXPECT_STREQ(t, buf_, expected);                                                   \
-		EXPECT_EQ(t, n_, (int)strlen(expected));                                           \
+#define EXPECT_FORMAT(t, expected, ...)                              \
+	do {                                                         \
+		char buf_[128];                                      \
+		int n_ = ksnprintf(buf_, sizeof(buf_), __VA_ARGS__); \
+		EXPECT_STREQ(t, buf_, expected);                     \
+		EXPECT_EQ(t, n_, (int)strlen(expected));             \
 	} while (0)
 
 KTEST(kprintf, decimal, 0)

@@ -10,9 +10,9 @@
 
 /* Bits of a code segment descriptor. */
 #define DESC_PRESENT (1ULL << 47)
-#define DESC_CODE (1ULL << 43)
-#define DESC_LONG (1ULL << 53)
-#define DESC_DB (1ULL << 54)
+#define DESC_CODE    (1ULL << 43)
+#define DESC_LONG    (1ULL << 53)
+#define DESC_DB	     (1ULL << 54)
 
 KTEST(long_mode, efer_long_mode_active, 2)
 {
@@ -34,8 +34,8 @@ KTEST(long_mode, code_segment_is_64_bit, 2)
 	EXPECT_EQ(t, boot_cpu.cs & ~7u, 0x08u);
 	EXPECT_TRUE(t, d & DESC_PRESENT);
 	EXPECT_TRUE(t, d & DESC_CODE);
-	EXPECT_TRUE(t, d & DESC_LONG);	 /* L = 1: 64-bit code */
-	EXPECT_FALSE(t, d & DESC_DB); /* D must be 0 when L is 1 */
+	EXPECT_TRUE(t, d & DESC_LONG); /* L = 1: 64-bit code */
+	EXPECT_FALSE(t, d & DESC_DB);  /* D must be 0 when L is 1 */
 }
 
 /* Walk the boot page tables by hand: the entry for va at each level, down to a 2 MiB page. */
@@ -62,8 +62,9 @@ KTEST(long_mode, boot_tables_map_the_first_gib_three_times, 3)
 		for (int i = 0; i < 3; i++) {
 			uint64_t e = boot_pd_entry(views[i]);
 			if (!(e & PTE_PRESENT) || !(e & PTE_HUGE) || (e & PTE_ADDR_MASK) != pa) {
-				FAIL(t, "virtual 0x%lx should be a present 2 MiB page of physical 0x%lx, "
-				     "but its page-directory entry is 0x%lx", views[i], pa, e);
+				FAIL(t,
+				     "virtual 0x%lx should map physical 0x%lx with a 2 MiB page, but its page-directory entry is 0x%lx",
+				     views[i], pa, e);
 				return;
 			}
 		}

@@ -28,10 +28,11 @@ KTEST(idt, every_gate_points_at_its_stub, 3)
 
 		if (gate_offset(g) != (uint64_t)trap_stubs[v] || g->selector != GDT_KERNEL_CODE ||
 		    (g->type_attr & 0x9f) != (IDT_PRESENT | IDT_TYPE_INTERRUPT_GATE)) {
-			FAIL(t, "gate %d: offset 0x%lx selector 0x%x type/attributes 0x%x; expected "
+			FAIL(t,
+			     "gate %d: offset 0x%lx selector 0x%x type/attributes 0x%x; expected "
 			     "offset 0x%lx (trap_stubs[%d]) selector 0x%x, present interrupt gate",
-			     v, gate_offset(g), g->selector, g->type_attr, (uint64_t)trap_stubs[v], v,
-			     GDT_KERNEL_CODE);
+			     v, gate_offset(g), g->selector, g->type_attr, (uint64_t)trap_stubs[v],
+			     v, GDT_KERNEL_CODE);
 			return;
 		}
 	}
@@ -93,7 +94,9 @@ KTEST(idt, page_fault_arrives_with_error_code_and_cr2, 3)
 	volatile uint64_t *p = (volatile uint64_t *)0x10000000123UL;
 
 	ASSERT_TRUE(t, CATCH_FAULT(&r, __asm__ volatile("idt_test_pf_site: movq $1, (%0)"
-							: : "r"(p) : "memory")));
+							:
+							: "r"(p)
+							: "memory")));
 	EXPECT_EQ(t, r.vector, (uint64_t)VEC_PF);
 	EXPECT_EQ(t, r.rip, (uint64_t)idt_test_pf_site);
 	EXPECT_EQ(t, r.cr2, (uint64_t)p);

@@ -41,7 +41,7 @@ CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pi
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-Wall -Wextra -Werror -Wno-unused-parameter \
 	-nostdinc -isystem $(shell $(CC) -print-file-name=include) \
-	-Ikernel/libc -Ikernel -I$(OUT) \
+	-Ikernel/libc -Ikernel -Igrade/ktests/include -I$(OUT) \
 	-DCHECKPOINT=$(CHECKPOINT) -fmacro-prefix-map=$(SRCROOT)/= \
 	$(KCFLAGS)
 LDFLAGS := -n -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments

@@ -22,7 +22,7 @@ SRCS := kernel/kprintf.c kernel/ktest.c kernel/ktry.c kernel/cmdline.c kernel/ho
 
 CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
-	-DKTEST_HOST -DCHECKPOINT=$(CHECKPOINT) -Ikernel $(HOSTCFLAGS)
+	-DKTEST_HOST -DCHECKPOINT=$(CHECKPOINT) -Ikernel -Igrade/ktests/include $(HOSTCFLAGS)
 
 $(OUT)/tests: $(SRCS) $(wildcard kernel/*.h) $(foreach d,$(LAYERS) $(TESTS),$(wildcard $(d)/*.h)) FORCE
 	@mkdir -p $(@D)

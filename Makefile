@@ -49,7 +49,10 @@ LAYERS = $(foreach d,$(LAB_UPTO),$(call layer_src,$(d)))
 TESTDIRS = grade/ktests/00-kernel $(wildcard $(addprefix grade/ktests/,$(LAB_UPTO))) \
 	$(if $(HIDDEN),$(wildcard $(addprefix $(HIDDEN)/ktests/,00-kernel $(LAB_UPTO))))
 SRCTAG = $(subst $(space),,$(foreach d,$(LAB_UPTO),$(if $(filter $(call labnum,$(d)),$(SOL_NUMS)),s,l)))
-OUT = build/$(LAB_DIR)-$(SRCTAG)$(if $(filter-out gcc,$(CC)),-$(notdir $(CC)))$(if $(HIDDEN),-hidden)
+OUT = build/$(LAB_DIR)-$(SRCTAG)$(if $(filter-out gcc,$(CC)),-$(notdir $(CC)))$(if $(HIDDEN),-hidden)$(if $(DEBUG),-debug)
+# `make qemu-gdb` builds with -Og: slower code, but GDB steps through it line by line.
+DEBUG =
+qemu-gdb: DEBUG = 1
 
 GDBPORT := $(shell echo $$(( 26000 + $$(id -u) % 5000 )))
 HARNESS = PYTHONPATH=grade $(PYTHON) -m harness
@@ -92,7 +95,8 @@ kernel: check-lab
 	@tools/need build
 	@echo "checkpoint $(LAB_DIR): $(LAYERS)"
 	@$(MAKE) --no-print-directory -f kernel/build.mk OUT=$(OUT) CC=$(CC) \
-		CHECKPOINT=$(LAB_NUM) CHECKPOINT_NAME=$(LAB_DIR) LAYERS="$(LAYERS)" TESTS="$(TESTDIRS)"
+		CHECKPOINT=$(LAB_NUM) CHECKPOINT_NAME=$(LAB_DIR) LAYERS="$(LAYERS)" TESTS="$(TESTDIRS)" \
+		$(if $(DEBUG),KCFLAGS=-Og)
 	@cp $(OUT)/compile_commands.json compile_commands.json
 
 .PHONY: labs

@@ -153,19 +153,19 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
  *     struct ktry_result r;
  *     if (CATCH_FAULT(&r, *(volatile char *)p = 1)) EXPECT_EQ(t, r.cr2, (uint64_t)p);
  */
-#define CATCH_FAULT(out, ...)                     \
-	({                                        \
-		struct ktry ktest_k_;             \
-		bool ktest_faulted_ = false;      \
-		ktry_push(&ktest_k_, KTRY_FAULT); \
-		if (kjmp_set(ktest_k_.jb) == 0) { \
-			__VA_ARGS__;              \
-			ktry_pop(&ktest_k_);      \
-		} else {                          \
-			ktest_faulted_ = true;    \
-		}                                 \
-		*(out) = ktest_k_.res;            \
-		ktest_faulted_;                   \
+#define CATCH_FAULT(out, ...)                         \
+	({                                            \
+		struct ktry ktest_k_;                 \
+		volatile bool ktest_faulted_ = false; \
+		ktry_push(&ktest_k_, KTRY_FAULT);     \
+		if (kjmp_set(ktest_k_.jb) == 0) {     \
+			__VA_ARGS__;                  \
+			ktry_pop(&ktest_k_);          \
+		} else {                              \
+			ktest_faulted_ = true;        \
+		}                                     \
+		*(out) = ktest_k_.res;                \
+		ktest_faulted_;                       \
 	})
 
 /* Pseudo-random numbers for randomized tests, reproducible from the seed the run prints. */

@@ -8,6 +8,7 @@ must catch. They are listed per lab in grade/selftest/mutants/NN-name.toml:
     replace = "broken text"
     caught_by = ["idt.every_gate_points_at_its_stub"]   # tests that must fail
 """
+import hashlib
 import shutil
 import tomllib
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_mutant_is_caught(lab, mutant, labs, tmp_path):
     target.write_text(text.replace(mutant["find"], mutant["replace"]))
 
     n = int(lab[:2])
-    name = f"mutant-{lab}-{abs(hash(mutant['name'])) % 10**8}"
+    name = f"mutant-{lab}-{hashlib.sha1(mutant['name'].encode()).hexdigest()[:10]}"
     try:
         out = build.kernel(name, n, build.checkpoint_layers(labs, lab, source_for={lab: src}))
     except build.BuildError as e:

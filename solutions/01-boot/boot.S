@@ -124,7 +124,10 @@ long_mode_entry:
 	jmp	*%rax
 
 	.text
+	.cfi_sections .debug_frame
 higher_half:
+	.cfi_startproc
+	.cfi_undefined rip		/* for debuggers: the outermost frame, nothing called us */
 	/* The GDT is still addressed through the identity map, which checkpoint 02 removes. */
 	lgdt	boot_gdt_ptr_high
 	movabs	$__stack_top, %rsp
@@ -135,6 +138,7 @@ higher_half:
 1:	cli				/* kernel_main does not return; if it did, stop here */
 	hlt
 	jmp	1b
+	.cfi_endproc
 
 	.section .boot.data, "aw"
 	.align 8

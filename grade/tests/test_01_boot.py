@@ -61,8 +61,9 @@ def test_divide_error_is_reported_at_the_faulting_instruction(kernel):
 
 @pytest.mark.points(3)
 def test_page_fault_report_has_the_address(kernel):
-    # A fresh address each run, in a part of the address space no checkpoint maps.
-    address = random.randrange(0x10000000000, 0x7f0000000000) & ~0x7
+    # A fresh address each run (replayed by SEED=N), in a part of the address space no
+    # checkpoint maps.
+    address = random.Random(f"{kernel.seed}:page_fault").randrange(0x10000000000, 0x7f0000000000) & ~0x7
     run = kernel.boot("scenario-page_fault", append=f"scenario=page_fault fault_addr={address:#x}")
     vector, error, rip, cr2 = exception_report(run)
     expect_equal("vector", vector, 14, run)

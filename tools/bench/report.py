@@ -170,7 +170,8 @@ def text(r):
          f"{m['qemu']}; CC={m.get('cc')}; commit {m['commit']}; checkpoints: "
          + (", ".join(m["checkpoints"]) or "none"),
          "Times are medians of several runs and vary from machine to machine; instruction counts",
-         "(callgrind on the host, QEMU -icount in the guest) are exact and repeat from run to run.",
+         "(callgrind on the host, QEMU -icount in the guest) are exact and repeat from run to run,",
+         "except where jemalloc and mimalloc return memory on timers (a percent or so, on traces).",
          *([f"Other work was running (load average {m['load'][0]:.1f} at the start on {m['cores']} "
             "cores): the times are less reliable than usual, the instruction counts are not affected."]
            if m.get("load") and m["load"][0] > LOAD_BUSY * (m["cores"] or 1) else []),

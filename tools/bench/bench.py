@@ -313,19 +313,29 @@ def bench_heap(s, hb, out, results, cg_jobs):
 
     if s.callgrind and shutil.which("valgrind"):
         for name, exe in exes.items():
+            def store_pairs(c, n=name):
+                for z in s.pair_sizes:
+                    pairs[n][str(z)]["insns"] = c.get(f"pair/{z}")
+
+            def store_batch(c, n=name):
+                batch[n]["insns"] = c.get("batch")
+
+            def store_traces(c, n=name):
+                for t in traces:
+                    tr[n][t.stem]["insns_per_op"] = c.get(f"trace/{t.stem}")
+
+            def store_holes(c, n=name):
+                for h in s.holes:
+                    holes[n][str(h)].update(alloc_insns=c.get(f"holes/{h}/alloc"),
+                                            free_insns=c.get(f"holes/{h}/free"))
+
             cg_jobs.append((f"heap {name} pairs", exe, ["pairs", s.cg_pair_iters, 2, *s.pair_sizes],
-                            lambda c, n=name: [pairs[n][str(z)].__setitem__("insns", c.get(f"pair/{z}"))
-                                               for z in s.pair_sizes]))
-            cg_jobs.append((f"heap {name} batch", exe, ["batch", s.cg_batch_iters, 2],
-                            lambda c, n=name: batch[n].__setitem__("insns", c.get("batch"))))
-            cg_jobs.append((f"heap {name} traces", exe, ["trace", 1, *traces],
-                            lambda c, n=name: [tr[n][t.stem].__setitem__("insns_per_op", c.get(f"trace/{t.stem}"))
-                                               for t in traces]))
+                            store_pairs))
+            cg_jobs.append((f"heap {name} batch", exe, ["batch", s.cg_batch_iters, 2], store_batch))
+            cg_jobs.append((f"heap {name} traces", exe, ["trace", 1, *traces], store_traces))
             if name in holes:
                 cg_jobs.append((f"heap {name} holes", exe, ["holes", s.hole_count, 1, *s.holes],
-                                lambda c, n=name: [holes[n][str(h)].update(
-                                    alloc_insns=c.get(f"holes/{h}/alloc"), free_insns=c.get(f"holes/{h}/free"))
-                                    for h in s.holes]))
+                                store_holes))
     else:
         res["callgrind"] = "skipped" if not s.callgrind else "valgrind not installed"
     res.update(pairs=pairs, batch=batch, traces=tr, holes=holes)

@@ -147,3 +147,14 @@ clean:
 format:
 	clang-format -i $$(find kernel solutions grade/ktests grade/selftest/ktests -name '*.[ch]')
 	@$(PYTHON) tools/mklab.py
+
+# --- benchmarks -------------------------------------------------------------------------------
+
+# `make bench`: performance side by side with references (tools/bench/bench.py, docs/bench.md).
+# BENCHFLAGS: e.g. --only heap,boot, or --smoke for a quick check of the benchmark itself.
+BENCHFLAGS ?=
+
+.PHONY: bench
+bench:
+	@tools/need build qemu grade bench
+	@$(PYTHON) tools/bench/bench.py --cc $(CC) $(BENCHFLAGS)

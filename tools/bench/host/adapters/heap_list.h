@@ -1,0 +1,32 @@
+/*
+ * heapbench adapter: lab 04's linked-list allocator (kernel/list_heap.h,
+ * solutions/04-linked-list/). When the lab's interface changes, only these four functions
+ * change.
+ */
+#include "list_heap.h"
+
+#define ADAPTER_ARENA 1
+#define ADAPTER_ALIGN 16 /* what malloc guarantees on x86_64, for a fair comparison */
+
+static struct list_heap adapter_heap;
+
+static void adapter_init(void *arena, size_t len)
+{
+	list_heap_init(&adapter_heap, arena, len);
+}
+
+static inline void *adapter_alloc(size_t size)
+{
+	return list_heap_alloc(&adapter_heap, size, ADAPTER_ALIGN);
+}
+
+static inline void adapter_free(void *p, size_t size)
+{
+	(void)size;
+	list_heap_free(&adapter_heap, p);
+}
+
+static size_t adapter_footprint(void)
+{
+	return 0; /* an arena allocator: heapbench measures the span itself */
+}

@@ -1,0 +1,395 @@
+/*
+ * heapbench: one heap allocator under test, on the host. tools/bench/bench.py builds this file
+ * once per allocator, with -DBENCH_ADAPTER="adapters/heap_<name>.h" choosing the allocator, and
+ * runs it once per benchmark:
+ *
+ *     heapbench [--callgrind] pairs ITERS REPS SIZE...   alloc then free at once, per size
+ *     heapbench [--callgrind] batch ITERS REPS           1000 mixed sizes, then free them all
+ *     heapbench [--callgrind] trace REPS FILE...         replay traces (tools/bench/tracegen.py)
+ *     heapbench [--callgrind] holes COUNT REPS HOLES...  COUNT pairs with HOLES free holes ahead
+ *
+ * Each measured section prints "result <label> ops=N ns=T" (measure.h); a trace also prints
+ * "trace NAME peak_live=L peak_span=S" for its utilization, measured in a pass of its own
+ * before the timed ones (REPS 0: that pass alone, which is best done in a fresh process).
+ *
+ * An adapter (a header in adapters/) is the only place that knows an allocator's API. It defines:
+ *
+ *     ADAPTER_ARENA            1 if the allocator manages memory the benchmark gives it
+ *     adapter_init(arena, len) start over with an empty heap (arena NULL if not ADAPTER_ARENA)
+ *     adapter_alloc(size)      a 16-byte aligned block, or NULL when out of memory
+ *     adapter_free(p, size)    give back a block adapter_alloc returned for this size
+ *     adapter_footprint()      bytes the allocator holds from the system now (non-arena only)
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "measure.h"
+
+#ifndef BENCH_ADAPTER
+#error "build with -DBENCH_ADAPTER='\"adapters/NAME.h\"'"
+#endif
+#include BENCH_ADAPTER
+
+#define ARENA_BYTES	  (1ul << 30) /* address space for arena allocators, touched lazily */
+#define WARMUP_PAIRS	  1000
+#define BATCH_COUNT	  1000 /* blocks in one batch */
+#define BATCH_SEED	  0x5eed
+#define HOLE_BLOCK_SIZE	  32 /* each hole held a block this large... */
+#define HOLE_REQUEST_SIZE 64 /* ...so a request this large fits in none of them */
+#define TRACE_MAGIC	  "# teachos heap trace v1"
+#define LABEL_MAX	  64
+
+bool measure_callgrind;
+static void *arena;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "heapbench: %s\n", what);
+	exit(2);
+}
+
+static void heap_start(void)
+{
+	adapter_init(arena, ADAPTER_ARENA ? ARENA_BYTES : 0);
+}
+
+static void *must_alloc(size_t size)
+{
+	void *p = adapter_alloc(size);
+
+	if (!p) {
+		printf("oom size=%zu\n", size);
+		exit(3);
+	}
+	return p;
+}
+
+/* --- pairs: alloc and free at once ---------------------------------------------------------- */
+
+static void bench_pairs(unsigned long iters, int reps, size_t size)
+{
+	char label[LABEL_MAX];
+
+	snprintf(label, sizeof(label), "pair/%zu", size);
+	heap_start();
+	for (int i = 0; i < WARMUP_PAIRS; i++)
+		adapter_free(must_alloc(size), size);
+	for (int r = 0; r < reps; r++) {
+		uint64_t t = measure_begin();
+		for (unsigned long i = 0; i < iters; i++) {
+			void *p = adapter_alloc(size);
+			measure_escape(p);
+			adapter_free(p, size);
+		}
+		measure_end(label, t, iters);
+	}
+}
+
+/* --- batch: many mixed sizes, then free them all --------------------------------------------- */
+
+/* Mostly small objects, some medium, a few large: 70% 8..128 B, 25% ..1 KiB, 5% ..4 KiB. */
+static size_t batch_size(uint64_t *rng)
+{
+	uint64_t r = measure_random(rng);
+	unsigned pick = (unsigned)(r % 100);
+
+	r >>= 8;
+	if (pick < 70)
+		return 8 + r % 121;
+	if (pick < 95)
+		return 129 + r % 896;
+	return 1025 + r % 3072;
+}
+
+static void bench_batch(unsigned long iters, int reps)
+{
+	static size_t size[BATCH_COUNT];
+	static unsigned order[BATCH_COUNT];
+	static void *block[BATCH_COUNT];
+	uint64_t rng = BATCH_SEED;
+
+	for (int i = 0; i < BATCH_COUNT; i++) {
+		size[i] = batch_size(&rng);
+		order[i] = (unsigned)i;
+	}
+	for (int i = BATCH_COUNT - 1; i > 0; i--) { /* free in a shuffled order */
+		unsigned j = (unsigned)(measure_random(&rng) % (uint64_t)(i + 1));
+		unsigned tmp = order[i];
+		order[i] = order[j];
+		order[j] = tmp;
+	}
+	heap_start();
+	for (int r = -1; r < reps; r++) { /* round -1 warms up, untimed */
+		uint64_t t = measure_begin();
+		for (unsigned long it = 0; it < iters; it++) {
+			for (int i = 0; i < BATCH_COUNT; i++)
+				block[i] = must_alloc(size[i]);
+			for (int i = 0; i < BATCH_COUNT; i++)
+				adapter_free(block[order[i]], size[order[i]]);
+		}
+		if (r >= 0)
+			measure_end("batch", t, iters * BATCH_COUNT);
+	}
+}
+
+/* --- traces ---------------------------------------------------------------------------------- */
+
+struct trace_op {
+	char kind; /* 'a' alloc, 'f' free */
+	uint32_t id;
+	uint32_t size;
+};
+
+struct trace {
+	char name[LABEL_MAX];
+	struct trace_op *ops;
+	size_t nops, nids;
+	void **ptr;	/* by id */
+	uint32_t *size; /* by id */
+};
+
+/* Memory for the benchmark's own data, straight from the kernel: never from the allocator
+ * under test, whose footprint the utilization pass measures. */
+static void *bench_memory(size_t len)
+{
+	void *p = mmap(NULL, len ? len : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+
+	if (p == MAP_FAILED)
+		die("out of memory");
+	return p;
+}
+
+static unsigned long parse_num(const char **s)
+{
+	char *end;
+	unsigned long v = strtoul(*s, &end, 10);
+
+	if (end == *s)
+		die("bad number in the trace");
+	*s = end;
+	return v;
+}
+
+static void trace_load(struct trace *tr, const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+
+	memset(tr, 0, sizeof(*tr));
+	if (fd < 0 || fstat(fd, &st) < 0)
+		die("cannot open the trace file");
+	char *text = bench_memory((size_t)st.st_size + 1);
+	if (read(fd, text, (size_t)st.st_size) != st.st_size)
+		die("cannot read the trace file");
+	close(fd);
+	if (strncmp(text, TRACE_MAGIC, strlen(TRACE_MAGIC)))
+		die("not a trace file (tools/bench/tracegen.py writes them)");
+
+	size_t lines = 0;
+	for (const char *c = text; *c; c++)
+		lines += *c == '\n';
+	tr->ops = bench_memory(lines * sizeof(*tr->ops));
+	for (const char *line = text; *line; line = strchr(line, '\n') + 1) {
+		const char *s = line + 2;
+		if (!strchr(line, '\n'))
+			die("the trace does not end with a newline");
+		if (!strncmp(line, "name ", 5)) {
+			sscanf(line, "name %63s", tr->name);
+		} else if (line[0] == 'a' || line[0] == 'f') {
+			struct trace_op *op = &tr->ops[tr->nops++];
+			op->kind = line[0];
+			op->id = (uint32_t)parse_num(&s);
+			op->size = op->kind == 'a' ? (uint32_t)parse_num(&s) : 0;
+			if (op->id + 1 > tr->nids)
+				tr->nids = op->id + 1;
+		} else if (line[0] != '#' && line[0] != '\n') {
+			die("bad line in the trace");
+		}
+	}
+	tr->ptr = bench_memory(tr->nids * sizeof(*tr->ptr));
+	tr->size = bench_memory(tr->nids * sizeof(*tr->size));
+}
+
+/* Replay the whole trace; returns the op at which the allocator ran out, or -1. */
+static long trace_replay(struct trace *tr)
+{
+	for (size_t i = 0; i < tr->nops; i++) {
+		const struct trace_op *op = &tr->ops[i];
+		if (op->kind == 'a') {
+			void *p = adapter_alloc(op->size);
+			if (!p)
+				return (long)i;
+			tr->ptr[op->id] = p;
+			tr->size[op->id] = op->size;
+		} else {
+			adapter_free(tr->ptr[op->id], tr->size[op->id]);
+		}
+	}
+	return -1;
+}
+
+/*
+ * Utilization: the peak of the live payload over the peak of the memory the heap spans. For
+ * an arena allocator the span is the highest byte it ever handed out, measured from the
+ * arena's start (like a break address); for the others, what they report holding from the
+ * system (their own accounting: see adapter_footprint in each adapter), above what they
+ * held before the trace started.
+ */
+static void trace_utilization(struct trace *tr)
+{
+	uint64_t live = 0, peak_live = 0, peak_span = 0;
+	size_t base = ADAPTER_ARENA ? 0 : adapter_footprint();
+
+	heap_start();
+	for (size_t i = 0; i < tr->nops; i++) {
+		const struct trace_op *op = &tr->ops[i];
+		if (op->kind == 'f') {
+			adapter_free(tr->ptr[op->id], tr->size[op->id]);
+			live -= tr->size[op->id];
+			continue;
+		}
+		void *p = adapter_alloc(op->size);
+		if (!p) {
+			printf("trace %s oom_at=%zu\n", tr->name, i);
+			return;
+		}
+		tr->ptr[op->id] = p;
+		tr->size[op->id] = op->size;
+		live += op->size;
+		if (live > peak_live)
+			peak_live = live;
+		uint64_t span;
+		if (ADAPTER_ARENA) {
+			span = (uint64_t)((char *)p + op->size - (char *)arena);
+		} else {
+			size_t now = adapter_footprint();
+			span = now > base ? now - base : 0;
+		}
+		if (span > peak_span)
+			peak_span = span;
+	}
+	printf("trace %s peak_live=%lu peak_span=%lu\n", tr->name, (unsigned long)peak_live,
+	       (unsigned long)peak_span);
+}
+
+static void bench_trace(const char *path, int reps)
+{
+	struct trace tr;
+	char label[LABEL_MAX + 8];
+
+	trace_load(&tr, path);
+	snprintf(label, sizeof(label), "trace/%s", tr.name);
+	if (!measure_callgrind)
+		trace_utilization(&tr);
+	for (int r = -1; r < reps; r++) { /* round -1 warms up, untimed */
+		heap_start();
+		uint64_t t = measure_begin();
+		long oom = trace_replay(&tr);
+		if (oom >= 0) {
+			printf("trace %s oom_at=%ld\n", tr.name, oom);
+			return;
+		}
+		if (r >= 0)
+			measure_end(label, t, tr.nops);
+	}
+}
+
+/* --- holes: first fit walks past free blocks that are too small ------------------------------ */
+
+/*
+ * Make `holes` free blocks of HOLE_BLOCK_SIZE, each between two live ones so none can merge:
+ *     [live][hole][live][hole] ... [hole][live][ rest of the heap ]
+ * then time `count` requests of HOLE_REQUEST_SIZE, which fit in no hole, and their frees.
+ */
+static void bench_holes(unsigned long holes, unsigned long count, int reps)
+{
+	size_t nblocks = 2 * holes + 1;
+	void **block = bench_memory(nblocks * sizeof(*block));
+	void **req = bench_memory(count * sizeof(*req));
+	char label[LABEL_MAX];
+
+	for (int r = 0; r < reps; r++) {
+		heap_start();
+		for (size_t i = 0; i < nblocks; i++)
+			block[i] = must_alloc(HOLE_BLOCK_SIZE);
+		for (size_t i = 1; i < nblocks; i += 2)
+			adapter_free(block[i], HOLE_BLOCK_SIZE);
+
+		snprintf(label, sizeof(label), "holes/%lu/alloc", holes);
+		uint64_t t = measure_begin();
+		for (unsigned long i = 0; i < count; i++)
+			req[i] = adapter_alloc(HOLE_REQUEST_SIZE);
+		measure_end(label, t, count);
+		for (unsigned long i = 0; i < count; i++)
+			if (!req[i])
+				die("out of memory in the holes benchmark");
+
+		snprintf(label, sizeof(label), "holes/%lu/free", holes);
+		t = measure_begin();
+		for (unsigned long i = count; i-- > 0;)
+			adapter_free(req[i], HOLE_REQUEST_SIZE);
+		measure_end(label, t, count);
+
+		for (size_t i = 0; i < nblocks; i += 2)
+			adapter_free(block[i], HOLE_BLOCK_SIZE);
+	}
+	munmap(block, nblocks * sizeof(*block));
+	munmap(req, count * sizeof(*req));
+}
+
+/* --------------------------------------------------------------------------------------------- */
+
+static unsigned long arg_num(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 0);
+
+	if (!*s || *end)
+		die("expected a number");
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	int a = 1;
+
+	static char outbuf[BUFSIZ]; /* so that printf never calls the allocator under test */
+
+	setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
+	if (a < argc && !strcmp(argv[a], "--callgrind")) {
+		measure_callgrind = true;
+		a++;
+	}
+	if (ADAPTER_ARENA) {
+		arena = mmap(NULL, ARENA_BYTES, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (arena == MAP_FAILED)
+			die("cannot map the arena");
+	}
+	if (a >= argc)
+		die("usage: heapbench [--callgrind] pairs|batch|trace|holes ...");
+	const char *cmd = argv[a++];
+	int n = argc - a;
+	if (!strcmp(cmd, "pairs") && n >= 3) {
+		for (int i = a + 2; i < argc; i++)
+			bench_pairs(arg_num(argv[a]), (int)arg_num(argv[a + 1]), arg_num(argv[i]));
+	} else if (!strcmp(cmd, "batch") && n == 2) {
+		bench_batch(arg_num(argv[a]), (int)arg_num(argv[a + 1]));
+	} else if (!strcmp(cmd, "trace") && n >= 2) {
+		for (int i = a + 1; i < argc; i++)
+			bench_trace(argv[i], (int)arg_num(argv[a]));
+	} else if (!strcmp(cmd, "holes") && n >= 3) {
+		for (int i = a + 2; i < argc; i++)
+			bench_holes(arg_num(argv[i]), arg_num(argv[a]), (int)arg_num(argv[a + 1]));
+	} else {
+		die("unknown command or wrong number of arguments");
+	}
+	return 0;
+}

@@ -39,6 +39,8 @@ KTEST_SUITE(vm, leak_check_start, leak_check_end);
 
 /* ---- a frame source for private spaces, with a limit --------------------------------------- */
 
+#define JUNK 0xa5 /* what the frames for tables are filled with: no table starts out clean */
+
 static int tables_allowed = -1; /* how many more tables the source hands out; -1: no limit */
 static int tables_live;
 
@@ -48,6 +50,7 @@ static phys_addr_t test_alloc_table(void)
 		return 0;
 	phys_addr_t pa = kframe_alloc();
 	if (pa) {
+		memset(phys_to_virt(pa), JUNK, PAGE_SIZE);
 		tables_live++;
 		if (tables_allowed > 0)
 			tables_allowed--;

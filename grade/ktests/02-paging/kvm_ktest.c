@@ -90,7 +90,12 @@ KTEST(kvm, text_is_read_and_execute, 3)
 	expect_image_pages(t, ".text", (uint64_t)__text_start, (uint64_t)__text_end, 0);
 	__asm__ volatile("kvm_test_text_site: nop");
 	uint8_t old = *code;
-	ASSERT_TRUE(t, CATCH_FAULT(&r, *code = old)); /* CR0.WP set? */
+	if (!CATCH_FAULT(&r, *code = old)) {
+		FAIL(t,
+		     "writing to .text at 0x%lx did not fault: .text must be read-only, and CR0.WP must be set for the kernel to obey it",
+		     (uint64_t)code);
+		return;
+	}
 	EXPECT_EQ(t, r.vector, (uint64_t)VEC_PF);
 	EXPECT_EQ(t, r.cr2, (uint64_t)code);
 	EXPECT_EQ(t, r.error & (PF_PRESENT | PF_WRITE), (uint64_t)(PF_PRESENT | PF_WRITE));
@@ -106,7 +111,11 @@ KTEST(kvm, rodata_is_read_only, 2)
 	expect_image_pages(t, ".rodata", (uint64_t)__rodata_start, (uint64_t)__rodata_end,
 			   PTE_NO_EXECUTE);
 	EXPECT_EQ(t, *p, 0x1234u);
-	ASSERT_TRUE(t, CATCH_FAULT(&r, *p = 0x4321));
+	if (!CATCH_FAULT(&r, *p = 0x4321)) {
+		FAIL(t, "writing to .rodata at 0x%lx did not fault (read-only? CR0.WP?)",
+		     (uint64_t)p);
+		return;
+	}
 	EXPECT_EQ(t, r.cr2, (uint64_t)p);
 	EXPECT_EQ(t, r.error & (PF_PRESENT | PF_WRITE), (uint64_t)(PF_PRESENT | PF_WRITE));
 	EXPECT_EQ(t, *p, 0x1234u);
@@ -123,7 +132,11 @@ KTEST(kvm, data_is_not_executable, 3)
 	EXPECT_TRUE(t, rdmsr(MSR_EFER) & EFER_NXE);
 	expect_image_pages(t, ".data and .bss", (uint64_t)__data_start, (uint64_t)__bss_end,
 			   PTE_WRITABLE | PTE_NO_EXECUTE);
-	ASSERT_TRUE(t, CATCH_FAULT(&r, fn()));
+	if (!CATCH_FAULT(&r, fn())) {
+		FAIL(t, "calling a `ret` in .data at 0x%lx did not fault: .data must be no-execute",
+		     (uint64_t)data_code);
+		return;
+	}
 	EXPECT_EQ(t, r.vector, (uint64_t)VEC_PF);
 	EXPECT_EQ(t, r.cr2, (uint64_t)data_code);
 	EXPECT_EQ(t, r.error & (PF_PRESENT | PF_INSTR), (uint64_t)(PF_PRESENT | PF_INSTR));
@@ -141,7 +154,11 @@ KTEST(kvm, guard_page_under_the_stack_is_unmapped, 2)
 	EXPECT_EQ(t, vm_translate(&kernel_vm, (uint64_t)__stack_bottom),
 		  virt_to_phys(__stack_bottom));
 	EXPECT_EQ(t, vm_translate(&kernel_vm, guard - 1), virt_to_phys((void *)(guard - 1)));
-	ASSERT_TRUE(t, CATCH_FAULT(&r, (void)*p));
+	if (!CATCH_FAULT(&r, (void)*p)) {
+		FAIL(t, "reading the guard page at 0x%lx did not fault: it must stay unmapped",
+		     (uint64_t)p);
+		return;
+	}
 	EXPECT_EQ(t, r.cr2, (uint64_t)p);
 	EXPECT_EQ(t, r.error & PF_PRESENT, 0u);
 }

@@ -325,7 +325,12 @@ KTEST(vm, unmap_then_touch_faults, 3)
 
 	bool faulted = CATCH_FAULT(&r, (void)*p);
 	kframe_free(pa);
-	ASSERT_TRUE(t, faulted); /* the read went through: a stale TLB entry? */
+	if (!faulted) {
+		FAIL(t,
+		     "reading 0x%lx after kunmap_page did not fault: the page is still mapped, or the TLB still holds it (invlpg)",
+		     (uint64_t)p);
+		return;
+	}
 	EXPECT_EQ(t, r.vector, (uint64_t)VEC_PF);
 	EXPECT_EQ(t, r.cr2, (uint64_t)p);
 	EXPECT_EQ(t, r.error & (PF_PRESENT | PF_WRITE | PF_USER),
@@ -392,7 +397,10 @@ KTEST(vm, read_only_page_refuses_writes, 2)
 	bool faulted = CATCH_FAULT(&r, *(volatile uint64_t *)va = 8);
 	kunmap_page(va);
 	kframe_free(pa);
-	ASSERT_TRUE(t, faulted); /* CR0.WP not set? */
+	if (!faulted) {
+		FAIL(t, "writing to a page mapped without PTE_WRITABLE did not fault (CR0.WP?)");
+		return;
+	}
 	EXPECT_EQ(t, r.vector, (uint64_t)VEC_PF);
 	EXPECT_EQ(t, r.cr2, va);
 	EXPECT_EQ(t, r.error & (PF_PRESENT | PF_WRITE), (uint64_t)(PF_PRESENT | PF_WRITE));
@@ -426,7 +434,11 @@ KTEST(vm, no_execute_page_refuses_instruction_fetches, 2)
 	bool faulted = call_faults(fn, &r);
 	kunmap_page(va);
 	kframe_free(pa);
-	ASSERT_TRUE(t, faulted);
+	if (!faulted) {
+		FAIL(t,
+		     "calling code in a page mapped with PTE_NO_EXECUTE did not fault (EFER.NXE? a stale TLB entry?)");
+		return;
+	}
 	EXPECT_EQ(t, r.vector, (uint64_t)VEC_PF);
 	EXPECT_EQ(t, r.cr2, va);
 	EXPECT_EQ(t, r.error & (PF_PRESENT | PF_INSTR), (uint64_t)(PF_PRESENT | PF_INSTR));

@@ -16,7 +16,7 @@
 #define TABLE_ENTRY_FLAGS (PTE_PRESENT | PTE_WRITABLE | PTE_USER)
 
 /* How much one entry of a table at `level` covers: 4 KiB, 2 MiB, 1 GiB, 512 GiB. */
-static inline uint64_t level_size(int level)
+static inline __unused uint64_t level_size(int level)
 {
 	return PAGE_SIZE << (VM_INDEX_BITS * (level - 1));
 }

@@ -134,7 +134,8 @@ static const struct kframe_source *source;
 
 void kframe_set_source(const struct kframe_source *src)
 {
-	KASSERT(src && src->alloc && src->free && src->alloc_contig && src->free_contig);
+	KASSERT(src && src->alloc && src->free && src->alloc_contig && src->free_contig &&
+		src->count_free && src->count_total);
 	source = src;
 }
 
@@ -417,7 +418,7 @@ static void tour_walk(uint64_t va)
 
 static void tour_part(const char *name, uint64_t start, uint64_t end, const char *perm)
 {
-	kprintf("  0x%016lx-0x%016lx %-24s %s\n", start, end - 1, name, perm);
+	kprintf("  0x%016lx-0x%016lx %-20s %s\n", start, end - 1, name, perm);
 }
 
 static void tour_demo_alias(void)
@@ -459,7 +460,7 @@ void tour_paging(void)
 	struct kvm_layout l;
 	kernel_layout(&l);
 	kprintf("the kernel's address space (CR3 = 0x%lx):\n", read_cr3());
-	tour_part("(lower half: empty)", 0, VM_LOWER_HALF_END, "");
+	tour_part("lower half", 0, VM_LOWER_HALF_END, "empty: no identity map");
 	tour_part("direct map of RAM", DIRECT_MAP_BASE,
 		  DIRECT_MAP_BASE + align_up(ram_end(), HUGE_PAGE_SIZE), "rw- nx, 2 MiB pages");
 	tour_part(".text", l.text_start, l.text_end, "r-x");

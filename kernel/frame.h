@@ -34,7 +34,7 @@ struct frame_allocator {
 	uint64_t *bitmap; /* the bitmap (format above), owned by the caller of frame_init */
 	uint64_t base;	  /* frame number of bit 0 of word 0 */
 	uint64_t words;	  /* length of the bitmap in 64-bit words */
-	uint64_t total;	  /* whole frames of usable RAM the bitmap covers, reserved ones included */
+	uint64_t total;	  /* whole frames of usable RAM covered, reserved ones included */
 	uint64_t nfree;	  /* frames free right now */
 	uint64_t hint;	  /* every word below this one is full: where searches start */
 	/* What frame_init was given, kept to refuse frees of frames never handed out. */

@@ -24,7 +24,7 @@
 struct kvm_layout {
 	uint64_t text_start, text_end;	   /* read, execute */
 	uint64_t rodata_start, rodata_end; /* read only */
-	uint64_t data_start, data_end;	   /* read, write: .data then .bss, boot stack included */
+	uint64_t data_start, data_end;	   /* read, write: .data, .bss, boot stack */
 	uint64_t stack_guard; /* the page to leave unmapped, inside data_start-data_end */
 	uint64_t virt_offset; /* virtual - physical for the whole image (KERNEL_VMA) */
 };

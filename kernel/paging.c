@@ -27,7 +27,7 @@
 #include "panic.h"
 #include "x86.h"
 
-#define LOW_MEMORY_END	    _UL(0x100000) /* the first MiB: BIOS data, multiboot information */
+#define LOW_MEMORY_END	    _UL(0x100000) /* BIOS data, multiboot information */
 #define CPUID_EXT_MAX	    0x80000000u	  /* returns the highest extended leaf */
 #define CPUID_EXT_FEATURES  0x80000001u
 #define CPUID_EXT_EDX_NX    (1u << 20)
@@ -292,6 +292,12 @@ static void step_map_ram(void *arg)
 	step_result = kvm_map_ram(&kernel_vm, &boot_memmap);
 }
 
+static void step_destroy(void *arg)
+{
+	(void)arg;
+	vm_destroy(&kernel_vm);
+}
+
 static void step_activate(void *arg)
 {
 	(void)arg;
@@ -347,12 +353,12 @@ static bool build_and_switch(void)
 	if (!ok) {
 		if (step_result < 0)
 			kprintf("paging: out of frames while building the kernel's tables\n");
-		vm_destroy(&kernel_vm); /* give their frames back */
+		init_step("02-paging: vm_destroy", step_destroy, NULL); /* give the frames back */
 		return false;
 	}
 	if (!init_step("02-paging: kvm_activate", step_activate, NULL)) {
 		if ((read_cr3() & PTE_ADDR_MASK) != kernel_vm.pml4)
-			vm_destroy(&kernel_vm);
+			init_step("02-paging: vm_destroy", step_destroy, NULL);
 		return false;
 	}
 	paging_ready = (read_cr3() & PTE_ADDR_MASK) == kernel_vm.pml4;

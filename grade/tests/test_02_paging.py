@@ -47,8 +47,8 @@ def test_touching_an_unmapped_page_is_reported(kernel):
     # A fresh address and access each run, in PML4 slot 1 (which nothing else uses).
     address = random.randrange(0x8000000000, 0x10000000000)
     access = random.choice(["read", "write"])
-    run = kernel.boot("scenario-unmapped_touch",
-                      append=f"scenario=unmapped_touch fault_addr={address:#x} fault_access={access}")
+    run = kernel.boot("scenario-unmapped_touch", append=f"scenario=unmapped_touch "
+                      f"fault_addr={address:#x} fault_access={access}")
     if "went through without a page fault" in run.text:
         check.fail(f"after kunmap_page() the {access} at {address:#x} did not fault: the page is "
                    f"still mapped, or the TLB still holds it (invlpg in vm_unmap)", run)

@@ -2,8 +2,9 @@
  * trap_dispatch: every exception and interrupt comes here from trapentry.S.
  *
  * An exception inside a test that did not expect it fails that test (ktry.h) and the run goes
- * on. Otherwise a registered handler takes it, or lab 01's exception_report() prints it and
- * the kernel panics; only a breakpoint (int3) continues after its report.
+ * on. Otherwise a registered handler takes it, or lab 01's exception_report() prints it (and
+ * from checkpoint 02 on, lab 02's page-fault report follows for a page fault) and the kernel
+ * panics; only a breakpoint (int3) continues after its report.
  */
 #include "idt.h"
 #include "kprintf.h"
@@ -12,6 +13,9 @@
 #include "panic.h"
 #include "trap.h"
 #include "x86.h"
+#if CHECKPOINT >= 2
+#include "paging.h"
+#endif
 
 int trap_depth;
 static trap_handler_t handlers[TRAP_VECTORS];
@@ -89,6 +93,10 @@ static void exception(struct trap_frame *tf)
 		return;
 	}
 	exception_report(tf);
+#if CHECKPOINT >= 2
+	if (tf->vector == VEC_PF)
+		paging_report_fault(tf, cr2); /* lab 02's words for the error code */
+#endif
 	if (tf->vector == VEC_BP)
 		return; /* a trap: execution continues after the int3 */
 	if (tf->vector == VEC_DF && in_boot_stack_guard(read_cr2()))

@@ -1,0 +1,127 @@
+/*
+ * Physical frame allocator, for page tables and everything else the kernel keeps in whole
+ * 4 KiB frames: one bit per frame (the format is fixed in kernel/frame.h).
+ *
+ * Theory of operation. frame_init starts from "everything in use" (all bits 1), clears the
+ * bits of the whole frames inside each usable region of the memory map, then sets again the
+ * bits of the reserved ranges and of frame 0. It works a word (64 frames) at a time, so 16
+ * GiB of RAM (4 million frames) is 65536 words. frame_alloc looks for the first word that is
+ * not all ones, starting at `hint` (every word below it is full), and takes that word's
+ * lowest 0 bit. Freeing clears the bit and lowers the hint. Nothing here touches the frames
+ * themselves: only the bitmap.
+ *
+ * A worked example. base = 0, a map with one usable region [0x1800, 0x9000) and one reserved
+ * range [0x5100, 0x5200):
+ *
+ *   frame:   0   1   2   3   4   5   6   7   8   9 ...
+ *   usable:     1/2  x   x   x   x   x   x   x        frame 1 is only half inside: not free
+ *   reserved:                    x                    the range touches frame 5: in use
+ *   bit:     1   1   0   0   0   1   0   0   0   1 ...
+ *
+ * so word 0 = ~(bits 2,3,4,6,7,8) = ~0x1dc = 0xfffffffffffffe23, total = 7 (frames 2-8),
+ * free = 6. frame_alloc returns 0x2000 and word 0 becomes 0xfffffffffffffe27;
+ * frame_alloc_contig(3) returns 0x6000 (frames 6, 7, 8), the lowest run of three.
+ */
+#include <string.h>
+#include "compiler.h"
+#include "frame.h"
+#include "panic.h"
+#include "todo.h"
+
+#define WORD_FULL (~(uint64_t)0)
+
+/*
+ * Bits set in x (the compiler's builtin would call libgcc, which the kernel does not link).
+ * Helpers marked __unused are used only by code you write.
+ */
+static __unused unsigned popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* Frame number of the first frame past the bitmap. */
+static uint64_t end_frame(const struct frame_allocator *fa)
+{
+	return fa->base + fa->words * FRAME_BITS_PER_WORD;
+}
+
+/*
+ * Step 1: mark frames [first, end) in use (used) or free (!used), a word at a time; frames
+ * outside the bitmap are skipped. Returns how many bits actually changed, so the caller can
+ * count frames even when ranges overlap.
+ */
+static __unused uint64_t mark_frames(struct frame_allocator *fa, uint64_t first, uint64_t end,
+				     bool used)
+{
+	TODO("step 1: set or clear the bits of frames [first, end) a word at a time; return how many changed");
+}
+
+/* Step 2: the whole map in one pass over its regions (see frame.h for the rules). */
+void frame_init(struct frame_allocator *fa, uint64_t *bitmap, uint64_t base, uint64_t words,
+		const struct memmap *map, const struct frame_range *reserved, int nreserved)
+{
+	TODO("step 2: all bits 1, then free the whole frames of each usable region, then mark frame 0 and the reserved ranges; set total and nfree");
+}
+
+/* Step 3: the lowest free frame. */
+phys_addr_t frame_alloc(struct frame_allocator *fa)
+{
+	TODO("step 3: from word hint on, find the first word that is not all ones, take its lowest 0 bit, move the hint, return that frame's address (0 if none is free)");
+}
+
+/* True if frame pfn is not RAM this allocator may hand out: reserved, frame 0, or not usable. */
+static __unused bool never_handed_out(const struct frame_allocator *fa, uint64_t pfn)
+{
+	phys_addr_t pa = pfn << PAGE_SHIFT;
+	bool ram = false;
+
+	if (pfn == 0)
+		return true;
+	for (int i = 0; i < fa->nreserved; i++)
+		if (pa + PAGE_SIZE > fa->reserved[i].start && pa < fa->reserved[i].end)
+			return true;
+	for (int i = 0; i < fa->map->count && !ram; i++) {
+		const struct memmap_region *r = &fa->map->regions[i];
+		ram = r->type == MEMMAP_USABLE && r->base <= pa &&
+		      pa + PAGE_SIZE <= r->base + r->len;
+	}
+	return !ram;
+}
+
+/* Step 4: panic, naming fn, unless pa is a frame in use that this allocator hands out. */
+static void check_free(const struct frame_allocator *fa, phys_addr_t pa, const char *fn)
+{
+	TODO("step 4: panic (\"<fn>: why\") if pa is not page-aligned, outside the bitmap, never_handed_out() or already free");
+}
+
+/* Step 4, continued. */
+void frame_free(struct frame_allocator *fa, phys_addr_t pa)
+{
+	check_free(fa, pa, "frame_free");
+	TODO("step 4: clear the frame's bit, count it free, lower the hint if needed");
+}
+
+/* Step 5: the lowest run of n free frames, skipping full words whole. */
+phys_addr_t frame_alloc_contig(struct frame_allocator *fa, size_t n)
+{
+	TODO("step 5: find the lowest run of n 0 bits (skip words that are all ones), mark them used, return the first frame's address (0 if no run is long enough)");
+}
+
+/* Step 5, continued: check all n frames first, then free them in one go. */
+void frame_free_contig(struct frame_allocator *fa, phys_addr_t pa, size_t n)
+{
+	TODO("step 5: check_free() each of the n frames before freeing any, then clear their bits (mark_frames), count them, lower the hint");
+}
+
+bool frame_is_free(const struct frame_allocator *fa, phys_addr_t pa)
+{
+	uint64_t pfn = pa >> PAGE_SHIFT;
+
+	if (pfn < fa->base || pfn >= end_frame(fa))
+		return false;
+	uint64_t bit = pfn - fa->base;
+	return !(fa->bitmap[bit / FRAME_BITS_PER_WORD] >> (bit % FRAME_BITS_PER_WORD) & 1);
+}

@@ -39,7 +39,7 @@ lab_matches = $(filter $(2),$(1) $(call labnum,$(1)) 0$(call labnum,$(1)) $(call
 LAB_DIR = $(if $(LAB),$(firstword $(foreach d,$(LABS),$(if $(call lab_matches,$(d),$(LAB)),$(d)))),$(lastword $(LABS)))
 LAB_NUM = $(call labnum,$(LAB_DIR))
 # The layers of the checkpoint: every lab up to and including LAB_DIR.
-LAB_UPTO = $(shell printf '%s\n' $(LABS) | sed -n '1,/^$(LAB_DIR)$$/p')
+LAB_UPTO = $(shell printf '%s\n' $(LABS) | sed -n '0,/^$(LAB_DIR)$$/p')
 
 ALL_NUMS := $(foreach d,$(LABS),$(call labnum,$(d)))
 SOL_NUMS = $(if $(filter all,$(SOLUTIONS)),$(ALL_NUMS),$(if $(filter none,$(SOLUTIONS)),,$(patsubst 0%,%,$(subst $(comma),$(space),$(SOLUTIONS)))))
@@ -94,7 +94,8 @@ check-lab:
 kernel: check-lab
 	@tools/need build
 	@echo "checkpoint $(LAB_DIR): $(LAYERS)"
-	@$(MAKE) --no-print-directory -f kernel/build.mk OUT=$(OUT) CC=$(CC) \
+	@mkdir -p build
+	@flock $(OUT).lock $(MAKE) --no-print-directory -f kernel/build.mk OUT=$(OUT) CC=$(CC) \
 		CHECKPOINT=$(LAB_NUM) CHECKPOINT_NAME=$(LAB_DIR) LAYERS="$(LAYERS)" TESTS="$(TESTDIRS)" \
 		$(if $(DEBUG),KCFLAGS=-Og)
 	@cp $(OUT)/compile_commands.json compile_commands.json

@@ -5,6 +5,7 @@
  * on. Otherwise a registered handler takes it, or lab 01's exception_report() prints it and
  * the kernel panics; only a breakpoint (int3) continues after its report.
  */
+#include "attest.h"
 #include "idt.h"
 #include "kprintf.h"
 #include "ktry.h"
@@ -89,6 +90,9 @@ static void exception(struct trap_frame *tf)
 		return;
 	}
 	exception_report(tf);
+	/* What the CPU said, signed, for the grader to hold the report above against. */
+	attest_printf("trap vector=%lu error=0x%lx rip=0x%lx cr2=0x%lx", tf->vector, tf->error,
+		      tf->rip, cr2);
 	if (tf->vector == VEC_BP)
 		return; /* a trap: execution continues after the int3 */
 	if (tf->vector == VEC_DF && in_boot_stack_guard(read_cr2()))

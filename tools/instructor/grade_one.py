@@ -94,6 +94,7 @@ def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibilit
             grade_vars.append(f"BUILD_LOG={errors}")
         _, text = _run(["make", "-C", str(copy), "--no-print-directory", "grade-nobuild", *grade_vars],
                        GRADE_TIMEOUT, "grading")
+        text = "\n".join(l for l in text.splitlines() if not l.startswith("make[")) + "\n"
         (out / "grade.log").write_text(_local_paths(text))
         _keep_console_logs(copy / "build", out / "runs")
         for f in ("results.json", "results-full.json"):
@@ -219,6 +220,11 @@ def main(argv=None):
     ap.add_argument("--gradescope", type=Path, help="also copy results.json here")
     ap.add_argument("submission", type=Path)
     args = ap.parse_args(argv)
+    if not args.submission.exists():
+        if args.gradescope:
+            write_gradescope_fallback(args.gradescope, f"no submission at {args.submission}")
+        print(f"grade-submission: no submission at {args.submission}", file=sys.stderr)
+        return 2
     out = args.out or course.ROOT / "build" / "grading" / intake_mod.name_of(args.submission)
     try:
         summary = grade(args.submission, out, args.lab, args.solutions, args.hidden,

@@ -129,7 +129,8 @@ def item_hidden(item, config):
     if kcase:
         return kcase.hidden
     hidden = config.getoption("hidden")
-    return bool(hidden) and Path(str(item.fspath)).resolve().is_relative_to(hidden.resolve())
+    path = Path(str(getattr(item, "path", None) or item.fspath))  # pytest 7, and 6
+    return bool(hidden) and path.resolve().is_relative_to(hidden.resolve())
 
 
 def item_title(item):

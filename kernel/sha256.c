@@ -7,8 +7,9 @@
 #include "sha256.h"
 
 #define SHA256_ROUNDS	   64
-#define SHA256_LENGTH_SIZE 8 /* the bit count that ends the padding */
-#define SHA256_PAD_FIRST   0x80
+#define SHA256_BLOCK_WORDS (SHA256_BLOCK_SIZE / 4) /* 32-bit words of one block */
+#define SHA256_LENGTH_SIZE 8			   /* the bit count that ends the padding */
+#define SHA256_PAD_FIRST   0x80			   /* the 1 bit right after the message */
 
 static const uint32_t round_constants[SHA256_ROUNDS] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -53,9 +54,9 @@ static void compress(uint32_t state[8], const uint8_t block[SHA256_BLOCK_SIZE])
 	uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
 	uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
 
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < SHA256_BLOCK_WORDS; i++)
 		w[i] = load_be32(block + 4 * i);
-	for (int i = 16; i < SHA256_ROUNDS; i++) {
+	for (int i = SHA256_BLOCK_WORDS; i < SHA256_ROUNDS; i++) {
 		uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
 		uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
 		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
@@ -117,7 +118,7 @@ void sha256_update(struct sha256 *s, const void *data, size_t len)
 
 void sha256_final(struct sha256 *s, uint8_t digest[SHA256_DIGEST_SIZE])
 {
-	uint64_t bits = s->length * 8;
+	uint64_t bits = s->length * 8; /* FIPS 180-4 counts the message in bits */
 
 	s->block[s->used++] = SHA256_PAD_FIRST;
 	if (s->used > SHA256_BLOCK_SIZE - SHA256_LENGTH_SIZE) { /* no room for the length */
@@ -126,8 +127,8 @@ void sha256_final(struct sha256 *s, uint8_t digest[SHA256_DIGEST_SIZE])
 		s->used = 0;
 	}
 	memset(s->block + s->used, 0, SHA256_BLOCK_SIZE - SHA256_LENGTH_SIZE - s->used);
-	store_be32(s->block + SHA256_BLOCK_SIZE - 8, (uint32_t)(bits >> 32));
-	store_be32(s->block + SHA256_BLOCK_SIZE - 4, (uint32_t)bits);
+	store_be32(s->block + SHA256_BLOCK_SIZE - SHA256_LENGTH_SIZE, (uint32_t)(bits >> 32));
+	store_be32(s->block + SHA256_BLOCK_SIZE - SHA256_LENGTH_SIZE / 2, (uint32_t)bits);
 	compress(s->state, s->block);
 	for (int i = 0; i < 8; i++)
 		store_be32(digest + 4 * i, s->state[i]);

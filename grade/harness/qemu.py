@@ -152,8 +152,10 @@ class Run:
 
     @property
     def started_work(self):
-        """The kernel came up and began what the command line asked: tests or a scenario."""
-        return re.search(r"^(KTAP version 1|scenario \S+: start)$", self.text, re.MULTILINE) is not None
+        """The kernel brought its layers up and began what the command line asked: the tests,
+        a scenario, or the tour (whose sections start "== NN-name")."""
+        return re.search(r"^(KTAP version 1|scenario \S+: start|== \d\d-\S+: .*)$", self.text,
+                         re.MULTILINE) is not None
 
     @property
     def reset(self):

@@ -171,7 +171,7 @@ def _add_intake_to_gradescope(path, found, summary):
     notes = []
     if summary["status"] != "graded":
         notes.append(f"status: {summary['status']}")
-    notes.append(found.report())
+    notes.append(found.report(for_student=True))
     data["output"] = "\n".join(notes) + "\n\n" + data.get("output", "")
     path.write_text(json.dumps(data, indent=2) + "\n")
 

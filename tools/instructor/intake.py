@@ -58,8 +58,9 @@ class Intake:
     review: list = field(default_factory=list)       # (path, line, why)
     error: str = ""                                  # the submission could not be read at all
 
-    def report(self):
-        """The intake in words, for the student's results and the instructor's logs."""
+    def report(self, for_student=False):
+        """The intake in words, for the instructor's logs, or (without the notes for review)
+        for the student's results."""
         lines = [f"submission: {self.source} ({self.kind or 'unreadable'})"]
         if self.error:
             lines.append(f"could not read it: {self.error}")
@@ -73,7 +74,7 @@ class Intake:
         if self.refused:
             lines.append("refused (not used):")
             lines += [f"    {p}: {why}" for p, why in self.refused]
-        if self.review:
+        if self.review and not for_student:
             lines.append("for review (not penalized):")
             lines += [f"    {p}:{n}: {why}" for p, n, why in self.review]
         return "\n".join(lines)

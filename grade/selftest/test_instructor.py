@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zipfile
 
 import pytest
 
@@ -152,6 +153,15 @@ def test_tarball_path_tricks_are_refused(tmp_path):
     assert "link" in reasons[f"labs/{FIRST}/idt.c"] and "link" in reasons[f"labs/{FIRST}/boot.S"]
     assert "outside the course" in reasons[f"labs/{FIRST}/memmap.c"]
     assert f"labs/{FIRST}/idt.c" in found.missing
+
+    # A zip as GitHub makes them, everything under one folder: read whole.
+    zipped = tmp_path / "alice.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for f in sorted((SOLUTIONS / FIRST).iterdir()):
+            zf.write(f, f"teachos-main/labs/{FIRST}/{f.name}")
+    found = intake.read(zipped)
+    assert (found.kind, found.refused, found.error) == ("zip", [], "")
+    assert {f"labs/{FIRST}/{f.name}" for f in (SOLUTIONS / FIRST).iterdir()} <= set(found.files)
 
     # A directory with a link where a lab file belongs: refused, never followed.
     d = tmp_path / "linked" / "labs" / FIRST

@@ -15,6 +15,7 @@ checked out, and nothing of it is ever run; the rest is reported:
     review    lab sources that mention the kernel's result signing or print KTAP text:
               not penalized, but worth a look (see "Forged results" in the guide)
 """
+import os
 import re
 import shutil
 import stat
@@ -197,7 +198,7 @@ def _zip_entries(path):
 
 def _git(*args, **kw):
     env = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null", "HOME": "/nonexistent",
-           "PATH": "/usr/bin:/bin", "GIT_TERMINAL_PROMPT": "0"}
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_TERMINAL_PROMPT": "0"}
     return subprocess.run(["git", *args], capture_output=True, env=env, timeout=300, **kw)
 
 

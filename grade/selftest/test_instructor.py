@@ -21,7 +21,7 @@ import pytest
 import submissions
 from conftest import require_solutions
 from harness import attest, gradescope, ktap
-from harness.paths import ROOT, SOLUTIONS
+from harness.paths import LABS, ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
 from instructor import autograder, intake, release  # noqa: E402
@@ -157,16 +157,17 @@ def test_tarball_path_tricks_are_refused(tmp_path):
     # A zip as GitHub makes them, everything under one folder: read whole.
     zipped = tmp_path / "alice.zip"
     with zipfile.ZipFile(zipped, "w") as zf:
-        for f in sorted((SOLUTIONS / FIRST).iterdir()):
+        for f in sorted((LABS / FIRST).iterdir()):
             zf.write(f, f"teachos-main/labs/{FIRST}/{f.name}")
     found = intake.read(zipped)
     assert (found.kind, found.refused, found.error) == ("zip", [], "")
-    assert {f"labs/{FIRST}/{f.name}" for f in (SOLUTIONS / FIRST).iterdir()} <= set(found.files)
+    assert {f"labs/{FIRST}/{f.name}" for f in (LABS / FIRST).iterdir()
+            if f.suffix in (".c", ".S")} == set(found.files)
 
     # A directory with a link where a lab file belongs: refused, never followed.
     d = tmp_path / "linked" / "labs" / FIRST
     d.mkdir(parents=True)
-    (d / "idt.c").symlink_to(SOLUTIONS / FIRST / "idt.c")
+    (d / "idt.c").symlink_to(LABS / FIRST / "idt.c")
     found = intake.read(tmp_path / "linked")
     assert f"labs/{FIRST}/idt.c" not in found.files and "link" in dict(found.refused)[f"labs/{FIRST}/idt.c"]
 

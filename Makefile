@@ -21,7 +21,10 @@ TEST ?=
 SEED ?=
 JUNIT ?=
 RESULTS ?=
+GRADESCOPE ?=
 HIDDEN ?=
+HIDDEN_VISIBILITY ?= after_published
+BOOT_TIMEOUT ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 ifeq ($(origin CC),default)
 CC := gcc
@@ -70,8 +73,9 @@ help:
 	@echo "  make clean               remove build output"
 	@echo
 	@echo "Variables: LAB=N  SOLUTIONS=all|1,2,3  MEM=$(MEM)  QEMUEXTRA=...  ACCEL=tcg|kvm  CC=gcc|clang"
-	@echo "           SEED=N (randomized tests)  JUNIT=file.xml  RESULTS=file.json"
+	@echo "           SEED=N (randomized tests)  JUNIT=file.xml  RESULTS=file.json  GRADESCOPE=results.json"
 	@echo "Labs: $(LABS)"
+	@echo "Instructors: handouts/instructors.md (grade-submission, grade-batch, release, autograder)"
 
 # --- checks -----------------------------------------------------------------------------------
 
@@ -126,19 +130,70 @@ gdb:
 
 # --- grading and testing ----------------------------------------------------------------------
 
+GRADE_PYTEST = $(PYTHON) -m pytest grade/tests -q --tb=no -rN -n $(JOBS) --dist loadgroup \
+	--kernel $(OUT) --checkpoint $(LAB_NUM) \
+	$(if $(SEED),--seed $(SEED)) $(if $(JUNIT),--junitxml=$(JUNIT)) \
+	$(if $(RESULTS),--results $(RESULTS)) $(if $(GRADESCOPE),--gradescope $(GRADESCOPE)) \
+	$(if $(BOOT_TIMEOUT),--boot-timeout $(BOOT_TIMEOUT)) \
+	$(if $(HIDDEN),--hidden $(HIDDEN) --hidden-visibility $(HIDDEN_VISIBILITY) $(wildcard $(HIDDEN)/tests))
+
 .PHONY: grade
 grade: kernel
 	@tools/need qemu grade
 	@echo "grading checkpoint $(LAB_DIR) on $(JOBS) cores ..."
-	@$(PYTHON) -m pytest grade/tests -q --tb=no -rN -n $(JOBS) --dist loadgroup \
-		--kernel $(OUT) --checkpoint $(LAB_NUM) \
-		$(if $(SEED),--seed $(SEED)) $(if $(JUNIT),--junitxml=$(JUNIT)) \
-		$(if $(RESULTS),--results $(RESULTS)) $(if $(HIDDEN),--hidden $(HIDDEN) $(HIDDEN)/tests)
+	@$(GRADE_PYTEST)
 
 .PHONY: test
 test:
 	@tools/need build qemu grade test
-	@$(PYTHON) -m pytest grade/selftest -n $(JOBS) -q -rfE
+	@$(PYTHON) -m pytest grade/selftest -n $(JOBS) -q -rfEs
+
+# --- instructors: every command is explained in handouts/instructors.md ---------------------
+
+SUBMISSION ?=
+SUBMISSIONS ?=
+GRADING_DIR ?=
+BUILD_LOG ?=
+RELEASE_DIR ?= release
+RELEASE_SOLUTIONS ?=
+AUTOGRADER ?= build/autograder/autograder.zip
+INSTRUCTOR_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions $(SOLUTIONS)) \
+	$(if $(HIDDEN),--hidden $(HIDDEN) --hidden-visibility $(HIDDEN_VISIBILITY)) \
+	$(if $(BOOT_TIMEOUT),--boot-timeout $(BOOT_TIMEOUT))
+
+# One submission (a directory, a git bundle or a tarball), graded from outside: only its lab
+# files, in a pristine copy of this repository. Writes build/grading/<name>/ (or GRADING_DIR).
+.PHONY: grade-submission
+grade-submission:
+	@if [ -z "$(SUBMISSION)" ]; then echo "usage: make grade-submission SUBMISSION=path [LAB=N] [HIDDEN=dir]" >&2; exit 2; fi
+	@tools/need build qemu grade
+	@$(PYTHON) tools/grade-submission $(INSTRUCTOR_ARGS) $(if $(GRADING_DIR),--out $(GRADING_DIR)) \
+		--jobs $(JOBS) $(SUBMISSION)
+
+# A folder of submissions, JOBS at a time: a CSV of scores, each student's logs, a summary.
+.PHONY: grade-batch
+grade-batch:
+	@if [ -z "$(SUBMISSIONS)" ]; then echo "usage: make grade-batch SUBMISSIONS=dir [LAB=N] [JOBS=n] [HIDDEN=dir]" >&2; exit 2; fi
+	@tools/need build qemu grade
+	@$(PYTHON) tools/grade-batch $(INSTRUCTOR_ARGS) $(if $(GRADING_DIR),--out $(GRADING_DIR)) \
+		--jobs $(JOBS) $(SUBMISSIONS)
+
+# The kernel already built by `make kernel`, graded without building; with BUILD_LOG=file, a
+# build that failed: every test fails quoting the log. tools/grade-submission uses it.
+.PHONY: grade-nobuild
+grade-nobuild: check-lab
+	@$(GRADE_PYTEST) $(if $(BUILD_LOG),--build-failed $(BUILD_LOG))
+
+# The students' copy: no solutions/ (but those of RELEASE_SOLUTIONS=1,2), no hidden tests.
+.PHONY: release
+release:
+	@$(PYTHON) tools/release --out $(RELEASE_DIR) $(if $(RELEASE_SOLUTIONS),--solutions $(RELEASE_SOLUTIONS)) \
+		$(if $(HIDDEN),--exclude $(HIDDEN))
+
+# Gradescope's autograder: setup.sh, run_autograder and the course, zipped into AUTOGRADER.
+.PHONY: autograder
+autograder:
+	@$(PYTHON) tools/autograder/build --out $(AUTOGRADER) $(INSTRUCTOR_ARGS)
 
 .PHONY: clean
 clean:

@@ -3,7 +3,10 @@
 `make grade` runs `pytest grade/tests --kernel build/<checkpoint> --checkpoint N`. Kernel
 tests (KTEST in grade/ktests/) become one pytest test each, from one QEMU boot per suite;
 black-box tests (grade/tests/test_NN_*.py) boot their own kernels. At the end a points
-table per lab is printed, and --results writes every result as JSON.
+table per lab is printed; --results writes every result as JSON, --gradescope as Gradescope's
+results.json (pytest's own --junitxml writes JUnit XML). Tests from an instructor's --hidden
+directory are marked hidden (Gradescope visibility --hidden-visibility). --build-failed LOG
+grades a kernel that could not be built: every test fails, quoting LOG.
 """
 import json
 import random
@@ -15,8 +18,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from harness import gradescope  # noqa: E402
+from harness.check import Unconfirmed  # noqa: E402
 from harness.grading import KernelUnderTest  # noqa: E402
 from harness.paths import rel  # noqa: E402
+
+BUILD_LOG_LINES = 40  # of a failed build's log, quoted in every test's failure
 
 
 _config = None
@@ -30,7 +37,12 @@ def pytest_addoption(parser):
     g.addoption("--seed", type=int, help="seed for randomized tests (default: a fresh one)")
     g.addoption("--boot-timeout", type=float, default=10.0, help="seconds per QEMU boot")
     g.addoption("--results", type=Path, help="write the results as JSON here")
+    g.addoption("--gradescope", type=Path, help="write Gradescope's results.json here")
     g.addoption("--hidden", type=Path, help="an instructor's hidden test directory")
+    g.addoption("--hidden-visibility", default="after_published",
+                choices=gradescope.VISIBILITIES, help="Gradescope visibility of hidden tests")
+    g.addoption("--build-failed", type=Path, metavar="LOG",
+                help="the kernel could not be built (LOG says why): fail every test with it")
 
 
 def pytest_configure(config):
@@ -44,6 +56,9 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def kernel(request):
+    log = request.config.getoption("build_failed")
+    if log is not None:
+        pytest.fail(build_failure(log), pytrace=False)
     d = request.config.getoption("kernel")
     if d is None:
         pytest.exit("grading needs --kernel DIR (use `make grade`)", returncode=4)
@@ -51,6 +66,18 @@ def kernel(request):
         pytest.exit(f"no kernel at {d}/kernel.bin: build it first (`make grade` does)", returncode=4)
     return KernelUnderTest(d, request.config.getoption("seed"),
                            request.config.getoption("boot_timeout"))
+
+
+def build_failure(log):
+    try:
+        lines = [l for l in Path(log).read_text(errors="replace").splitlines() if l.strip()]
+    except OSError:
+        lines = []
+    shown = lines[-BUILD_LOG_LINES:]
+    return ("the kernel could not be built, so no test could run. The build said:\n"
+            + "\n".join("    " + l for l in shown)
+            + (f"\n    ... ({len(lines) - len(shown)} lines before these in {rel(log)})"
+               if len(lines) > len(shown) else ""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +100,8 @@ def pytest_collection_modifyitems(session, config, items):
                 or (only is not None and n == 0 and only != 0):
             drop.append(item)
             continue
-        item.user_properties += [("lab", lab), ("points", item_points(item)), ("test", item_title(item))]
+        item.user_properties += [("lab", lab), ("points", item_points(item)), ("test", item_title(item)),
+                                 ("hidden", item_hidden(item, config))]
         keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
@@ -95,6 +123,16 @@ def item_points(item):
     return m.args[0] if m else 0
 
 
+def item_hidden(item, config):
+    """From the instructor's hidden directory: a hidden KTEST, or a test file in it."""
+    kcase = getattr(item, "callspec", None) and item.callspec.params.get("kcase")
+    if kcase:
+        return kcase.hidden
+    hidden = config.getoption("hidden")
+    path = Path(str(getattr(item, "path", None) or item.fspath))  # pytest 7, and 6
+    return bool(hidden) and path.resolve().is_relative_to(hidden.resolve())
+
+
 def item_title(item):
     kcase = getattr(item, "callspec", None) and item.callspec.params.get("kcase")
     return kcase.id if kcase else item.name.removeprefix("test_")
@@ -102,6 +140,13 @@ def item_title(item):
 
 # ---------------------------------------------------------------------------------------------
 # Results: collected on the controlling process (xdist sends every report there).
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(Unconfirmed):
+        outcome.get_result().user_properties.append(("forged", True))
+
 
 def pytest_runtest_logreport(report):
     props = dict(report.user_properties)
@@ -116,7 +161,9 @@ def pytest_runtest_logreport(report):
                                   "max_points": props["points"],
                                   "points": props["points"] if report.passed else 0,
                                   "status": "passed" if report.passed else "failed",
-                                  "message": message, "duration": round(report.duration, 3)}
+                                  "message": message, "duration": round(report.duration, 3),
+                                  "hidden": bool(props.get("hidden")),
+                                  "forged": bool(props.get("forged"))}
 
 
 def _cause(message):
@@ -156,27 +203,44 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             for line in r["message"].splitlines():
                 tr.write_line("    " + line)
     tr.write_sep("-", "points")
-    tr.write_line(f"{'lab':<18}{'tests passed':>14}{'points':>12}")
-    labs = sorted({r["lab"] for r in ordered})
-    tot = [0, 0, 0, 0]
-    for lab in labs:
-        rs = [r for r in ordered if r["lab"] == lab]
-        p = sum(r["status"] == "passed" for r in rs)
-        pts = sum(r["points"] for r in rs)
-        mx = sum(r["max_points"] for r in rs)
-        tot = [tot[0] + p, tot[1] + len(rs), tot[2] + pts, tot[3] + mx]
-        line = f"{lab:<18}{f'{p}/{len(rs)}':>14}{f'{pts}/{mx}':>12}"
-        tr.write_line(line, green=p == len(rs), red=p != len(rs))
-    tr.write_line("-" * 44)
-    tr.write_line(f"{'total':<18}{f'{tot[0]}/{tot[1]}':>14}{f'{tot[2]}/{tot[3]}':>12}", bold=True)
+    table, tot = points_table(ordered)
+    for text, style in table:
+        tr.write_line(text, **style)
     tr.write_line(f"seed {config.getoption('seed')}; console logs in "
                   f"{rel(config.getoption('kernel') / 'runs') if config.getoption('kernel') else '?'}")
 
+    elapsed = time.monotonic() - config._grade_start
     out = config.getoption("results")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({
             "kernel": str(config.getoption("kernel")), "checkpoint": config.getoption("checkpoint"),
             "seed": config.getoption("seed"),
-            "execution_time": round(time.monotonic() - config._grade_start, 3),
+            "execution_time": round(elapsed, 3),
             "score": tot[2], "max_score": tot[3], "tests": ordered}, indent=2) + "\n")
+    out = config.getoption("gradescope")
+    if out:
+        summary = "\n".join(text for text, _ in table)
+        if config.getoption("build_failed"):
+            summary = build_failure(config.getoption("build_failed")) + "\n\n" + summary
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(gradescope.results(
+            ordered, elapsed, summary, config.getoption("hidden_visibility")), indent=2) + "\n")
+
+
+def points_table(ordered):
+    """The points per lab, as (line, terminal style) pairs, and the totals
+    [tests passed, tests, points, max points]."""
+    table = [(f"{'lab':<18}{'tests passed':>14}{'points':>12}", {})]
+    tot = [0, 0, 0, 0]
+    for lab in sorted({r["lab"] for r in ordered}):
+        rs = [r for r in ordered if r["lab"] == lab]
+        p = sum(r["status"] == "passed" for r in rs)
+        pts = sum(r["points"] for r in rs)
+        mx = sum(r["max_points"] for r in rs)
+        tot = [tot[0] + p, tot[1] + len(rs), tot[2] + pts, tot[3] + mx]
+        table.append((f"{lab:<18}{f'{p}/{len(rs)}':>14}{f'{pts}/{mx}':>12}",
+                      {"green": p == len(rs), "red": p != len(rs)}))
+    table.append(("-" * 44, {}))
+    table.append((f"{'total':<18}{f'{tot[0]}/{tot[1]}':>14}{f'{tot[2]}/{tot[3]}':>12}", {"bold": True}))
+    return table, tot

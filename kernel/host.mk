@@ -17,6 +17,7 @@ CC := gcc
 endif
 
 SRCS := kernel/kprintf.c kernel/ktest.c kernel/ktry.c kernel/cmdline.c kernel/host/host.c \
+	kernel/attest.c kernel/hmac.c kernel/sha256.c \
 	$(foreach d,$(LAYERS),$(sort $(wildcard $(d)/*.c))) \
 	$(foreach d,$(TESTS),$(sort $(filter-out %_ktest.c,$(wildcard $(d)/*.c))))
 

@@ -6,6 +6,7 @@
  * from checkpoint 02 on, lab 02's page-fault report follows for a page fault) and the kernel
  * panics; only a breakpoint (int3) continues after its report.
  */
+#include "attest.h"
 #include "idt.h"
 #include "kprintf.h"
 #include "ktry.h"
@@ -97,6 +98,9 @@ static void exception(struct trap_frame *tf)
 	if (tf->vector == VEC_PF)
 		paging_report_fault(tf, cr2); /* lab 02's words for the error code */
 #endif
+	/* What the CPU said, signed, for the grader to hold the reports above against. */
+	attest_printf("trap vector=%lu error=0x%lx rip=0x%lx cr2=0x%lx", tf->vector, tf->error,
+		      tf->rip, cr2);
 	if (tf->vector == VEC_BP)
 		return; /* a trap: execution continues after the int3 */
 	if (tf->vector == VEC_DF && in_boot_stack_guard(read_cr2()))

@@ -13,9 +13,10 @@ class BuildError(Exception):
 
 
 def lab_dirs(root=None):
-    """The labs, as directory names ("01-boot", ...), from solutions/ or else labs/."""
-    base = SOLUTIONS if SOLUTIONS.is_dir() else LABS
-    return sorted(p.name for p in Path(root or base).iterdir() if p.is_dir() and p.name[:2].isdigit())
+    """The labs, as directory names ("01-boot", ...): those of root, or else those of labs/
+    and solutions/ together (a students' copy may have the solutions of only some labs)."""
+    bases = [Path(root)] if root else [b for b in (SOLUTIONS, LABS) if b.is_dir()]
+    return sorted({p.name for b in bases for p in b.iterdir() if p.is_dir() and p.name[:2].isdigit()})
 
 
 @contextmanager

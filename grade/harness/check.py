@@ -3,13 +3,19 @@ import re
 
 import pytest
 
-from . import symbols
+from . import attest, symbols
 
 
-def fail(msg, run=None):
+class Unconfirmed(pytest.fail.Exception):
+    """A failure because the console claims what the kernel's signed records do not: the
+    grader notes it (a "forged" flag in its results) for the instructor."""
+
+
+def fail(msg, run=None, forged=False):
     """Fail the test with msg, adding what the kernel skipped while booting, if anything."""
     notes = run.boot_notes() if run is not None else ""
-    pytest.fail(msg + ("\n" + notes if notes else ""), pytrace=False)
+    raise (Unconfirmed if forged else pytest.fail.Exception)(msg + ("\n" + notes if notes else ""),
+                                                              pytrace=False)
 
 
 def finished(run, what="the kernel"):
@@ -31,3 +37,26 @@ def search(run, pattern, what, flags=0):
 
 def where(run, address):
     return str(symbols.locate_one(run.elf, address))
+
+
+def attested(run, pattern, what):
+    """The first record the kernel signed for this boot ("# attest: ..." with a valid tag, see
+    attest.py) matching pattern, as (line index, match); None if there is none. Use it for
+    facts the lab's own output could fake: a console line proves nothing by itself."""
+    good, _ = attest.records(run.text, run.key)
+    for index, text in good:
+        m = re.fullmatch(pattern, text)
+        if m:
+            return index, m
+    return None
+
+
+def unconfirmed(run, claim, record):
+    """Fail: the console shows `claim` but the kernel's signed `record` of it is missing."""
+    _, bad = attest.records(run.text, run.key)
+    fail(f"{claim}, but the kernel did not confirm it: {record} is missing"
+         + (" (the console has a record line whose tag is wrong: it was not printed by the "
+            "kernel's own code)" if bad else "")
+         + ". Output printed by lab code alone earns no points.\n"
+         + (f"The run: {run.describe()}\n" if run.describe() else "")
+         + f"(log: {run.serial_path})", run, forged=True)

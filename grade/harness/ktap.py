@@ -14,9 +14,15 @@ The kernel prints one top-level KTAP document whose subtests are the suites:
 
 Lines that are not KTAP at the expected indentation are ordinary console output and are kept
 as context for the result that follows them.
+
+Given the boot's key, parse() believes a result only if the next line carries its valid tag
+("    # mac ...", see attest.py); any other result line is kept as console output and listed
+in Suite.forged, so a kernel printing KTAP lines of its own earns nothing by it.
 """
 import re
 from dataclasses import dataclass, field
+
+from . import attest
 
 _VERSION = re.compile(r"^(\s*)KTAP version 1\s*$")
 _PLAN = re.compile(r"^(\s*)1\.\.(\d+)\s*$")
@@ -44,6 +50,7 @@ class Suite:
     ok: bool = None
     cases: dict = field(default_factory=dict)
     duplicates: list = field(default_factory=list)
+    forged: list = field(default_factory=list)   # names of results without a valid tag
 
 
 @dataclass
@@ -51,16 +58,22 @@ class Report:
     seen_header: bool = False
     seed: int = None
     suites: dict = field(default_factory=dict)
+    authenticated: bool = False  # parsed with a key: every result was checked
+    forged: list = field(default_factory=list)  # result lines whose tag is missing or wrong
 
     def case(self, suite, name):
         s = self.suites.get(suite)
         return s.cases.get(name) if s else None
 
 
-def parse(text):
-    report = Report()
+def parse(text, key=None):
+    """The KTAP results in text; with key, only those the test runner signed (see above)."""
+    report = Report(authenticated=key is not None)
     suite, pending = None, []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if attest.MAC_LINE.match(line):
+            continue  # checked with the result line before it
         if not report.seen_header and _VERSION.match(line) and not _VERSION.match(line).group(1):
             report.seen_header = True
             continue
@@ -86,6 +99,12 @@ def parse(text):
             if rest.upper().startswith(("SKIP", "TODO")):
                 directive, rest = rest[:4].upper(), rest[4:].strip()
             if indent and suite:
+                if key is not None and not _signed(lines[i + 1] if i + 1 < len(lines) else "",
+                                                   key, suite.name, int(number), name, ok):
+                    report.forged.append(line.strip())
+                    suite.forged.append(name)
+                    pending.append(line)
+                    continue
                 case = Case(suite.name, name, ok, int(number), rest, pending, directive)
                 if name in suite.cases:
                     suite.duplicates.append(name)
@@ -102,3 +121,8 @@ def parse(text):
             m = _DIAG.match(line)
             pending.append(m.group(2) if m and m.group(1) else line)
     return report
+
+
+def _signed(next_line, key, suite, number, name, ok):
+    m = attest.MAC_LINE.match(next_line)
+    return bool(m) and attest.valid(key, attest.result_message(suite, number, name, ok), m.group(1))

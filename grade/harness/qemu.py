@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import symbols
+from . import attest, symbols
 from .paths import env, rel
 
 QEMU = "qemu-system-x86_64"
@@ -121,6 +121,8 @@ class Run:
     duration: float = 0.0
     serial_path: Path = None
     qemu_log_path: Path = None
+    key: str = None               # the key this boot's kernel signs its results with (attest.py)
+    timeout_note: str = ""        # why the timeout was shorter than usual, if it was
     _text: str = field(default=None, repr=False)
 
     @property
@@ -147,6 +149,13 @@ class Run:
     @property
     def reached_c(self):
         return BANNER in self.text
+
+    @property
+    def started_work(self):
+        """The kernel brought its layers up and began what the command line asked: the tests,
+        a scenario, or the tour (whose sections start "== NN-name")."""
+        return re.search(r"^(KTAP version 1|scenario \S+: start|== \d\d-\S+: .*)$", self.text,
+                         re.MULTILINE) is not None
 
     @property
     def reset(self):
@@ -220,7 +229,8 @@ class Run:
             return f"QEMU did not start: {self.stderr.strip() or 'no error message'}"
         if self.end == "timeout":
             return (f"timed out after {self.timeout:g} s: the kernel neither finished nor crashed "
-                    f"(a hang, or an endless loop). Last lines of its output:\n{self.last_lines()}")
+                    f"(a hang, or an endless loop).{self.timeout_note} Last lines of its output:\n"
+                    f"{self.last_lines()}")
         if self.end == "flood":
             return (f"stopped after {len(self.serial) >> 10} KiB of output, more than a run may "
                     f"print (a loop that prints?). Last lines:\n{self.last_lines()}")
@@ -244,17 +254,19 @@ class Run:
 
 
 def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, extra=(), log_dir=None,
-         serial_cap=SERIAL_CAP):
+         serial_cap=SERIAL_CAP, key=None):
     """Boot kernel_dir/kernel.bin once and wait for it to end. Never raises for what the
-    kernel does; a missing QEMU ends as "no-qemu"."""
+    kernel does; a missing QEMU ends as "no-qemu". With key, the kernel gets it through
+    fw_cfg to sign its results (attest.py)."""
     kernel_dir = Path(kernel_dir)
     log_dir = Path(log_dir or kernel_dir / "runs")
     log_dir.mkdir(parents=True, exist_ok=True)
     serial_path = log_dir / f"{name}.serial.log"
     qemu_log_path = log_dir / f"{name}.qemu.log"
+    extra = list(extra) + (attest.qemu_args(key) if key else [])
     cmd = qemu_command(kernel_dir / "kernel.bin", mem, append, extra, log=qemu_log_path)
     run = Run(name, cmd, kernel_dir / "kernel.elf", timeout, "exit", serial_path=serial_path,
-              qemu_log_path=qemu_log_path)
+              qemu_log_path=qemu_log_path, key=key)
     (log_dir / f"{name}.cmd").write_text(run.show_command() + "\n")
 
     start = time.monotonic()

@@ -1,4 +1,10 @@
-"""Fixtures for the project's own tests (`make test`)."""
+"""Fixtures for the project's own tests (`make test`).
+
+In the full course every selftest must run: a skipped one fails the run. A students' copy
+(`make release`, marked by its .release file) lacks some or all of solutions/: there the tests
+that need a missing solution, or that check labs/ still holds the starters, are skipped with
+the reason printed.
+"""
 import json
 import subprocess
 import sys
@@ -9,9 +15,47 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import build  # noqa: E402
-from harness.paths import ROOT  # noqa: E402
+from harness.paths import ROOT, SOLUTIONS  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
+RELEASE = (ROOT / ".release").is_file()
+
+
+def require_solutions(*labs):
+    """Skip in a students' copy that lacks solutions/ of these labs; fail in the full course."""
+    missing = [lab for lab in labs if not (SOLUTIONS / lab).is_dir()]
+    if not missing:
+        return
+    what = ", ".join(f"solutions/{lab}" for lab in missing)
+    if RELEASE:
+        pytest.skip(f"needs {what}, which this students' copy does not include")
+    pytest.fail(f"{what} is missing: the full course must have every lab's solution", pytrace=False)
+
+
+def require_starters():
+    """Skip in a students' copy: there labs/ holds the student's own work, not the starters."""
+    if RELEASE:
+        pytest.skip("checks that labs/ holds the starters; in a students' copy it holds your work")
+
+
+_skipped = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _skipped and not RELEASE and not hasattr(session.config, "workerinput"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if _skipped and not RELEASE:
+        terminalreporter.write_line(
+            f"{len(_skipped)} selftests were skipped, which the full course does not allow (only "
+            f"a students' copy from `make release` may skip): {', '.join(_skipped[:5])}", red=True)
 
 
 @pytest.fixture(scope="session")

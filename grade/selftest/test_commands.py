@@ -4,6 +4,7 @@ import socket
 import subprocess
 import time
 
+from conftest import require_solutions, require_starters
 from harness.paths import ROOT
 
 
@@ -25,19 +26,23 @@ def test_bad_solutions_list_is_refused():
 
 
 def test_qemu_shows_the_tour(labs):
+    require_solutions(labs[0])
     p = make("qemu", f"LAB={labs[0][:2]}", "SOLUTIONS=all")
     assert p.returncode == 0, p.stdout + p.stderr
     assert "teachos: checkpoint" in p.stdout and "The tour of checkpoint" in p.stdout
 
 
 def test_qemu_explains_a_starter_that_resets(labs):
+    require_starters()
     p = make("qemu", "LAB=1")
     assert p.returncode != 0
     assert "the machine reset before reaching C" in p.stdout
     assert f"labs/{labs[0]}/" in p.stdout
 
 
-def test_grade_exit_status_follows_the_result():
+def test_grade_exit_status_follows_the_result(labs):
+    require_starters()
+    require_solutions(labs[0])
     good = make("grade", "LAB=1", "SOLUTIONS=all")
     assert good.returncode == 0, good.stdout[-3000:]
     assert "total" in good.stdout and "points" in good.stdout
@@ -62,7 +67,8 @@ def wait_for_port(port, seconds):
     return False
 
 
-def test_gdb_stops_at_the_kernel_entry_with_symbols():
+def test_gdb_stops_at_the_kernel_entry_with_symbols(labs):
+    require_solutions(labs[0])
     # A port of this test's own: the per-user default may be in use by a `make qemu-gdb`.
     port = free_port()
     qemu = subprocess.Popen(["make", "--no-print-directory", "qemu-gdb", "LAB=1", "SOLUTIONS=all",

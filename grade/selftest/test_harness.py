@@ -6,6 +6,7 @@ first test its result.
 """
 import pytest
 
+from conftest import require_solutions
 from harness import build, grading, ktap, qemu
 from harness.manifest import KCase
 from harness.paths import ROOT, SOLUTIONS
@@ -16,6 +17,7 @@ CASES = [KCase("01-boot", "selftest", name, 1, "grade/selftest/ktests/selftest_k
 
 @pytest.fixture(scope="module")
 def selftest_kernel(labs):
+    require_solutions(labs[0])
     return build.kernel("selftest", 1, [SOLUTIONS / labs[0]],
                         tests=[ROOT / "grade/selftest/ktests"])
 

@@ -4,6 +4,7 @@ import subprocess
 
 import pytest
 
+from conftest import require_solutions
 from harness import build, ktap, manifest
 from harness.paths import KTESTS, SOLUTIONS
 
@@ -17,6 +18,7 @@ def _host_run(lab):
         labs = build.lab_dirs()
         host_labs = sorted({c.lab for c in CASES if c.lab != "00-kernel"})
         layers = [SOLUTIONS / l for l in labs if l in host_labs and l <= lab]
+        require_solutions(*(layer.name for layer in layers))
         try:
             prog = build.host_tests(f"{lab}-solutions", int(lab[:2]), layers, [KTESTS / lab])
         except build.BuildError as e:

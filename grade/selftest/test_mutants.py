@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import grade
+from conftest import grade, require_solutions
 from harness import build
 from harness.paths import SOLUTIONS
 
@@ -27,6 +27,7 @@ for spec in sorted((Path(__file__).parent / "mutants").glob("*.toml")):
 
 @pytest.mark.parametrize("lab,mutant", MUTANTS)
 def test_mutant_is_caught(lab, mutant, labs, tmp_path):
+    require_solutions(*labs[:labs.index(lab) + 1])
     src = tmp_path / lab
     shutil.copytree(SOLUTIONS / lab, src)
     target = src / mutant["file"]

@@ -19,4 +19,8 @@ def pytest_generate_tests(metafunc):
 def test_kernel(kernel, kcase, request):
     hidden = request.config.getoption("hidden")
     cases = manifest.load(hidden / "ktests" if hidden else None) if hidden else CASES
+    _, report = kernel.suite(kcase.suite)
+    suite = report.suites.get(kcase.suite)
+    if suite and kcase.name in suite.forged:  # noted even when a genuine result follows
+        request.node.user_properties.append(("forged", True))
     judge_case(kernel, kcase, [c for c in cases if c.suite == kcase.suite])

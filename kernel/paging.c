@@ -15,6 +15,7 @@
  */
 #if CHECKPOINT >= 2
 #include <string.h>
+#include "attest.h"
 #include "boot.h"
 #include "idt.h"
 #include "kprintf.h"
@@ -266,6 +267,10 @@ static bool setup_frames(void)
 	kprintf("paging: frames: %lu of RAM, %lu free (reserved: %s, %s, %s)\n",
 		frame_count_total(&kernel_frames), frame_count_free(&kernel_frames),
 		reserved_names[0], reserved_names[1], reserved_names[2]);
+	/* The same facts, signed for the grader (the lab's own output could imitate the above). */
+	attest_printf("frames total=%lu free=%lu bitmap_bytes=%lu bitmap_at=0x%lx",
+		      frame_count_total(&kernel_frames), frame_count_free(&kernel_frames), bytes,
+		      at);
 	source = &bitmap_source;
 	frames_ready = true;
 	return true;

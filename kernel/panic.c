@@ -3,6 +3,7 @@
  * turns each "#N 0x..." backtrace line into function and file:line with addr2line.
  */
 #include <stdarg.h>
+#include "attest.h"
 #include "kprintf.h"
 #include "ktry.h"
 #include "memlayout.h"
@@ -59,6 +60,7 @@ void panic(const char *fmt, ...)
 		qemu_exit(QEMU_EXIT_PANIC);
 	}
 	kprintf("\nPANIC: %s\n", msg);
+	attest_printf("panic %s", msg); /* signed, for the grader: lab code cannot fake a panic */
 	backtrace_print(0);
 	qemu_exit(QEMU_EXIT_PANIC);
 }

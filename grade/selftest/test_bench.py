@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+from conftest import require_solutions
 from harness.paths import ROOT
 
 sys.path.insert(0, str(ROOT / "tools" / "bench"))
@@ -14,7 +15,8 @@ import tracegen  # noqa: E402
 PYTHON = "/usr/bin/python3"
 
 
-def test_bench_smoke_run(tmp_path):
+def test_bench_smoke_run(tmp_path, labs):
+    require_solutions(*labs)  # it measures the reference solutions
     p = subprocess.run([PYTHON, "tools/bench/bench.py", "--smoke", "--out", str(tmp_path)], cwd=ROOT,
                        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from harness import check
+from harness import attest, check
 
 LAB = "02-paging"
 
@@ -42,11 +42,27 @@ def expect(what, got, want, run):
                    f"(log: {run.serial_path})", run)
 
 
+TRAP_RECORD = r"trap vector=14 error=0x([0-9a-f]+) rip=0x[0-9a-f]+ cr2=0x([0-9a-f]+)"
+PF_WRITE, PF_PRESENT, PF_INSTR = 0x2, 0x1, 0x10
+
+
+def cpu_fault(run):
+    """(error code, address) of the page fault as the kernel's signed trap record has them."""
+    record = check.attested(run, TRAP_RECORD, "trap")
+    if record is None:
+        page_fault_report(run)  # say what is missing in the console first, if anything
+        check.unconfirmed(run, "the console shows a page-fault report",
+                          "the trap handler's signed record of the fault")
+    return int(record[1][1], 16), int(record[1][2], 16)
+
+
 @pytest.mark.points(3)
 def test_touching_an_unmapped_page_is_reported(kernel):
-    # A fresh address and access each run, in PML4 slot 1 (which nothing else uses).
-    address = random.randrange(0x8000000000, 0x10000000000)
-    access = random.choice(["read", "write"])
+    # A fresh address and access each run (replayed by SEED=N), in PML4 slot 1, which nothing
+    # else uses.
+    rng = random.Random(f"{kernel.seed}:unmapped_touch")
+    address = rng.randrange(0x8000000000, 0x10000000000)
+    access = rng.choice(["read", "write"])
     run = kernel.boot("scenario-unmapped_touch", append=f"scenario=unmapped_touch "
                       f"fault_addr={address:#x} fault_access={access}")
     if "went through without a page fault" in run.text:
@@ -63,6 +79,11 @@ def test_touching_an_unmapped_page_is_reported(kernel):
     expect("the access", got[1], access, run)
     expect("the page", got[2], "page not present", run)
     expect("the mode", got[3], "kernel", run)
+    error, cr2 = cpu_fault(run)
+    if cr2 != address or bool(error & PF_WRITE) != (access == "write") or error & PF_PRESENT:
+        check.unconfirmed(run, f"the console reports a {access} of {address:#x} to a page not "
+                          "present", f"a signed trap record of it (the CPU said error {error:#x}, "
+                          f"cr2 {cr2:#x})")
     if not run.panicked or run.reset:
         check.fail(f"after the report the kernel should panic. Instead: {run.describe()}", run)
 
@@ -78,13 +99,20 @@ def test_executing_data_is_reported(kernel):
     expect("the access", got[1], "execute", run)
     expect("the page", got[2], "protection violation", run)
     expect("the mode", got[3], "kernel", run)
+    error, cr2 = cpu_fault(run)
+    if cr2 != kernel.symbol("scenario_data_code") or not error & PF_INSTR:
+        check.unconfirmed(run, "the console reports an instruction fetch from .data",
+                          f"a signed trap record of it (the CPU said error {error:#x}, cr2 {cr2:#x})")
 
 
 @pytest.mark.points(3)
 def test_kernel_stack_overflow_is_reported(kernel):
     run = kernel.boot("scenario-stack_overflow", append="scenario=stack_overflow")
-    if re.search(r"^PANIC: kernel stack overflow", run.text, re.MULTILINE):
+    if check.attested(run, r"panic kernel stack overflow.*", "panic") is not None:
         return
+    if re.search(r"^PANIC: kernel stack overflow", run.text, re.MULTILINE):
+        check.unconfirmed(run, "the console shows a stack-overflow panic",
+                          "the panic's signed record")
     why = run.describe() or ("the kernel ran on below the bottom of its stack without a fault, "
                              "overwriting whatever lies there")
     check.fail("overflowing the boot stack should end in a panic saying \"kernel stack "
@@ -93,9 +121,9 @@ def test_kernel_stack_overflow_is_reported(kernel):
                f"reported on its own stack.\nInstead: {why}\n(log: {run.serial_path})", run)
 
 
-MEMMAP_LINE = re.compile(r"^memmap: \[0x([0-9a-f]+)-0x([0-9a-f]+)\] (\S+)", re.MULTILINE)
-BITMAP_LINE = re.compile(r"^paging: frame bitmap: (\d+) bytes at 0x([0-9a-f]+)", re.MULTILINE)
 FRAMES_LINE = re.compile(r"^paging: frames: (\d+) of RAM, (\d+) free", re.MULTILINE)
+FRAMES_RECORD = r"frames total=(\d+) free=(\d+) bitmap_bytes=(\d+) bitmap_at=0x([0-9a-f]+)"
+MMAP_RECORD = r"mmap base=0x([0-9a-f]+) len=0x([0-9a-f]+) type=(\d+)"
 
 
 def whole_frames(start, end):
@@ -111,11 +139,19 @@ def frames_in(regions, start, end):
 @pytest.mark.points(2)
 def test_frame_counts_match_the_machine(kernel, mem_mib):
     run = kernel.boot(f"frames-{mem_mib}M", append="scenario=memory", mem=f"{mem_mib}M")
-    frames = check.search(run, FRAMES_LINE.pattern,
-                          "the kernel's line about frames (\"paging: frames: N of RAM, M free\")")
-    total, free = int(frames[1]), int(frames[2])
-    usable = [(int(a, 16), int(b, 16) + 1) for a, b, kind in MEMMAP_LINE.findall(run.text)
-              if kind == "usable"]
+    check.search(run, FRAMES_LINE.pattern,
+                 "the kernel's line about frames (\"paging: frames: N of RAM, M free\")")
+    record = check.attested(run, FRAMES_RECORD, "frames")
+    if record is None:
+        check.unconfirmed(run, "the console shows frame counts", "the kernel's signed record of them")
+    total, free, bm_bytes, bm_at = (int(x, 16) if i == 3 else int(x)
+                                    for i, x in enumerate(record[1].groups()))
+    # The boot loader's own map, as the scenario signed it (not the lab's copy of it).
+    good, _ = attest.records(run.text, run.key)
+    usable = [(int(m[1], 16), int(m[1], 16) + int(m[2], 16))
+              for m in (re.fullmatch(MMAP_RECORD, text) for _, text in good) if m and m[3] == "1"]
+    if not usable:
+        check.unconfirmed(run, "the kernel booted", "the scenario's signed copy of the memory map")
     want_total = sum(whole_frames(a, b) for a, b in usable)
     if total != want_total:
         check.fail(f"with {mem_mib} MiB of RAM the frame allocator counts {total} frames of RAM; "
@@ -125,8 +161,6 @@ def test_frame_counts_match_the_machine(kernel, mem_mib):
     if not low <= total <= high:
         check.fail(f"{total} frames of RAM for a machine of {mem_mib} MiB: expected between "
                    f"{low} and {high}", run)
-    bitmap = check.search(run, BITMAP_LINE.pattern, "the kernel's line about the frame bitmap")
-    bm_bytes, bm_at = int(bitmap[1]), int(bitmap[2], 16)
     image = (kernel.symbol("__image_phys_start"), kernel.symbol("__image_phys_end"))
     reserved = [(0, 0x100000), image, (bm_at, bm_at + bm_bytes)]
     # Reserved ranges round outwards to whole frames; count each frame of RAM once.

@@ -729,6 +729,10 @@ def main(argv=None):
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         ap.error(f"unknown part(s) {unknown}: choose from {', '.join(PARTS)}")
+    if not (ROOT / "solutions").is_dir():
+        print("make bench measures the reference solutions (solutions/), which this copy of the "
+              "course does not include.", file=sys.stderr)
+        return 2
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):

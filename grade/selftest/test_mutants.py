@@ -42,7 +42,7 @@ def test_mutant_is_caught(lab, mutant, labs, tmp_path):
         out = build.kernel(name, n, build.checkpoint_layers(labs, lab, source_for={lab: src}))
     except build.BuildError as e:
         pytest.fail(f"the mutant does not compile (make it a compiling bug):\n{e}", pytrace=False)
-    r = grade(out, n, tmp_path / "results.json", extra=["--only-lab", str(n)])
+    r = grade(out, n, tmp_path / "results.json", extra=["--only-lab", str(n), "--boot-timeout", "4"])
     status = {t["test"]: t["status"] for t in r["tests"]}
     missing = [t for t in mutant["caught_by"] if t not in status]
     assert not missing, f"caught_by names tests that do not exist: {missing}"

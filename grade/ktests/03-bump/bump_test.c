@@ -11,15 +11,21 @@
 
 static uint8_t arena[ARENA_SIZE] __aligned(HEAP_MAX_ALIGN);
 static struct heap_model model;
+static size_t used_since_reset; /* what bump's used_bytes must be in a random run */
 
 static void *ops_alloc(void *h, size_t size, size_t align)
 {
-	return bump_alloc(h, size, align);
+	void *p = bump_alloc(h, size, align);
+
+	used_since_reset += p ? size : 0;
+	return p;
 }
 
 static void ops_free(void *h, void *p)
 {
 	bump_free(h, p);
+	if (model.count == 0) /* the last live block: the arena is empty again */
+		used_since_reset = 0;
 }
 
 static void ops_stats(const void *h, struct heap_stats *s)
@@ -39,6 +45,11 @@ static void ops_expect(struct ktest *t, struct heap_model *m, const struct heap_
 			  "[0x%lx, 0x%lx) with next 0x%lx",
 			  s->total_bytes, s->free_bytes, s->largest_free, s->free_regions, h->start,
 			  h->end, h->next);
+	if (s->used_bytes != used_since_reset)
+		HEAP_FAIL(t, m,
+			  "bump stats: used %zu, but %zu bytes were allocated since the arena "
+			  "was last empty",
+			  s->used_bytes, used_since_reset);
 	if (m->count == 0 && (s->used_bytes != 0 || h->next != h->start))
 		HEAP_FAIL(t, m,
 			  "no live allocation, but used is %zu and next is start + %lu (no reset?)",
@@ -108,8 +119,10 @@ KTEST(bump, exhaustion_returns_null, 2)
 	bump_init(&h, arena, 256);
 	ASSERT_NOT_NULL(t, bump_alloc(&h, 200, 1));
 	bump_stats(&h, &before);
-	/* 56 bytes left: 100 do not fit, and the failure changes nothing */
+	/* 56 bytes left: 100 do not fit, nor 50 at the next multiple of 64 (256), and the
+	 * failures change nothing */
 	EXPECT_NULL(t, bump_alloc(&h, 100, 1));
+	EXPECT_NULL(t, bump_alloc(&h, 50, 64));
 	bump_stats(&h, &after);
 	EXPECT_EQ(t, after.free_bytes, before.free_bytes);
 	EXPECT_EQ(t, after.used_bytes, before.used_bytes);
@@ -322,6 +335,7 @@ KTEST(bump, random_sequence, 3)
 
 	bump_init(&h, arena, sizeof(arena));
 	heap_model_init(&model, &bump_ops, &h, arena, sizeof(arena));
+	used_since_reset = 0;
 	heap_random_run(t, &model, &w);
 	heap_model_free_all(t, &model);
 	/* everything freed: the arena is one free piece again */

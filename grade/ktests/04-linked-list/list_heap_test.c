@@ -231,12 +231,13 @@ KTEST(list_heap, find_region_takes_the_first_fit, 2)
 	struct list_fit fit;
 
 	three_regions(&h);
-	/* 100 bytes need a block of 120: r1 is too small, r2 is the first that fits */
-	struct list_region *r = list_heap_find_region(&h, 100, 8, &fit);
+	/* 112 bytes need a block of 128: r1 is too small, r2 is the first that fits (r3 would
+	 * fit exactly, but comes later) */
+	struct list_region *r = list_heap_find_region(&h, 112, 8, &fit);
 	EXPECT_EQ(t, (uint8_t *)r, arena + 256);
 	EXPECT_EQ(t, fit.start, (uintptr_t)arena + 256);
 	EXPECT_EQ(t, fit.block, (uintptr_t)arena + 256);
-	EXPECT_EQ(t, fit.size, 120);
+	EXPECT_EQ(t, fit.size, 128);
 	/* where r2 was: r1's next */
 	EXPECT_EQ(t, fit.link, &((struct list_region *)arena)->next);
 	/* should be: head -> r1 -> r3 (r2 unlinked) */
@@ -490,6 +491,7 @@ KTEST(list_heap, overflow_arithmetic, 1)
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX, 1));
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 7, 8));
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 20, 8));
+	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 30, 8)); /* only the block's end wraps */
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 20, HEAP_MAX_ALIGN));
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX / 2 + 1, 1));
 	EXPECT_LIST(t, &h, 0, 1024);

@@ -28,8 +28,8 @@ _Static_assert((BLOCK_HEAP_MIN_CLASS << (BLOCK_HEAP_CLASSES - 1)) == BLOCK_HEAP_
 	       "the classes are the powers of two from the smallest to the largest");
 
 /* The default settings (see struct block_heap_config and handouts/05-fixed-block.md). */
-#define BLOCK_HEAP_DEFAULT_PREFILL 4
-#define BLOCK_HEAP_DEFAULT_CAP	   64
+#define BLOCK_HEAP_DEFAULT_PREFILL 2
+#define BLOCK_HEAP_DEFAULT_CAP	   256
 /* A cap that never stops a list from growing. */
 #define BLOCK_HEAP_UNLIMITED ((unsigned)-1)
 

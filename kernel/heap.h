@@ -90,8 +90,12 @@ static inline bool heap_align_valid(size_t align)
 
 /* --- the kernel heap ------------------------------------------------------------------------ */
 
-/* The alignment kmalloc gives: enough for every C type on x86_64 (max_align_t). */
-#define KMALLOC_ALIGN 16
+/*
+ * The alignment kmalloc gives: 8, enough for every type the kernel has (it is built without
+ * SSE and x87, so no 16-byte long double or vector), as Linux's kmalloc on x86_64. A caller
+ * that needs more asks kmalloc_aligned.
+ */
+#define KMALLOC_ALIGN 8
 
 /* The most the kernel heap grows to: 64 MiB of virtual addresses from KHEAP_BASE. */
 #define KHEAP_MAX (_UL(64) << 20)

@@ -34,10 +34,11 @@
  *
  * The kernel heap (kmalloc) is a fixed range of virtual addresses, KHEAP_BASE (memlayout.h)
  * to KHEAP_BASE + KHEAP_MAX. The kernel maps KHEAP_INITIAL bytes of fresh frames there and
- * gives them to the allocator of its checkpoint. When an allocation fails, it maps more
- * frames right after the heap's current end (at least KHEAP_GROW_MIN bytes, enough for the
- * request), hands them over (bump_extend, list_heap_add_region, block_heap_add_region) and
- * tries once more. Past KHEAP_MAX, or when no frame is left, kmalloc returns NULL.
+ * gives them to the allocator of its checkpoint. When an allocation fails, the block heap
+ * first gives its cached blocks back (block_heap_drain) and tries again; then the kernel maps
+ * more frames right after the heap's current end (at least KHEAP_GROW_MIN bytes, enough for
+ * the request), hands them over (bump_extend, list_heap_add_region, block_heap_add_region)
+ * and tries once more. Past KHEAP_MAX, or when no frame is left, kmalloc returns NULL.
  */
 #pragma once
 

@@ -1,6 +1,6 @@
 /*
  * Fragmentation of the lab 04 list heap: first fit, best fit, and first fit without merging
- * (the blog version's free), on the same randomized sequences. Quoted in
+ * (a free that only puts blocks back), on the same randomized sequences. Quoted in
  * handouts/04-linked-list.md.
  *
  * Build and run from the top of the repository (deterministic: same numbers everywhere):
@@ -13,7 +13,7 @@
  * For each policy, SEEDS runs of STEPS random operations on a 1 MiB arena, sizes and alignments
  * from measure.h's mix. The heap is kept under pressure: a phase that mostly allocates (70%)
  * until the live bytes reach HIGH% of the arena, then one that mostly frees until they drop
- * to LOW%, and so on.
+ * to LOW%, and so on (build with -DHIGH=95 -DLOW=70, say, to try another pressure).
  * It prints, averaged over the runs:
  *   failed      allocations that returned NULL, per 1000 requests
  *   with room   of those, the ones that failed although the free bytes added up to more than
@@ -62,8 +62,8 @@ static size_t block_bytes(size_t size)
 	return LIST_HEAP_HEADER + ((size + LIST_HEAP_GRAIN - 1) & ~(size_t)(LIST_HEAP_GRAIN - 1));
 }
 
-/* The blog version's free: the block goes back on the list (here in address order, so that
- * first fit still means the lowest address), never merged with its neighbours. */
+/* Free without merging: the block goes back on the list (in address order, so that first fit
+ * still means the lowest address), never merged with its neighbours. */
 static void free_without_merge(struct list_heap *h, void *p)
 {
 	size_t size = list_heap_alloc_size(h, p);

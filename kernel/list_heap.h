@@ -68,7 +68,9 @@ void list_heap_init(struct list_heap *h, void *start, size_t len);
  * Give h the memory [start, start + len) too (trimmed like list_heap_init; a piece smaller
  * than a list node is ignored). It is merged with a free region it touches, so memory added
  * right after the heap's end makes the last free region longer. Memory that overlaps a free
- * region panics ("list_heap_insert_free: ...").
+ * region panics ("list_heap_insert_free: ..."). list_heap_free's checks may read any address
+ * between the lowest and the highest byte the heap was given, so memory between separate
+ * regions must be readable (the kernel heap is one contiguous range).
  */
 void list_heap_add_region(struct list_heap *h, void *start, size_t len);
 

@@ -79,13 +79,14 @@ void list_heap_insert_free(struct list_heap *h, uintptr_t addr, size_t size)
 	TODO("step 4: find the first region above addr (and the one before it); panic on overlap; merge with the next region if it starts at addr + size, with the previous one if it ends at addr, else link a new node in between");
 }
 
-/* [start, start + len) trimmed to the grain: false if less than a node is left. */
-static bool trim_region(void *start, size_t len, uintptr_t *addr, size_t *size)
+/* [start, start + len) trimmed to the grain: false if less than a node is left. A range that
+ * wraps around the address space is the caller's bug: panic in its name, who. */
+static bool trim_region(const char *who, void *start, size_t len, uintptr_t *addr, size_t *size)
 {
 	uintptr_t a = (uintptr_t)start, b;
 
 	if (__builtin_add_overflow(a, len, &b))
-		panic("list_heap: region %p + %zu wraps around the address space", start, len);
+		panic("%s: region %p + %zu wraps around the address space", who, start, len);
 	a = (a + LIST_HEAP_GRAIN - 1) & ~(uintptr_t)(LIST_HEAP_GRAIN - 1);
 	b &= ~(uintptr_t)(LIST_HEAP_GRAIN - 1);
 	if (b < a || b - a < LIST_HEAP_NODE)
@@ -104,7 +105,7 @@ void list_heap_init(struct list_heap *h, void *start, size_t len)
 	h->fit = LIST_HEAP_FIRST_FIT;
 	h->lo = h->hi = 0;
 	h->total_bytes = h->used_bytes = h->live_allocs = 0;
-	if (!trim_region(start, len, &addr, &size))
+	if (!trim_region(__func__, start, len, &addr, &size))
 		return;
 	h->lo = addr;
 	h->hi = addr + size;
@@ -117,7 +118,7 @@ void list_heap_add_region(struct list_heap *h, void *start, size_t len)
 	uintptr_t addr;
 	size_t size;
 
-	if (!trim_region(start, len, &addr, &size))
+	if (!trim_region(__func__, start, len, &addr, &size))
 		return;
 	list_heap_insert_free(h, addr, size);
 	if (h->total_bytes == 0 || addr < h->lo)

@@ -133,3 +133,23 @@ void kfree(void *p);
 
 /* The statistics of the kernel heap's allocator (see struct heap_stats). */
 void kheap_stats(struct heap_stats *s);
+
+/* Which allocator kmalloc runs on (kernel/heap.c says how it is chosen at boot). */
+enum kheap_backend {
+	KHEAP_NONE,  /* no heap: the kernel's page tables or every allocator was skipped */
+	KHEAP_BUMP,  /* struct bump, lab 03 */
+	KHEAP_LIST,  /* struct list_heap, lab 04 */
+	KHEAP_BLOCK, /* struct block_heap, lab 05 */
+};
+
+/* The allocator kmalloc runs on: fixed at boot, the same until the kernel stops. */
+enum kheap_backend kheap_backend(void);
+
+/* Its name for messages: "the bump allocator (lab 03)", ... */
+const char *kheap_backend_name(enum kheap_backend b);
+
+/*
+ * Bytes mapped at KHEAP_BASE: the heap's current size, every byte of it given to the
+ * allocator (0 without a heap). It only grows: the heap never unmaps a page.
+ */
+size_t kheap_size(void);

@@ -32,13 +32,15 @@
  *     tell: bump keeps too little to catch every case (bump.h says which).
  *   - No locking: the caller serializes (the kernel heap takes a lock once there are threads).
  *
- * The kernel heap (kmalloc) is a fixed range of virtual addresses, KHEAP_BASE (memlayout.h)
- * to KHEAP_BASE + KHEAP_MAX. The kernel maps KHEAP_INITIAL bytes of fresh frames there and
- * gives them to the allocator of its checkpoint. When an allocation fails, the block heap
- * first gives its cached blocks back (block_heap_drain) and tries again; then the kernel maps
- * more frames right after the heap's current end (at least KHEAP_GROW_MIN bytes, enough for
- * the request), hands them over (bump_extend, list_heap_add_region, block_heap_add_region)
- * and tries once more. Past KHEAP_MAX, or when no frame is left, kmalloc returns NULL.
+ * The kernel heap (kmalloc, kernel/heap.c) is a fixed range of virtual addresses, KHEAP_BASE
+ * (memlayout.h) to KHEAP_BASE + KHEAP_MAX. The kernel maps KHEAP_INITIAL bytes of fresh frames
+ * there and gives them to the most advanced allocator of its checkpoint that comes up without
+ * a TODO (a lab still being written falls back to the one before it). When an allocation
+ * fails, the block heap first gives its cached blocks back (block_heap_drain) and tries again;
+ * then the kernel maps more frames right after the heap's current end (at least
+ * KHEAP_GROW_MIN bytes, enough for the request), hands them over (bump_extend,
+ * list_heap_add_region, block_heap_add_region) and tries once more. Past KHEAP_MAX, or when
+ * no frame is left, kmalloc returns NULL. The heap never shrinks.
  */
 #pragma once
 
@@ -118,17 +120,22 @@ void *kmalloc(size_t size);
 /* The same at a multiple of align (a power of two up to HEAP_MAX_ALIGN, else a panic). */
 void *kmalloc_aligned(size_t size, size_t align);
 
-/* n objects of size bytes, cleared to zero; NULL also when n * size overflows. */
+/* n objects of size bytes, cleared to zero; NULL when n * size overflows or is 0. */
 void *kcalloc(size_t n, size_t size);
 
 /*
  * Resize the allocation p to size bytes, keeping its contents up to the smaller of the two
- * sizes; returns the new address (which may be p). krealloc(NULL, n) is kmalloc(n);
- * krealloc(p, 0) frees p and returns NULL. On failure returns NULL and leaves p as it was.
+ * sizes; returns the new address (which may be p), aligned to KMALLOC_ALIGN whatever p's
+ * alignment was. krealloc(NULL, n) is kmalloc(n); krealloc(p, 0) frees p and returns NULL.
+ * On failure returns NULL and leaves p as it was. A p kmalloc never returned panics.
  */
 void *krealloc(void *p, size_t size);
 
-/* Give back p (NULL: nothing). Freeing twice, or a pointer kmalloc never returned, panics. */
+/*
+ * Give back p (NULL: nothing). A pointer outside the heap panics ("kfree: ..."); freeing twice,
+ * or a pointer inside the heap kmalloc never returned, panics in the allocator's free as far
+ * as it can tell (bump.h says what bump cannot).
+ */
 void kfree(void *p);
 
 /* The statistics of the kernel heap's allocator (see struct heap_stats). */

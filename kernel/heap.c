@@ -10,11 +10,11 @@
  *   1. map KHEAP_INITIAL bytes of fresh frames at KHEAP_BASE, writable and no-execute;
  *   2. bring up the most advanced allocator of the checkpoint that works, from the top down:
  *      the block heap (05), else the list heap (04), else bump (03). Each try runs inside
- *      init_step(): init over the mapped range, one small and one aligned allocation, both
- *      freed again. A lab with a TODO left anywhere on that path is skipped with a note and
- *      the allocator below it serves kmalloc, so a student in the middle of lab 05 keeps a
- *      working heap, and the tests of labs 03 and 04 still run. The kernel says which
- *      allocator it uses ("heap: kmalloc uses the list heap (lab 04) ...").
+ *      init_step(): init over the mapped range, a growth by 0 bytes, one small and one
+ *      aligned allocation, both freed again. A lab with a TODO left anywhere on that path
+ *      is skipped with a note and the allocator below it serves kmalloc, so a student in the
+ *      middle of lab 05 keeps a working heap, and the tests of labs 03 and 04 still run. The
+ *      kernel says which allocator it uses ("heap: kmalloc uses the list heap (lab 04) ...").
  *
  * kmalloc_aligned(size, align):
  *   1. ask the allocator;
@@ -381,6 +381,7 @@ static void step_bring_up(void *arg)
 
 	layer_problem = NULL;
 	l->init((void *)KHEAP_BASE, heap_end - KHEAP_BASE);
+	l->grow((void *)heap_end, 0); /* nothing, but it must not be a TODO either */
 	uintptr_t a = (uintptr_t)l->alloc(CHECK_SMALL, KMALLOC_ALIGN);
 	uintptr_t b = (uintptr_t)l->alloc(CHECK_BIG, CHECK_BIG_ALIGN);
 

@@ -1,0 +1,125 @@
+/*
+ * Lab 04: kmalloc on the list heap. From checkpoint 04 on the kernel heap runs on lab 04's
+ * list heap: directly at 04, and from 05 on as the block heap's fallback, which serves every
+ * request above 2048 bytes. So these tests hold at every checkpoint from 04 on; they fail
+ * when the kernel had to skip the list heap while booting and kmalloc fell back to bump.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include "heap.h"
+#include "kheap_check.h"
+#include "ktest.h"
+#include "list_heap.h"
+
+#define BIG	       3000 /* above the block heap's largest class: the list heap serves it */
+#define REUSE_ROUNDS   2000
+#define MERGE_BLOCKS   10
+#define MERGE_MIN      2049
+#define MERGE_MAX      5000
+#define MERGE_HEADROOM (_UL(64) << 10) /* free room made first, so that nothing grows */
+
+/* True if kmalloc runs on the list heap (itself, or under the block heap); else fails. */
+static bool require_list_heap(struct ktest *t, struct kheap_snapshot *before)
+{
+	if (!kheap_require(t, before))
+		return false;
+	enum kheap_backend b = kheap_backend();
+	if (b == KHEAP_LIST || b == KHEAP_BLOCK)
+		return true;
+	FAIL(t,
+	     "kmalloc runs on %s: the kernel could not bring up lab 04's list heap while booting "
+	     "(see what it skipped)",
+	     kheap_backend_name(b));
+	return false;
+}
+
+/* A big request is one allocation of the list heap: its header holds the size asked for. */
+KTEST(kmalloc_list, runs_on_the_list_heap, 2)
+{
+	struct kheap_snapshot before;
+	struct heap_stats s;
+
+	if (!require_list_heap(t, &before))
+		return;
+	if (CHECKPOINT == 4)
+		EXPECT_EQ(t, kheap_backend(), KHEAP_LIST);
+	uint8_t *p = kmalloc(BIG);
+	ASSERT_NOT_NULL(t, p);
+	const struct list_header *hdr = (const void *)(p - LIST_HEAP_HEADER);
+	/* should be: [header: size 3000 | 3000 bytes] */
+	EXPECT_EQ(t, hdr->size, BIG);
+	kheap_stats(&s);
+	EXPECT_EQ(t, s.used_bytes, before.stats.used_bytes + BIG);
+	EXPECT_EQ(t, s.overhead_bytes, before.stats.overhead_bytes + LIST_HEAP_HEADER);
+	EXPECT_EQ(t, s.live_allocs, before.stats.live_allocs + 1);
+	kfree(p);
+	kheap_expect_no_leak(t, &before);
+}
+
+/* The case bump fails (lab 03's one_long_lived_allocation): with one block kept, the freed
+ * short-lived block is reused every time and the heap does not grow. */
+KTEST(kmalloc_list, reuses_memory_beside_a_long_lived_allocation, 2)
+{
+	struct kheap_snapshot before;
+
+	if (!require_list_heap(t, &before))
+		return;
+	void *keep = kmalloc(16), *first = kmalloc(100);
+	ASSERT_NOT_NULL(t, keep);
+	ASSERT_NOT_NULL(t, first);
+	kfree(first);
+	for (int i = 0; i < REUSE_ROUNDS; i++) {
+		void *p = kmalloc(100);
+		if (p != first) {
+			FAIL(t,
+			     "kmalloc(100) number %d returned %p, not the block %p freed before it",
+			     i, p, first);
+			kfree(p);
+			break;
+		}
+		kfree(p);
+	}
+	kfree(keep);
+	kheap_expect_no_growth(t, &before, "2000 kmalloc/kfree pairs beside a live block");
+	kheap_expect_no_leak(t, &before);
+}
+
+/* Blocks freed in any order merge back: afterwards the free memory is in the same pieces as
+ * before. Requests above 2048 bytes, so that the list heap serves them at every checkpoint. */
+KTEST(kmalloc_list, freed_blocks_merge_back, 2)
+{
+	struct kheap_snapshot before;
+	struct heap_stats s;
+	void *p[MERGE_BLOCKS];
+	size_t size[MERGE_BLOCKS];
+
+	if (!require_list_heap(t, &before))
+		return;
+	/* Room first (the heap may grow here), so that the blocks below need no growth. */
+	void *room = kmalloc(MERGE_HEADROOM);
+	ASSERT_NOT_NULL(t, room);
+	kfree(room);
+	struct heap_stats start;
+	kheap_stats(&start);
+	for (int i = 0; i < MERGE_BLOCKS; i++) {
+		size[i] = ktest_random_range(t, MERGE_MIN, MERGE_MAX);
+		p[i] = kmalloc(size[i]);
+		ASSERT_NOT_NULL(t, p[i]);
+	}
+	for (int n = MERGE_BLOCKS; n > 0; n--) { /* in a random order */
+		int i = (int)ktest_random_range(t, 0, (uint64_t)n - 1);
+		kfree(p[i]);
+		p[i] = p[n - 1];
+	}
+	kheap_stats(&s);
+	/* should be: the free pieces exactly as before the blocks were allocated */
+	if (s.free_regions != start.free_regions || s.largest_free != start.largest_free ||
+	    s.free_bytes != start.free_bytes)
+		FAIL(t,
+		     "after %d blocks of %d-%d bytes were freed (seed %lu), the free memory is "
+		     "%zu bytes in %zu pieces, largest %zu; before them it was %zu bytes in %zu "
+		     "pieces, largest %zu: not merged back",
+		     MERGE_BLOCKS, MERGE_MIN, MERGE_MAX, ktest_seed(), s.free_bytes, s.free_regions,
+		     s.largest_free, start.free_bytes, start.free_regions, start.largest_free);
+	kheap_expect_no_leak(t, &before);
+}

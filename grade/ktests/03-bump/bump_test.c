@@ -1,0 +1,346 @@
+/*
+ * Lab 03: the bump allocator, on private arenas (runs in the kernel and on the host).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include "bump.h"
+#include "heap_check.h"
+#include "ktest.h"
+
+#define ARENA_SIZE (4 * PAGE_SIZE)
+
+static uint8_t arena[ARENA_SIZE] __aligned(HEAP_MAX_ALIGN);
+static struct heap_model model;
+static size_t used_since_reset; /* what bump's used_bytes must be in a random run */
+
+static void *ops_alloc(void *h, size_t size, size_t align)
+{
+	void *p = bump_alloc(h, size, align);
+
+	used_since_reset += p ? size : 0;
+	return p;
+}
+
+static void ops_free(void *h, void *p)
+{
+	bump_free(h, p);
+	if (model.count == 0) /* the last live block: the arena is empty again */
+		used_since_reset = 0;
+}
+
+static void ops_stats(const void *h, struct heap_stats *s)
+{
+	bump_stats(h, s);
+}
+
+/* Bump's exact accounting: used is every size since the last reset, free is one piece. */
+static void ops_expect(struct ktest *t, struct heap_model *m, const struct heap_stats *s)
+{
+	const struct bump *h = m->heap;
+
+	if (s->total_bytes != h->end - h->start || s->free_bytes != h->end - h->next ||
+	    s->largest_free != s->free_bytes || s->free_regions != (s->free_bytes ? 1u : 0u))
+		HEAP_FAIL(t, m,
+			  "bump stats: total %zu, free %zu, largest %zu, regions %zu for the arena "
+			  "[0x%lx, 0x%lx) with next 0x%lx",
+			  s->total_bytes, s->free_bytes, s->largest_free, s->free_regions, h->start,
+			  h->end, h->next);
+	if (s->used_bytes != used_since_reset)
+		HEAP_FAIL(t, m,
+			  "bump stats: used %zu, but %zu bytes were allocated since the arena "
+			  "was last empty",
+			  s->used_bytes, used_since_reset);
+	if (m->count == 0 && (s->used_bytes != 0 || h->next != h->start))
+		HEAP_FAIL(t, m,
+			  "no live allocation, but used is %zu and next is start + %lu (no reset?)",
+			  s->used_bytes, h->next - h->start);
+}
+
+/* Bump must succeed whenever the aligned block fits below end. */
+static bool ops_must_fit(const struct heap_model *m, const struct heap_stats *s, size_t size,
+			 size_t align)
+{
+	const struct bump *h = m->heap;
+	uintptr_t aligned = (h->next + align - 1) & ~(uintptr_t)(align - 1);
+
+	return aligned <= h->end && size <= h->end - aligned;
+}
+
+static const struct heap_ops bump_ops = {
+	.name = "bump",
+	.alloc = ops_alloc,
+	.free = ops_free,
+	.stats = ops_stats,
+	.expect = ops_expect,
+	.must_fit = ops_must_fit,
+};
+
+KTEST(bump, init_makes_an_empty_arena, 1)
+{
+	struct bump h;
+	struct heap_stats s;
+
+	bump_init(&h, arena, 1000);
+	bump_stats(&h, &s);
+	/* should be: [........ 1000 bytes free ........) */
+	EXPECT_EQ(t, s.total_bytes, 1000);
+	EXPECT_EQ(t, s.free_bytes, 1000);
+	EXPECT_EQ(t, s.largest_free, 1000);
+	EXPECT_EQ(t, s.used_bytes, 0);
+	EXPECT_EQ(t, s.live_allocs, 0);
+	EXPECT_EQ(t, bump_alloc(&h, 1, 1), (void *)arena);
+}
+
+KTEST(bump, alignment_1_to_4096, 2)
+{
+	struct bump h;
+
+	for (size_t align = 1; align <= HEAP_MAX_ALIGN; align *= 2) {
+		bump_init(&h, arena, sizeof(arena));
+		/* One byte first, so that next is odd and every alignment has work to do. */
+		uint8_t *first = bump_alloc(&h, 1, 1);
+		uint8_t *p = bump_alloc(&h, 8, align);
+		/* should be: the first multiple of align after arena + 1 */
+		uintptr_t want = ((uintptr_t)arena + 1 + align - 1) & ~(uintptr_t)(align - 1);
+
+		EXPECT_EQ(t, first, arena);
+		if ((uintptr_t)p != want)
+			FAIL(t,
+			     "bump_alloc(8, %zu) after 1 byte returned %p, expected %p (arena %p)",
+			     align, p, (void *)want, arena);
+	}
+}
+
+KTEST(bump, exhaustion_returns_null, 2)
+{
+	struct bump h;
+	struct heap_stats before, after;
+
+	bump_init(&h, arena, 256);
+	ASSERT_NOT_NULL(t, bump_alloc(&h, 200, 1));
+	bump_stats(&h, &before);
+	/* 56 bytes left: 100 do not fit, nor 50 at the next multiple of 64 (256), and the
+	 * failures change nothing */
+	EXPECT_NULL(t, bump_alloc(&h, 100, 1));
+	EXPECT_NULL(t, bump_alloc(&h, 50, 64));
+	bump_stats(&h, &after);
+	EXPECT_EQ(t, after.free_bytes, before.free_bytes);
+	EXPECT_EQ(t, after.used_bytes, before.used_bytes);
+	EXPECT_EQ(t, after.live_allocs, 1);
+	/* the 56 bytes are still there */
+	EXPECT_EQ(t, bump_alloc(&h, 56, 1), (void *)(arena + 200));
+	EXPECT_NULL(t, bump_alloc(&h, 1, 1));
+}
+
+KTEST(bump, one_byte_left, 1)
+{
+	struct bump h;
+
+	bump_init(&h, arena, 64);
+	ASSERT_NOT_NULL(t, bump_alloc(&h, 63, 1));
+	/* should be: [63 bytes used | 1 byte free] */
+	EXPECT_EQ(t, bump_alloc(&h, 1, 1), (void *)(arena + 63));
+	EXPECT_NULL(t, bump_alloc(&h, 1, 1));
+	/* a 2-aligned byte would not fit at 64 either */
+	bump_init(&h, arena, 64);
+	ASSERT_NOT_NULL(t, bump_alloc(&h, 63, 1));
+	EXPECT_NULL(t, bump_alloc(&h, 1, 2));
+}
+
+KTEST(bump, zero_size_returns_null, 1)
+{
+	struct bump h;
+	struct heap_stats s;
+
+	bump_init(&h, arena, 64);
+	EXPECT_NULL(t, bump_alloc(&h, 0, 1));
+	EXPECT_NULL(t, bump_alloc(&h, 0, HEAP_MAX_ALIGN));
+	bump_free(&h, NULL);
+	bump_stats(&h, &s);
+	EXPECT_EQ(t, s.free_bytes, 64);
+	EXPECT_EQ(t, s.live_allocs, 0);
+	EXPECT_EQ(t, bump_alloc(&h, 1, 1), (void *)arena);
+}
+
+KTEST(bump, reset_after_free_all, 2)
+{
+	struct bump h;
+	struct heap_stats s;
+
+	bump_init(&h, arena, 256);
+	void *a = bump_alloc(&h, 10, 1), *b = bump_alloc(&h, 20, 8), *c = bump_alloc(&h, 30, 16);
+	ASSERT_NOT_NULL(t, c);
+	bump_free(&h, a);
+	bump_free(&h, c);
+	/* b is still live: nothing can be reused yet */
+	bump_stats(&h, &s);
+	EXPECT_EQ(t, s.live_allocs, 1);
+	EXPECT_EQ(t, s.free_bytes, 256 - 78); /* a [0, 10), b [16, 36), c [48, 78) */
+	bump_free(&h, b);
+	/* none live: the whole arena is free again */
+	bump_stats(&h, &s);
+	EXPECT_EQ(t, s.free_bytes, 256);
+	EXPECT_EQ(t, s.used_bytes, 0);
+	EXPECT_EQ(t, s.overhead_bytes, 0);
+	EXPECT_EQ(t, s.live_allocs, 0);
+	EXPECT_EQ(t, bump_alloc(&h, 256, 1), (void *)arena);
+}
+
+KTEST(bump, overflow_arithmetic, 2)
+{
+	struct bump h;
+	struct heap_stats s;
+
+	bump_init(&h, arena, 256);
+	ASSERT_NOT_NULL(t, bump_alloc(&h, 1, 1));
+	/* aligned + size wraps around to just below aligned: it must not look like it fits */
+	EXPECT_NULL(t, bump_alloc(&h, SIZE_MAX, 1));
+	EXPECT_NULL(t, bump_alloc(&h, SIZE_MAX - 8, 16));
+	EXPECT_NULL(t, bump_alloc(&h, SIZE_MAX - PAGE_SIZE, HEAP_MAX_ALIGN));
+	EXPECT_NULL(t, bump_alloc(&h, SIZE_MAX / 2 + 1, 1));
+	bump_stats(&h, &s);
+	EXPECT_EQ(t, s.live_allocs, 1);
+	EXPECT_EQ(t, s.free_bytes, 255);
+
+	/*
+	 * An arena at the very top of the address space (never touched: bump does not write to
+	 * its arena until a reset): next + align - 1 wraps.
+	 */
+	uintptr_t top = UINTPTR_MAX - 15;
+	bump_init(&h, (void *)top, 8);
+	EXPECT_NULL(t, bump_alloc(&h, 1, HEAP_MAX_ALIGN));
+	EXPECT_NULL(t, bump_alloc(&h, 1, 32));
+	EXPECT_EQ(t, h.next, top);
+	EXPECT_EQ(t, h.live_allocs, 0);
+	EXPECT_EQ(t, bump_alloc(&h, 8, 1), (void *)top);
+}
+
+KTEST(bump, extend_grows_the_arena, 2)
+{
+	struct bump h;
+	struct heap_stats s;
+
+	bump_init(&h, arena, 128);
+	ASSERT_NOT_NULL(t, bump_alloc(&h, 100, 1));
+	EXPECT_NULL(t, bump_alloc(&h, 100, 1));
+	bump_extend(&h, 128);
+	/* should be: [100 used | 156 free) */
+	EXPECT_EQ(t, bump_alloc(&h, 100, 1), (void *)(arena + 100));
+	bump_stats(&h, &s);
+	EXPECT_EQ(t, s.total_bytes, 256);
+	EXPECT_EQ(t, s.free_bytes, 56);
+}
+
+KTEST(bump, stats_exact, 2)
+{
+	struct bump h;
+	struct heap_stats s;
+
+	bump_init(&h, arena, 64);
+	bump_alloc(&h, 5, 1);
+	bump_alloc(&h, 8, 8);
+	/* should be: [5 used | 3 padding | 8 used | 48 free) */
+	bump_stats(&h, &s);
+	EXPECT_EQ(t, s.total_bytes, 64);
+	EXPECT_EQ(t, s.used_bytes, 13);
+	EXPECT_EQ(t, s.overhead_bytes, 3);
+	EXPECT_EQ(t, s.free_bytes, 48);
+	EXPECT_EQ(t, s.largest_free, 48);
+	EXPECT_EQ(t, s.free_regions, 1);
+	EXPECT_EQ(t, s.live_allocs, 2);
+	bump_alloc(&h, 48, 1);
+	bump_stats(&h, &s);
+	EXPECT_EQ(t, s.free_bytes, 0);
+	EXPECT_EQ(t, s.free_regions, 0);
+	EXPECT_EQ(t, s.largest_free, 0);
+}
+
+KTEST(bump, alloc_size_reaches_the_bump_pointer, 1)
+{
+	struct bump h;
+
+	bump_init(&h, arena, 64);
+	uint8_t *a = bump_alloc(&h, 10, 1), *b = bump_alloc(&h, 6, 1);
+	/* bump keeps no sizes: from a to next is 16 bytes, from b 6 */
+	EXPECT_EQ(t, bump_alloc_size(&h, a), 16);
+	EXPECT_EQ(t, bump_alloc_size(&h, b), 6);
+	EXPECT_EQ(t, bump_alloc_size(&h, arena + 16), 0);
+	EXPECT_EQ(t, bump_alloc_size(&h, arena + 64), 0);
+}
+
+KTEST(bump, misuse_panics, 1)
+{
+	struct bump h;
+
+	bump_init(&h, arena, 64);
+	void *p = bump_alloc(&h, 8, 1);
+	EXPECT_PANIC(t, "bump_free", bump_free(&h, arena + 32)); /* past next */
+	EXPECT_PANIC(t, "bump_free", bump_free(&h, arena + 100));
+	bump_free(&h, p);
+	EXPECT_PANIC(t, "bump_free", bump_free(&h, p)); /* the arena is empty: freed twice */
+	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 3));
+	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 0));
+	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 2 * HEAP_MAX_ALIGN));
+}
+
+/*
+ * The classic that suits bump: many short-lived allocations that add up to far more than
+ * the arena. Each is freed before the next, so the arena empties and resets every time.
+ */
+KTEST(bump, short_lived_allocations_far_exceed_the_heap, 1)
+{
+	struct bump h;
+
+	bump_init(&h, arena, 1024);
+	for (int i = 0; i < 1000; i++) { /* 100 KB through a 1 KiB heap */
+		void *p = bump_alloc(&h, 100, 8);
+		if (p != arena) {
+			FAIL(t, "allocation %d returned %p, expected the arena's start %p", i, p,
+			     arena);
+			return;
+		}
+		bump_free(&h, p);
+	}
+}
+
+/*
+ * The classic that breaks bump: the same loop while one allocation stays live. The count
+ * never drops to zero, nothing is ever reused, and the arena runs out after (1024 - 16) / 100
+ * = 10 of the short-lived blocks: the 11th returns NULL. Lab 04's list heap passes this.
+ */
+KTEST(bump, one_long_lived_allocation_exhausts_it, 2)
+{
+	struct bump h;
+	int i;
+
+	bump_init(&h, arena, 1024);
+	void *keep = bump_alloc(&h, 16, 1);
+	ASSERT_NOT_NULL(t, keep);
+	for (i = 0; i < 1000; i++) {
+		void *p = bump_alloc(&h, 100, 1);
+		if (!p)
+			break;
+		bump_free(&h, p);
+	}
+	EXPECT_EQ(t, i, 10);
+	/* once the long-lived one goes, the arena resets and the loop could go on */
+	bump_free(&h, keep);
+	EXPECT_EQ(t, bump_alloc(&h, 100, 1), (void *)arena);
+}
+
+KTEST(bump, random_sequence, 3)
+{
+	struct bump h;
+	const struct heap_workload w = {.steps = 3000, .max_size = 2048, .max_align = 256};
+
+	bump_init(&h, arena, sizeof(arena));
+	heap_model_init(&model, &bump_ops, &h, arena, sizeof(arena));
+	used_since_reset = 0;
+	heap_random_run(t, &model, &w);
+	heap_model_free_all(t, &model);
+	/* everything freed: the arena is one free piece again */
+	struct heap_stats s;
+	bump_stats(&h, &s);
+	EXPECT_EQ(t, s.free_bytes, sizeof(arena));
+	EXPECT_GT(t, model.allocs, w.steps / 4);
+}

@@ -1,0 +1,600 @@
+/*
+ * Lab 04: the linked-list allocator, step by step and then as a whole, on private arenas
+ * (runs in the kernel and on the host). Headers and list nodes are 16 bytes, sizes round up
+ * to 8: a block for n bytes takes 16 + round_up(n, 8).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include "heap_check.h"
+#include "ktest.h"
+#include "list_check.h"
+#include "list_heap.h"
+
+#define ARENA_SIZE (16 * PAGE_SIZE)
+
+static uint8_t arena[ARENA_SIZE] __aligned(HEAP_MAX_ALIGN);
+static struct heap_model model;
+static char text[200];
+
+/* The bytes of the block list_heap_alloc(size) takes: header + size rounded up to 8. */
+static size_t block_bytes(size_t size)
+{
+	return LIST_HEAP_HEADER + ((size + LIST_HEAP_GRAIN - 1) & ~(size_t)(LIST_HEAP_GRAIN - 1));
+}
+
+static const char *shape(const struct list_heap *h)
+{
+	return list_describe(h, arena, text, sizeof(text));
+}
+
+/* The list must be exactly these regions, given as offsets in the arena and sizes. */
+#define EXPECT_LIST(t, h, ...)                                                            \
+	do {                                                                              \
+		const size_t want_[] = {__VA_ARGS__};                                     \
+		expect_list(t, h, want_, sizeof(want_) / sizeof(want_[0]) / 2, __LINE__); \
+	} while (0)
+
+static void expect_list(struct ktest *t, const struct list_heap *h, const size_t *want, size_t n,
+			int line)
+{
+	const struct list_region *r = h->head;
+
+	for (size_t i = 0; i < n; i++, r = r->next) {
+		if (!r || (uint8_t *)r != arena + want[2 * i] || r->size != want[2 * i + 1]) {
+			FAIL(t, "line %d: free region %zu should be [+%zu, +%zu), the list is %s",
+			     line, i, want[2 * i], want[2 * i] + want[2 * i + 1], shape(h));
+			return;
+		}
+	}
+	if (r)
+		FAIL(t, "line %d: the list should have %zu regions, it is %s", line, n, shape(h));
+}
+
+static void *ops_alloc(void *h, size_t size, size_t align)
+{
+	return list_heap_alloc(h, size, align);
+}
+
+static void ops_free(void *h, void *p)
+{
+	list_heap_free(h, p);
+}
+
+static void ops_stats(const void *h, struct heap_stats *s)
+{
+	list_heap_stats(h, s);
+}
+
+/* used: the sizes asked for; overhead: a header per block and the rounding; a sound list. */
+static void ops_expect(struct ktest *t, struct heap_model *m, const struct heap_stats *s)
+{
+	size_t overhead = 0;
+
+	for (int i = 0; i < m->count; i++)
+		overhead += block_bytes(m->blocks[i].size) - m->blocks[i].size;
+	if (s->used_bytes != m->live_bytes || s->overhead_bytes != overhead)
+		HEAP_FAIL(t, m,
+			  "list_heap stats: used %zu, overhead %zu; the live blocks make used %zu, "
+			  "overhead %zu (16 per header + rounding)",
+			  s->used_bytes, s->overhead_bytes, m->live_bytes, overhead);
+	if (!list_check_invariants(t, m->heap))
+		m->broken = true;
+}
+
+/* With the largest region this big, the block fits whatever the alignment does. */
+static bool ops_must_fit(const struct heap_model *m, const struct heap_stats *s, size_t size,
+			 size_t align)
+{
+	size_t need = block_bytes(size) + align + LIST_HEAP_GRAIN + LIST_HEAP_NODE;
+
+	return size < ARENA_SIZE && need <= s->largest_free;
+}
+
+static const struct heap_ops list_ops = {
+	.name = "list_heap",
+	.alloc = ops_alloc,
+	.free = ops_free,
+	.stats = ops_stats,
+	.expect = ops_expect,
+	.must_fit = ops_must_fit,
+};
+
+/* --- step 1 ----------------------------------------------------------------------------------- */
+
+KTEST(list_heap, add_free_region_links_a_node, 1)
+{
+	struct list_region *head = NULL;
+	struct list_region *a = (void *)(arena + 256), *b = (void *)arena,
+			   *c = (void *)(arena + 128);
+
+	list_heap_add_free_region(&head, (uintptr_t)a, 64);
+	/* should be: head -> a */
+	EXPECT_EQ(t, head, a);
+	EXPECT_EQ(t, a->size, 64);
+	EXPECT_NULL(t, a->next);
+	list_heap_add_free_region(&head, (uintptr_t)b, 32);
+	/* should be: head -> b -> a */
+	EXPECT_EQ(t, head, b);
+	EXPECT_EQ(t, b->next, a);
+	list_heap_add_free_region(&b->next, (uintptr_t)c, 48);
+	/* should be: head -> b -> c -> a */
+	EXPECT_EQ(t, b->next, c);
+	EXPECT_EQ(t, c->next, a);
+	EXPECT_EQ(t, c->size, 48);
+}
+
+KTEST(list_heap, init_makes_one_free_region, 1)
+{
+	struct list_heap h;
+	struct heap_stats s;
+
+	list_heap_init(&h, arena, 1024);
+	EXPECT_LIST(t, &h, 0, 1024);
+	list_heap_stats(&h, &s);
+	EXPECT_EQ(t, s.total_bytes, 1024);
+	EXPECT_EQ(t, s.free_bytes, 1024);
+	EXPECT_EQ(t, s.free_regions, 1);
+
+	/* trimmed to multiples of 8: [+3, +103) becomes [+8, +96) */
+	list_heap_init(&h, arena + 3, 100);
+	EXPECT_LIST(t, &h, 8, 88);
+	/* too small for a node: an empty heap */
+	list_heap_init(&h, arena, LIST_HEAP_NODE - 1);
+	EXPECT_NULL(t, h.head);
+	list_heap_stats(&h, &s);
+	EXPECT_EQ(t, s.total_bytes, 0);
+	EXPECT_EQ(t, s.free_regions, 0);
+}
+
+/* --- step 3 (alloc_from_region is what step 2 calls) ------------------------------------------ */
+
+KTEST(list_heap, alloc_from_region_rejects_three_ways, 2)
+{
+	struct list_region *r = (void *)arena;
+	struct list_fit fit;
+
+	r->size = 128;
+	r->next = NULL;
+	/* 1. the arithmetic overflows */
+	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX, 1, &fit));
+	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX - 6, 1, &fit));
+	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX - 15, 8, &fit));
+	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX - 30, 8, &fit));
+	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX - PAGE_SIZE, PAGE_SIZE, &fit));
+	/* 2. the block ends past the region: 16 + 120 > 128 */
+	EXPECT_FALSE(t, list_heap_alloc_from_region(r, 113, 1, &fit));
+	EXPECT_FALSE(t, list_heap_alloc_from_region(r, 8, 256, &fit));
+	/* 3. 8 bytes would be left, too few for a node: 16 + 104 = 120 */
+	EXPECT_FALSE(t, list_heap_alloc_from_region(r, 104, 1, &fit));
+	EXPECT_FALSE(t, list_heap_alloc_from_region(r, 97, 1, &fit));
+
+	/* exact fit: 16 + 112 = 128, nothing left */
+	ASSERT_TRUE(t, list_heap_alloc_from_region(r, 112, 1, &fit));
+	EXPECT_EQ(t, fit.start, (uintptr_t)arena);
+	EXPECT_EQ(t, fit.end, (uintptr_t)arena + 128);
+	EXPECT_EQ(t, fit.block, (uintptr_t)arena);
+	EXPECT_EQ(t, fit.size, 128);
+	/* a node's worth left: 16 + 96 = 112, 16 left */
+	ASSERT_TRUE(t, list_heap_alloc_from_region(r, 96, 1, &fit));
+	EXPECT_EQ(t, fit.size, 112);
+	ASSERT_TRUE(t, list_heap_alloc_from_region(r, 1, 1, &fit));
+	EXPECT_EQ(t, fit.size, 24);
+	EXPECT_EQ(t, fit.block, (uintptr_t)arena);
+}
+
+KTEST(list_heap, alloc_from_region_aligns_the_payload, 2)
+{
+	/* A region at arena + 8: not a multiple of anything above 8. */
+	struct list_region *r = (void *)(arena + 8);
+	uintptr_t start = (uintptr_t)r;
+	struct list_fit fit;
+
+	r->size = 3 * PAGE_SIZE;
+	r->next = NULL;
+	for (size_t align = 1; align <= HEAP_MAX_ALIGN; align *= 2) {
+		/*
+		 * should be: the first payload at a multiple of align with room for the header
+		 * and a front gap of 0 or at least a node. Up to 8: right after the header. 16:
+		 * +32 would leave a gap of 8, so +48; 32: +64 likewise; from 64 on: +align.
+		 */
+		uintptr_t want = align <= 8    ? start + 16
+				 : align == 16 ? (uintptr_t)arena + 48
+				 : align == 32 ? (uintptr_t)arena + 64
+					       : (uintptr_t)arena + align;
+		if (!list_heap_alloc_from_region(r, 24, align, &fit)) {
+			FAIL(t,
+			     "a block of 24 bytes aligned to %zu was rejected by a 12 KiB region",
+			     align);
+			continue;
+		}
+		if (fit.block + LIST_HEAP_HEADER != want || fit.size != 40)
+			FAIL(t,
+			     "24 bytes aligned to %zu in a region at arena + 8: payload at arena + "
+			     "%ld (block of %zu bytes), expected arena + %ld (40 bytes)",
+			     align, (long)(fit.block + LIST_HEAP_HEADER - (uintptr_t)arena),
+			     fit.size, (long)(want - (uintptr_t)arena));
+	}
+}
+
+/* --- step 2 ----------------------------------------------------------------------------------- */
+
+/* A heap whose list is r1 [+0, 64) -> r2 [+256, 256) -> r3 [+1024, 128), made with step 1. */
+static void three_regions(struct list_heap *h)
+{
+	list_heap_init(h, arena, 0);
+	list_heap_add_free_region(&h->head, (uintptr_t)arena + 1024, 128);
+	list_heap_add_free_region(&h->head, (uintptr_t)arena + 256, 256);
+	list_heap_add_free_region(&h->head, (uintptr_t)arena, 64);
+}
+
+KTEST(list_heap, find_region_takes_the_first_fit, 2)
+{
+	struct list_heap h;
+	struct list_fit fit;
+
+	three_regions(&h);
+	/* 112 bytes need a block of 128: r1 is too small, r2 is the first that fits (r3 would
+	 * fit exactly, but comes later) */
+	struct list_region *r = list_heap_find_region(&h, 112, 8, &fit);
+	EXPECT_EQ(t, (uint8_t *)r, arena + 256);
+	EXPECT_EQ(t, fit.start, (uintptr_t)arena + 256);
+	EXPECT_EQ(t, fit.block, (uintptr_t)arena + 256);
+	EXPECT_EQ(t, fit.size, 128);
+	/* where r2 was: r1's next */
+	EXPECT_EQ(t, fit.link, &((struct list_region *)arena)->next);
+	/* should be: head -> r1 -> r3 (r2 unlinked) */
+	EXPECT_LIST(t, &h, 0, 64, 1024, 128);
+}
+
+KTEST(list_heap, best_fit_takes_the_smallest, 1)
+{
+	struct list_heap h;
+	struct list_fit fit;
+
+	three_regions(&h);
+	list_heap_set_fit(&h, LIST_HEAP_BEST_FIT);
+	/* 112 bytes need a block of 128: r2 (256) and r3 (exactly 128) fit; best fit takes r3 */
+	struct list_region *r = list_heap_find_region(&h, 112, 8, &fit);
+	EXPECT_EQ(t, (uint8_t *)r, arena + 1024);
+	EXPECT_EQ(t, fit.link, &((struct list_region *)(arena + 256))->next);
+	EXPECT_LIST(t, &h, 0, 64, 256, 256);
+	/* a tie goes to the lower address: r1 fits 48 bytes exactly, so does a copy of it */
+	three_regions(&h);
+	list_heap_set_fit(&h, LIST_HEAP_BEST_FIT);
+	list_heap_add_free_region(&((struct list_region *)(arena + 1024))->next,
+				  (uintptr_t)arena + 2048, 64);
+	r = list_heap_find_region(&h, 48, 8, &fit);
+	EXPECT_EQ(t, (uint8_t *)r, arena);
+}
+
+KTEST(list_heap, find_region_none_fits, 1)
+{
+	struct list_heap h;
+	struct list_fit fit;
+
+	three_regions(&h);
+	EXPECT_NULL(t, list_heap_find_region(&h, 300, 8, &fit));  /* 320 > 256 */
+	EXPECT_NULL(t, list_heap_find_region(&h, 8, 2048, &fit)); /* no aligned room */
+	EXPECT_LIST(t, &h, 0, 64, 256, 256, 1024, 128);
+}
+
+/* --- step 3: the split ------------------------------------------------------------------------ */
+
+KTEST(list_heap, split_gives_back_front_gap_and_tail, 2)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena + 8, 1024); /* [+8, +1032) */
+	/* 24 bytes at a multiple of 64: payload +64, header +48, gap [+8, +48), tail [+88, ...) */
+	EXPECT_EQ(t, list_heap_alloc(&h, 24, 64), (void *)(arena + 64));
+	EXPECT_LIST(t, &h, 8, 40, 88, 944);
+}
+
+KTEST(list_heap, split_boundary_at_node_size, 2)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena, 128);
+	/* 16 + 112 = 128: exact fit, nothing left on the list */
+	void *p = list_heap_alloc(&h, 112, 1);
+	EXPECT_EQ(t, p, (void *)(arena + 16));
+	EXPECT_NULL(t, h.head);
+	list_heap_free(&h, p);
+	EXPECT_LIST(t, &h, 0, 128);
+	/* 16 + 104 = 120 would leave 8 bytes, too few for a node: rejected */
+	EXPECT_NULL(t, list_heap_alloc(&h, 104, 1));
+	EXPECT_LIST(t, &h, 0, 128);
+	/* 16 + 96 = 112 leaves exactly a node: split */
+	EXPECT_EQ(t, list_heap_alloc(&h, 96, 1), (void *)(arena + 16));
+	EXPECT_LIST(t, &h, 112, 16);
+	/* and 16 bytes hold no block */
+	EXPECT_NULL(t, list_heap_alloc(&h, 1, 1));
+}
+
+/* --- step 4 and the whole allocator ----------------------------------------------------------- */
+
+KTEST(list_heap, free_merges_with_both_neighbours, 2)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena, 256);
+	uint8_t *a = list_heap_alloc(&h, 48, 8), *b = list_heap_alloc(&h, 48, 8),
+		*c = list_heap_alloc(&h, 48, 8);
+	ASSERT_NOT_NULL(t, c);
+	/* blocks of 64: a [+0, 64), b [+64, 128), c [+128, 192), free [+192, 256) */
+	list_heap_free(&h, a);
+	EXPECT_LIST(t, &h, 0, 64, 192, 64);
+	list_heap_free(&h, c); /* merges with the tail */
+	EXPECT_LIST(t, &h, 0, 64, 128, 128);
+	list_heap_free(&h, b); /* merges with both */
+	EXPECT_LIST(t, &h, 0, 256);
+}
+
+KTEST(list_heap, coalesce_all_six_orders, 3)
+{
+	static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2},
+					 {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+	struct list_heap h;
+
+	for (int o = 0; o < 6; o++) {
+		/* A, B, C fill the arena exactly: 3 blocks of 16 + 48 bytes */
+		list_heap_init(&h, arena, 192);
+		void *blocks[3];
+		bool freed[3] = {false, false, false};
+		for (int i = 0; i < 3; i++)
+			blocks[i] = list_heap_alloc(&h, 48, 8);
+		ASSERT_NOT_NULL(t, blocks[2]);
+		ASSERT_NULL(t, h.head);
+		for (int k = 0; k < 3; k++) {
+			int i = orders[o][k];
+			list_heap_free(&h, blocks[i]);
+			freed[i] = true;
+			/* should be: one free region per run of freed neighbours */
+			int runs = 0;
+			for (int j = 0; j < 3; j++)
+				runs += freed[j] && (j == 0 || !freed[j - 1]);
+			if (list_count_regions(&h) != runs)
+				FAIL(t,
+				     "order %c%c%c, after freeing %c: %d free regions expected, the "
+				     "list is %s",
+				     'A' + orders[o][0], 'A' + orders[o][1], 'A' + orders[o][2],
+				     'A' + i, runs, shape(&h));
+		}
+		EXPECT_LIST(t, &h, 0, 192);
+	}
+}
+
+KTEST(list_heap, alignment_1_to_4096, 2)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena, sizeof(arena));
+	for (size_t align = 1; align <= HEAP_MAX_ALIGN; align *= 2) {
+		uint8_t *first = list_heap_alloc(&h, 1, 1);
+		uint8_t *p = list_heap_alloc(&h, 8, align);
+		if (!p || (uintptr_t)p % align || p < arena || p + 8 > arena + sizeof(arena))
+			FAIL(t, "list_heap_alloc(8, %zu) returned %p (arena %p)", align, p, arena);
+		list_heap_free(&h, first);
+		list_heap_free(&h, p);
+		EXPECT_LIST(t, &h, 0, sizeof(arena));
+	}
+}
+
+/*
+ * Bump's nemesis (see lab 03's one_long_lived_allocation_exhausts_it): one block stays live
+ * while many short-lived ones come and go, 100 KB through a 1 KiB heap. A free list reuses
+ * the space of each short-lived block, so the loop never runs out.
+ */
+KTEST(list_heap, reuse_with_a_long_lived_allocation, 2)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena, 1024);
+	void *keep = list_heap_alloc(&h, 16, 8);
+	ASSERT_NOT_NULL(t, keep);
+	for (int i = 0; i < 1000; i++) {
+		void *p = list_heap_alloc(&h, 100, 8);
+		if (!p) {
+			FAIL(t, "short-lived allocation %d failed: %s", i, shape(&h));
+			return;
+		}
+		list_heap_free(&h, p);
+	}
+	EXPECT_LIST(t, &h, 32, 1024 - 32);
+	list_heap_free(&h, keep);
+	EXPECT_LIST(t, &h, 0, 1024);
+}
+
+KTEST(list_heap, exhaustion_returns_null_and_heap_still_works, 2)
+{
+	struct list_heap h;
+	struct heap_stats before, after;
+	void *p[40];
+	int n = 0;
+
+	list_heap_init(&h, arena, PAGE_SIZE);
+	/* blocks of 120 bytes: 34 take 4080, and the last 16 bytes hold no block */
+	while (n < 40 && (p[n] = list_heap_alloc(&h, 100, 8)))
+		n++;
+	EXPECT_EQ(t, n, 34);
+	list_heap_stats(&h, &before);
+	EXPECT_NULL(t, list_heap_alloc(&h, 100, 8));
+	list_heap_stats(&h, &after);
+	EXPECT_EQ(t, after.free_bytes, before.free_bytes);
+	EXPECT_EQ(t, after.live_allocs, before.live_allocs);
+	/* still works: a freed block is reused */
+	list_heap_free(&h, p[10]);
+	EXPECT_EQ(t, list_heap_alloc(&h, 100, 8), p[10]);
+	for (int i = 0; i < n; i++)
+		list_heap_free(&h, p[i]);
+	EXPECT_LIST(t, &h, 0, PAGE_SIZE);
+}
+
+KTEST(list_heap, stats_exact, 2)
+{
+	struct list_heap h;
+	struct heap_stats s;
+
+	list_heap_init(&h, arena, 1024);
+	void *a = list_heap_alloc(&h, 5, 1);
+	/* should be: a [+0, 24) (16 + 5 + 3), free [+24, 1024) */
+	list_heap_stats(&h, &s);
+	EXPECT_EQ(t, s.total_bytes, 1024);
+	EXPECT_EQ(t, s.used_bytes, 5);
+	EXPECT_EQ(t, s.overhead_bytes, 19);
+	EXPECT_EQ(t, s.free_bytes, 1000);
+	EXPECT_EQ(t, s.largest_free, 1000);
+	EXPECT_EQ(t, s.free_regions, 1);
+	EXPECT_EQ(t, s.live_allocs, 1);
+
+	void *b = list_heap_alloc(&h, 64, 64);
+	/* should be: a [+0, 24), gap [+24, 48), b [+48, 128) (payload at +64), free [+128, 1024) */
+	EXPECT_EQ(t, b, (void *)(arena + 64));
+	list_heap_stats(&h, &s);
+	EXPECT_EQ(t, s.used_bytes, 69);
+	EXPECT_EQ(t, s.overhead_bytes, 35);
+	EXPECT_EQ(t, s.free_bytes, 920);
+	EXPECT_EQ(t, s.largest_free, 896);
+	EXPECT_EQ(t, s.free_regions, 2);
+	EXPECT_EQ(t, s.live_allocs, 2);
+
+	list_heap_free(&h, a);
+	/* should be: free [+0, 48), b [+48, 128), free [+128, 1024) */
+	list_heap_stats(&h, &s);
+	EXPECT_EQ(t, s.used_bytes, 64);
+	EXPECT_EQ(t, s.overhead_bytes, 16);
+	EXPECT_EQ(t, s.free_bytes, 944);
+	EXPECT_EQ(t, s.free_regions, 2);
+	EXPECT_EQ(t, s.live_allocs, 1);
+	list_heap_free(&h, b);
+	list_heap_stats(&h, &s);
+	EXPECT_EQ(t, s.free_bytes, 1024);
+	EXPECT_EQ(t, s.overhead_bytes, 0);
+	EXPECT_EQ(t, s.free_regions, 1);
+}
+
+KTEST(list_heap, zero_size_and_null, 1)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena, 256);
+	EXPECT_NULL(t, list_heap_alloc(&h, 0, 1));
+	EXPECT_NULL(t, list_heap_alloc(&h, 0, 64));
+	list_heap_free(&h, NULL);
+	EXPECT_LIST(t, &h, 0, 256);
+	EXPECT_EQ(t, h.live_allocs, 0);
+}
+
+KTEST(list_heap, overflow_arithmetic, 1)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena, 1024);
+	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX, 1));
+	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 7, 8));
+	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 20, 8));
+	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 30, 8)); /* only the block's end wraps */
+	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 20, HEAP_MAX_ALIGN));
+	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX / 2 + 1, 1));
+	EXPECT_LIST(t, &h, 0, 1024);
+	EXPECT_EQ(t, h.live_allocs, 0);
+}
+
+KTEST(list_heap, double_free_panics, 2)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena, 1024);
+	void *a = list_heap_alloc(&h, 32, 8), *b = list_heap_alloc(&h, 32, 8),
+	     *c = list_heap_alloc(&h, 32, 8);
+	ASSERT_NOT_NULL(t, c);
+	list_heap_free(&h, b); /* b's block starts a free region: its header is now a node */
+	EXPECT_PANIC(t, "list_heap_free: double free", list_heap_free(&h, b));
+	list_heap_free(&h, a); /* a's block absorbs b's */
+	EXPECT_PANIC(t, "list_heap_free: double free", list_heap_free(&h, a));
+	list_heap_free(&h, c); /* c's block joins the region before it */
+	EXPECT_PANIC(t, "list_heap_free: double free", list_heap_free(&h, c));
+	EXPECT_LIST(t, &h, 0, 1024);
+}
+
+KTEST(list_heap, foreign_pointer_panics, 1)
+{
+	struct list_heap h;
+	uint64_t local = 0;
+
+	memset(arena, 0, 1024); /* no stale header from an earlier test */
+	list_heap_init(&h, arena, 1024);
+	uint8_t *a = list_heap_alloc(&h, 64, 8);
+	ASSERT_NOT_NULL(t, a);
+	EXPECT_PANIC(t, "list_heap_free: ", list_heap_free(&h, a + 8));	       /* inside a */
+	EXPECT_PANIC(t, "list_heap_free: ", list_heap_free(&h, a + 1));	       /* misaligned */
+	EXPECT_PANIC(t, "list_heap_free: ", list_heap_free(&h, &local));       /* not the heap's */
+	EXPECT_PANIC(t, "list_heap_free: ", list_heap_free(&h, arena + 2048)); /* past its end */
+	EXPECT_PANIC(t, "list_heap_free: ", list_heap_free(&h, arena + 512));  /* free memory */
+	EXPECT_PANIC(t, "never returned", list_heap_free(&h, a + 16));
+	EXPECT_PANIC(t, "list_heap_alloc", list_heap_alloc(&h, 8, 24));
+	EXPECT_PANIC(t, "list_heap_alloc", list_heap_alloc(&h, 8, 2 * HEAP_MAX_ALIGN));
+	/* nothing changed */
+	EXPECT_EQ(t, h.live_allocs, 1);
+	list_heap_free(&h, a);
+	EXPECT_LIST(t, &h, 0, 1024);
+}
+
+KTEST(list_heap, alloc_size_is_the_requested_size, 1)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena, 1024);
+	uint8_t *a = list_heap_alloc(&h, 5, 1), *b = list_heap_alloc(&h, 300, 64);
+	EXPECT_EQ(t, list_heap_alloc_size(&h, a), 5);
+	EXPECT_EQ(t, list_heap_alloc_size(&h, b), 300);
+	EXPECT_EQ(t, list_heap_alloc_size(&h, a + 8), 0);
+	list_heap_free(&h, a);
+	EXPECT_EQ(t, list_heap_alloc_size(&h, a), 0);
+}
+
+KTEST(list_heap, add_region_merges_with_the_end, 2)
+{
+	struct list_heap h;
+	struct heap_stats s;
+
+	list_heap_init(&h, arena, 512);
+	ASSERT_NOT_NULL(t, list_heap_alloc(&h, 400, 8)); /* [+0, 416), free [+416, 512) */
+	/* the kernel maps the next pages and hands them over: the last region grows */
+	list_heap_add_region(&h, arena + 512, 512);
+	EXPECT_LIST(t, &h, 416, 608);
+	EXPECT_NOT_NULL(t, list_heap_alloc(&h, 500, 8));
+	/* a region apart from the others becomes a region of its own */
+	list_heap_add_region(&h, arena + 2048, 256);
+	list_heap_stats(&h, &s);
+	EXPECT_EQ(t, s.total_bytes, 512 + 512 + 256);
+	EXPECT_EQ(t, list_count_regions(&h), 2);
+	/* memory that is free already cannot be added again */
+	EXPECT_PANIC(t, "overlaps", list_heap_add_region(&h, arena + 2100, 64));
+}
+
+static void random_run(struct ktest *t, enum list_heap_fit fit)
+{
+	struct list_heap h;
+	const struct heap_workload w = {.steps = 3000, .max_size = 3000, .max_align = 512};
+
+	list_heap_init(&h, arena, 4 * PAGE_SIZE);
+	list_heap_set_fit(&h, fit);
+	heap_model_init(&model, &list_ops, &h, arena, 4 * PAGE_SIZE);
+	heap_random_run(t, &model, &w);
+	heap_model_free_all(t, &model);
+	/* everything freed: one region, the whole arena */
+	if (!model.broken)
+		EXPECT_LIST(t, &h, 0, 4 * PAGE_SIZE);
+	EXPECT_GT(t, model.allocs, w.steps / 4);
+}
+
+KTEST(list_heap, random_sequence_first_fit, 3)
+{
+	random_run(t, LIST_HEAP_FIRST_FIT);
+}
+
+KTEST(list_heap, random_sequence_best_fit, 2)
+{
+	random_run(t, LIST_HEAP_BEST_FIT);
+}

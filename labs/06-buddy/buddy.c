@@ -56,8 +56,8 @@ void buddy_region_init(struct buddy_region *r, uint64_t base_pfn, uint64_t nfram
 static __unused struct buddy_node *free_node(struct buddy_region *r, uint64_t pfn, unsigned order)
 {
 	if (!buddy_region_contains(r, pfn) || buddy_frame(r, pfn) != (BUDDY_FREE | order))
-		panic("free_node: frame %lu is not a free order-%u block: free list %u is corrupt",
-		      pfn, order, order);
+		panic("free_node: frame %lu is not the first frame of a free order-%u block (frame byte 0x%02x)",
+		      pfn, order, buddy_region_contains(r, pfn) ? buddy_frame(r, pfn) : 0);
 
 	struct buddy_node *n = r->frame_ptr(r->ctx, pfn);
 	if (n->pfn != pfn)
@@ -87,7 +87,7 @@ static __unused void free_list_remove(struct buddy_region *r, uint64_t pfn, unsi
  */
 static void free_block(struct buddy_region *r, uint64_t pfn, unsigned order)
 {
-	TODO("step 3: while the buddy (pfn ^ (1 << order)) is in the region and a free block of the same order, unlink it and merge one order up; then push the merged block");
+	TODO("step 3: mark pfn BUDDY_INSIDE; while the buddy (pfn ^ (1 << order)) is in the region and a free block of the same order, unlink it and merge one order up; then push the merged block");
 }
 
 /* The order of the largest block that starts at pfn (aligned: pfn is a multiple of its size)

@@ -13,10 +13,12 @@
  *                      BUDDY_INSIDE or BUDDY_RESERVED), nframes bytes of storage anywhere;
  *   frame_ptr(ctx, pfn)  where the free-list node of a free block starting at frame pfn is
  *                      kept. The kernel answers with the frame itself, through the direct
- *                      map; a test answers with a slot of a small array of its own.
+ *                      map, except on 2 MiB boundaries, where it answers with a slot of a
+ *                      small array (kernel/pages.c says why); a test answers with a slot of a
+ *                      small array of its own.
  *
  * What that costs: the table is 1 byte per frame (4 MiB for 16 GiB of RAM, 1/4096 of it), and
- * the free lists cost nothing more, since their nodes live inside the free frames. In
+ * the free lists cost little more, since most nodes live inside the free frames. In
  * exchange every list operation writes into the block it links (a cache miss on a frame
  * nobody else is using), and a stray write into a free frame corrupts a list: every node
  * carries its own frame number, and the allocator panics when it finds a node that does not

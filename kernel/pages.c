@@ -499,13 +499,13 @@ static void check_frame_from_before(phys_addr_t pa, const char *fn)
 			      fn, pa, i);
 }
 
+/* A block of 2^order frames from the first region that has one (a region without one answers
+ * BUDDY_NO_FRAME after a look at its lists), or 0. */
 static phys_addr_t buddy_alloc_frames(unsigned order)
 {
 	if (order > BUDDY_MAX_ORDER)
 		return 0;
 	for (size_t i = 0; i < nregions; i++) {
-		if (buddy_free_frames(&buddies[i]) < (UINT64_C(1) << order))
-			continue;
 		uint64_t pfn = buddy_alloc(&buddies[i], order);
 		if (pfn != BUDDY_NO_FRAME)
 			return pfn << PAGE_SHIFT;

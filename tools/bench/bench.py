@@ -188,7 +188,8 @@ def first_lines(text, n=6):
 # ---------------------------------------------------------------------------------------------
 # Host programs
 
-SUPPORT_SOURCES = ("kernel/kprintf.c", "kernel/ktest.c", "kernel/ktry.c", "kernel/cmdline.c")
+SUPPORT_SOURCES = ("kernel/kprintf.c", "kernel/ktest.c", "kernel/ktry.c", "kernel/cmdline.c",
+                   "kernel/attest.c", "kernel/hmac.c", "kernel/sha256.c")  # as kernel/host.mk
 HOST_SHIM = "kernel/host/host.c"   # panic() and the console for host builds (its main renamed)
 
 

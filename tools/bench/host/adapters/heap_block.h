@@ -12,7 +12,7 @@ static struct block_heap adapter_heap;
 
 static void adapter_init(void *arena, size_t len)
 {
-	block_heap_init(&adapter_heap, arena, len);
+	block_heap_init(&adapter_heap, arena, len, NULL); /* the default prefill and cap */
 }
 
 static inline void *adapter_alloc(size_t size)

@@ -4,11 +4,13 @@
  * it.
  *
  * Regions. buddy_layer_init (kernel/layers.h) makes one buddy region per usable memory-map
- * area, over the area's whole frames. A region's frame table (one byte per frame) and its
- * owner bits (one bit per frame: "a block from pages_alloc_bytes starts here") sit in the first
+ * area, over the area's whole frames. A region's frame table (one byte per frame), its owner
+ * bits (one bit per frame: "a block from pages_alloc_bytes starts here") and its side nodes
+ * (the free-list nodes of blocks on a 2 MiB boundary, kernel/pages.c says why) sit in the first
  * run of frames free in lab 02's bitmap inside that area, or anywhere if the area has none
- * (the 640 KiB below the BIOS hole); those frames stay reserved for good. Free-list nodes live
- * in the free frames themselves, reached through the direct map, so the buddy needs paging_ready.
+ * (the 640 KiB below the BIOS hole); those frames stay reserved for good. The other free-list
+ * nodes live in the free frames themselves, reached through the direct map, so the buddy
+ * needs paging_ready.
  *
  * The takeover. The frames still free in lab 02's bitmap (kernel/frame.h), read a word at a
  * time, go to the regions as runs (buddy_add_free_range). Only once every run is in are those

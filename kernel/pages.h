@@ -40,9 +40,10 @@
 /* One region of the kernel's buddy allocator: the whole frames of a usable memory-map area. */
 struct pages_region {
 	struct buddy_region *buddy; /* lab 06's region */
-	uint64_t table_pfn;	    /* its frame table and owner bits: frames [table_pfn, */
-	uint64_t table_frames;	    /*   table_pfn + table_frames), reserved in some region */
-	uint64_t *owned;	  /* bit (pfn - base_pfn): a pages_alloc_bytes block starts there */
+	/* Its frame table, owner bits and side nodes fill frames [table_pfn, table_pfn +
+	 * table_frames), reserved (in this region or, for a region with no free frame, another). */
+	uint64_t table_pfn, table_frames;
+	uint64_t *owned; /* bit (pfn - base_pfn) set: a block from pages_alloc_bytes starts there */
 	struct buddy_node *nodes; /* nodes of free blocks on a 2 MiB boundary (kernel/pages.c) */
 	uint64_t given;		  /* frames the takeover gave it */
 };

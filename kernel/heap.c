@@ -55,6 +55,7 @@
 #include "heap.h"
 #include "kprintf.h"
 #include "layers.h"
+#include "pages.h"
 #include "paging.h"
 #include "panic.h"
 #if CHECKPOINT >= 4
@@ -290,7 +291,15 @@ void *kmalloc_aligned(size_t size, size_t align)
 	if (!heap_align_valid(align))
 		panic("kmalloc_aligned: bad alignment %zu (a power of two from 1 to %lu)", align,
 		      HEAP_MAX_ALIGN);
-	if (!heap || size == 0)
+	if (size == 0)
+		return NULL;
+	/* From checkpoint 06 on, a page or more comes as whole pages from the buddy allocator. */
+	if (size >= PAGE_SIZE && align <= PAGE_SIZE) {
+		void *pages = pages_alloc_bytes(size);
+		if (pages)
+			return pages;
+	}
+	if (!heap)
 		return NULL;
 
 	void *p = heap->alloc(size, align);
@@ -335,6 +344,10 @@ void kfree(void *p)
 {
 	if (!p)
 		return;
+	if (pages_owns(p)) {
+		pages_free_bytes(p);
+		return;
+	}
 	check_in_heap(__func__, p);
 	heap->free(p);
 }
@@ -347,9 +360,14 @@ void *krealloc(void *p, size_t size)
 		kfree(p);
 		return NULL;
 	}
-	check_in_heap(__func__, p);
-	/* Bump knows no sizes: its answer may reach into later blocks, which is safe to read. */
-	size_t old = heap->alloc_size(p);
+	size_t old;
+	if (pages_owns(p)) {
+		old = pages_alloc_size(p);
+	} else {
+		check_in_heap(__func__, p);
+		/* Bump knows no sizes: its answer may reach into later blocks, safe to read. */
+		old = heap->alloc_size(p);
+	}
 	if (old == 0)
 		panic("krealloc: %p is not a live allocation of kmalloc", p);
 

@@ -5,10 +5,17 @@
 #include <string.h>
 #include <stdint.h>
 
+/* Eight bytes per repetition, then the rest: QEMU's TCG runs each repetition of a string
+ * instruction on its own, so clearing a 4 MiB frame table (lab 06, MEM=16G) costs a fifth of
+ * a boot with stosb alone. */
 void *memset(void *dst, int c, size_t n)
 {
 	void *ret = dst;
-	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+	size_t words = n / sizeof(uint64_t), bytes = n % sizeof(uint64_t);
+	uint64_t pattern = (uint8_t)c * 0x0101010101010101ULL; /* c in every byte */
+
+	__asm__ volatile("rep stosq" : "+D"(dst), "+c"(words) : "a"(pattern) : "memory");
+	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(bytes) : "a"(c) : "memory");
 	return ret;
 }
 

@@ -501,8 +501,7 @@ KTEST(kmalloc, stops_at_KHEAP_MAX_with_null, 2)
 		return;
 	EXPECT_NULL(t, kmalloc(KHEAP_MAX));
 	kheap_expect_no_growth(t, &before, "kmalloc(KHEAP_MAX)");
-	while (n < ARRAY_SIZE(chunk) &&
-	       (chunk[n] = kmalloc(HEAP_CHUNK)) != NULL) {
+	while (n < ARRAY_SIZE(chunk) && (chunk[n] = kmalloc(HEAP_CHUNK)) != NULL) {
 		*(uint64_t *)chunk[n] = n;
 		n++;
 	}

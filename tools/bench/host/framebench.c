@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#define MEASURE_PROGRAM "framebench"
 #include "measure.h"
 
 #ifndef BENCH_ADAPTER
@@ -43,12 +44,6 @@ bool measure_callgrind;
 static char *ram;
 static void *frame[FRAMES];
 
-static void die(const char *what)
-{
-	fprintf(stderr, "framebench: %s\n", what);
-	exit(2);
-}
-
 /* The "RAM": aligned to its own size, as a buddy allocator likes it, and touched once now. */
 static void ram_map(void)
 {
@@ -57,7 +52,7 @@ static void ram_map(void)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (p == MAP_FAILED)
-		die("cannot map the frames");
+		measure_die("cannot map the frames");
 	ram = (char *)(((uintptr_t)p + len - 1) & ~(uintptr_t)(len - 1));
 	memset(ram, 0, len); /* no page faults inside the measurements */
 }
@@ -67,7 +62,7 @@ static void *must_alloc(unsigned order)
 	void *p = adapter_alloc(order);
 
 	if (!p)
-		die("out of frames");
+		measure_die("out of frames");
 	return p;
 }
 
@@ -81,9 +76,9 @@ static void bench_fill(int reps)
 		measure_end("fill", t, FRAMES);
 		for (size_t i = 0; i < FRAMES; i++)
 			if (!frame[i])
-				die("could not allocate every frame");
+				measure_die("could not allocate every frame");
 		if (adapter_alloc(0))
-			die("allocated a frame more than there are");
+			measure_die("allocated a frame more than there are");
 		t = measure_begin();
 		for (size_t i = 0; i < FRAMES; i++)
 			adapter_free(frame[i], 0);
@@ -190,16 +185,6 @@ static void bench_churn(unsigned long steps, uint64_t seed)
 	       taken, FRAMES - taken, largest);
 }
 
-static unsigned long arg_num(const char *s)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 0);
-
-	if (!*s || *end)
-		die("expected a number");
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	int a = 1;
@@ -210,17 +195,17 @@ int main(int argc, char **argv)
 		a++;
 	}
 	if (a >= argc)
-		die("usage: framebench [--callgrind] fill|pair50|churn ...");
+		measure_die("usage: framebench [--callgrind] fill|pair50|churn ...");
 	ram_map();
 	const char *cmd = argv[a++];
 	int n = argc - a;
 	if (!strcmp(cmd, "fill") && n == 1)
-		bench_fill((int)arg_num(argv[a]));
+		bench_fill((int)measure_arg_num(argv[a]));
 	else if (!strcmp(cmd, "pair50") && n == 2)
-		bench_pair50(arg_num(argv[a]), (int)arg_num(argv[a + 1]));
+		bench_pair50(measure_arg_num(argv[a]), (int)measure_arg_num(argv[a + 1]));
 	else if (!strcmp(cmd, "churn") && n == 2)
-		bench_churn(arg_num(argv[a]), arg_num(argv[a + 1]));
+		bench_churn(measure_arg_num(argv[a]), measure_arg_num(argv[a + 1]));
 	else
-		die("unknown command or wrong number of arguments");
+		measure_die("unknown command or wrong number of arguments");
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define MEASURE_PROGRAM "heapbench"
 #include "measure.h"
 
 #ifndef BENCH_ADAPTER
@@ -47,12 +48,6 @@
 
 bool measure_callgrind;
 static void *arena;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "heapbench: %s\n", what);
-	exit(2);
-}
 
 static void heap_start(void)
 {
@@ -162,7 +157,7 @@ static void *bench_memory(size_t len)
 		       0);
 
 	if (p == MAP_FAILED)
-		die("out of memory");
+		measure_die("out of memory");
 	return p;
 }
 
@@ -172,7 +167,7 @@ static unsigned long parse_num(const char **s)
 	unsigned long v = strtoul(*s, &end, 10);
 
 	if (end == *s)
-		die("bad number in the trace");
+		measure_die("bad number in the trace");
 	*s = end;
 	return v;
 }
@@ -184,13 +179,13 @@ static void trace_load(struct trace *tr, const char *path)
 
 	memset(tr, 0, sizeof(*tr));
 	if (fd < 0 || fstat(fd, &st) < 0)
-		die("cannot open the trace file");
+		measure_die("cannot open the trace file");
 	char *text = bench_memory((size_t)st.st_size + 1);
 	if (read(fd, text, (size_t)st.st_size) != st.st_size)
-		die("cannot read the trace file");
+		measure_die("cannot read the trace file");
 	close(fd);
 	if (strncmp(text, TRACE_MAGIC, strlen(TRACE_MAGIC)))
-		die("not a trace file (tools/bench/tracegen.py writes them)");
+		measure_die("not a trace file (tools/bench/tracegen.py writes them)");
 
 	size_t lines = 0;
 	for (const char *c = text; *c; c++)
@@ -199,7 +194,7 @@ static void trace_load(struct trace *tr, const char *path)
 	for (const char *line = text; *line; line = strchr(line, '\n') + 1) {
 		const char *s = line + 2;
 		if (!strchr(line, '\n'))
-			die("the trace does not end with a newline");
+			measure_die("the trace does not end with a newline");
 		if (!strncmp(line, "name ", 5)) {
 			sscanf(line, "name %63s", tr->name);
 		} else if (line[0] == 'a' || line[0] == 'f') {
@@ -210,7 +205,7 @@ static void trace_load(struct trace *tr, const char *path)
 			if (op->id + 1 > tr->nids)
 				tr->nids = op->id + 1;
 		} else if (line[0] != '#' && line[0] != '\n') {
-			die("bad line in the trace");
+			measure_die("bad line in the trace");
 		}
 	}
 	tr->ptr = bench_memory(tr->nids * sizeof(*tr->ptr));
@@ -329,7 +324,7 @@ static void bench_holes(unsigned long holes, unsigned long count, int reps)
 		measure_end(label, t, count);
 		for (unsigned long i = 0; i < count; i++)
 			if (!req[i])
-				die("out of memory in the holes benchmark");
+				measure_die("out of memory in the holes benchmark");
 
 		snprintf(label, sizeof(label), "holes/%lu/free", holes);
 		t = measure_begin();
@@ -346,16 +341,6 @@ static void bench_holes(unsigned long holes, unsigned long count, int reps)
 
 /* --------------------------------------------------------------------------------------------- */
 
-static unsigned long arg_num(const char *s)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 0);
-
-	if (!*s || *end)
-		die("expected a number");
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	int a = 1;
@@ -371,25 +356,25 @@ int main(int argc, char **argv)
 		arena = mmap(NULL, ARENA_BYTES, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (arena == MAP_FAILED)
-			die("cannot map the arena");
+			measure_die("cannot map the arena");
 	}
 	if (a >= argc)
-		die("usage: heapbench [--callgrind] pairs|batch|trace|holes ...");
+		measure_die("usage: heapbench [--callgrind] pairs|batch|trace|holes ...");
 	const char *cmd = argv[a++];
 	int n = argc - a;
 	if (!strcmp(cmd, "pairs") && n >= 3) {
 		for (int i = a + 2; i < argc; i++)
-			bench_pairs(arg_num(argv[a]), (int)arg_num(argv[a + 1]), arg_num(argv[i]));
+			bench_pairs(measure_arg_num(argv[a]), (int)measure_arg_num(argv[a + 1]), measure_arg_num(argv[i]));
 	} else if (!strcmp(cmd, "batch") && n == 2) {
-		bench_batch(arg_num(argv[a]), (int)arg_num(argv[a + 1]));
+		bench_batch(measure_arg_num(argv[a]), (int)measure_arg_num(argv[a + 1]));
 	} else if (!strcmp(cmd, "trace") && n >= 2) {
 		for (int i = a + 1; i < argc; i++)
-			bench_trace(argv[i], (int)arg_num(argv[a]));
+			bench_trace(argv[i], (int)measure_arg_num(argv[a]));
 	} else if (!strcmp(cmd, "holes") && n >= 3) {
 		for (int i = a + 2; i < argc; i++)
-			bench_holes(arg_num(argv[i]), arg_num(argv[a]), (int)arg_num(argv[a + 1]));
+			bench_holes(measure_arg_num(argv[i]), measure_arg_num(argv[a]), (int)measure_arg_num(argv[a + 1]));
 	} else {
-		die("unknown command or wrong number of arguments");
+		measure_die("unknown command or wrong number of arguments");
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #if __has_include(<valgrind/callgrind.h>)
@@ -70,3 +71,22 @@ static inline uint64_t measure_random(uint64_t *state)
 	*state = x;
 	return x * 0x2545f4914f6cdd1dull;
 }
+
+/* Stop the program: what went wrong, prefixed with its name (set MEASURE_PROGRAM first). */
+static inline void measure_die(const char *what)
+{
+	fprintf(stderr, "%s: %s\n", MEASURE_PROGRAM, what);
+	exit(2);
+}
+
+/* A whole command-line argument as a number (decimal, 0x hex, 0 octal), or die. */
+static inline unsigned long measure_arg_num(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 0);
+
+	if (!*s || *end)
+		measure_die("expected a number");
+	return v;
+}
+

@@ -89,4 +89,3 @@ static inline unsigned long measure_arg_num(const char *s)
 		measure_die("expected a number");
 	return v;
 }
-

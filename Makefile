@@ -201,7 +201,7 @@ clean:
 
 .PHONY: format
 format:
-X
+	clang-format -i $$(find kernel solutions grade/ktests grade/selftest/ktests tools -name '*.[ch]')
 	@$(PYTHON) tools/mklab.py
 
 # --- benchmarks -------------------------------------------------------------------------------

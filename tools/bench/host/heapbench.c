@@ -364,7 +364,8 @@ int main(int argc, char **argv)
 	int n = argc - a;
 	if (!strcmp(cmd, "pairs") && n >= 3) {
 		for (int i = a + 2; i < argc; i++)
-			bench_pairs(measure_arg_num(argv[a]), (int)measure_arg_num(argv[a + 1]), measure_arg_num(argv[i]));
+			bench_pairs(measure_arg_num(argv[a]), (int)measure_arg_num(argv[a + 1]),
+				    measure_arg_num(argv[i]));
 	} else if (!strcmp(cmd, "batch") && n == 2) {
 		bench_batch(measure_arg_num(argv[a]), (int)measure_arg_num(argv[a + 1]));
 	} else if (!strcmp(cmd, "trace") && n >= 2) {
@@ -372,7 +373,8 @@ int main(int argc, char **argv)
 			bench_trace(argv[i], (int)measure_arg_num(argv[a]));
 	} else if (!strcmp(cmd, "holes") && n >= 3) {
 		for (int i = a + 2; i < argc; i++)
-			bench_holes(measure_arg_num(argv[i]), measure_arg_num(argv[a]), (int)measure_arg_num(argv[a + 1]));
+			bench_holes(measure_arg_num(argv[i]), measure_arg_num(argv[a]),
+				    (int)measure_arg_num(argv[a + 1]));
 	} else {
 		measure_die("unknown command or wrong number of arguments");
 	}

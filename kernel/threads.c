@@ -52,8 +52,8 @@
 #if CHECKPOINT >= 7
 
 #define WHY_MAX		   KTRY_MSG_MAX
-#define DEADLOCK_TICKS	   TIMER_HZ /* one second of nothing but the idle thread */
-#define THREAD_FAILED_EXIT (-1)	    /* the exit value of a thread a test failure stopped */
+#define DEADLOCK_TICKS	   (TIMER_HZ / 2) /* half a second of nothing but the idle thread */
+#define THREAD_FAILED_EXIT (-1)		  /* the exit value of a thread a test failure stopped */
 
 /* The local APIC: where its registers are, their offsets and values (Intel SDM vol. 3, 11.4). */
 #define MSR_APIC_BASE	      0x1b
@@ -506,8 +506,8 @@ void tour_threads(void)
 	tour_step(tour_preemption);
 	tour_step(tour_sleep);
 	tour_step(tour_race);
-	kprintf("every thread joined: %lu frames free, as before the tour (%lu); %zu stack slots "
-		"in use\n",
+	kprintf("every thread joined: %lu frames free, as before the tour (%lu); stack slots in "
+		"use: %zu (the idle thread's)\n",
 		kframes_free(), frames, kstack_slots_used());
 }
 

@@ -152,9 +152,9 @@ int thread_join(struct thread *t)
 /*
  * Step 8: preemption, from the timer interrupt (interrupts disabled). When the current
  * thread has used up its slice (or is the idle thread) and another thread is runnable, it
- * goes to the back of the run queue and the front runs. No TODO here: this runs in the
- * timer interrupt, where a TODO would stop the kernel; until it is written nothing is
- * preempted.
+ * goes to the back of the run queue and the front runs. This one starts empty rather than
+ * with a to-do marker: it runs in the timer interrupt, where reaching one would stop the
+ * kernel. Until it is written, nothing is preempted.
  */
 static void preempt(void)
 {
@@ -171,7 +171,7 @@ void thread_sleep(uint64_t ms)
 
 /*
  * Step 9: from the timer interrupt: every sleeper whose tick has come goes to the run queue,
- * front of the sleep queue first. No TODO here either (see preempt).
+ * front of the sleep queue first. This one starts empty too (see preempt).
  */
 static void wake_sleepers(void)
 {

@@ -17,6 +17,18 @@
 #define SEM_TAKERS  3
 #define ITEMS	    40
 #define SLOTS	    4
+#define MAX_YIELDS  100 /* to let a thread reach the point where it blocks */
+
+/* Yield until th is BLOCKED (or has exited), at most MAX_YIELDS times; true if it is. */
+static bool yield_until_blocked(struct thread *th)
+{
+	for (int i = 0; i < MAX_YIELDS && th->state != THREAD_BLOCKED; i++) {
+		if (th->state == THREAD_EXITED)
+			return false;
+		thread_yield();
+	}
+	return th->state == THREAD_BLOCKED;
+}
 
 /* ---- the race --------------------------------------------------------------------------- */
 
@@ -203,13 +215,15 @@ KTEST(mutex, waiters_are_served_in_order, 2)
 	mutex_lock(&line);
 	for (int i = 0; i < QUEUERS; i++) {
 		th[i] = thread_create("queuer", queue_up, (void *)(intptr_t)i);
-		ASSERT_NOT_NULL(t, th[i]);
-		while (th[i]->state != THREAD_BLOCKED && th[i]->state != THREAD_EXITED)
-			thread_yield(); /* until it waits in line */
+		if (th[i] && !yield_until_blocked(th[i])) /* until it waits in line */
+			FAIL(t, "waiter %d is %s, not BLOCKED, while the mutex is held", i,
+			     thread_state_name(th[i]->state));
 	}
 	mutex_unlock(&line);
 	for (int i = 0; i < QUEUERS; i++)
-		join_within(t, th[i], TEST_JOIN_DEADLINE_MS, NULL, "the mutex was unlocked");
+		if (th[i])
+			join_within(t, th[i], TEST_JOIN_DEADLINE_MS, NULL,
+				    "the mutex was unlocked");
 	EXPECT_EQ(t, nserved, QUEUERS);
 	for (int i = 0; i < nserved; i++)
 		if (served[i] != i)
@@ -257,13 +271,13 @@ KTEST(semaphore, counts_down_then_blocks, 3)
 		th[i] = thread_create("taker", take_unit, (void *)(intptr_t)i);
 		ASSERT_NOT_NULL(t, th[i]);
 	}
-	for (int i = 0; i < SEM_TAKERS; i++)
-		while (th[i]->state != THREAD_BLOCKED && th[i]->state != THREAD_EXITED)
-			thread_yield();
+	bool blocked = yield_until_blocked(th[SEM_TAKERS - 1]);
 	for (int i = 0; i < SEM_TAKERS; i++)
 		got += got_unit[i];
 	EXPECT_EQ(t, got, SEM_UNITS);
-	EXPECT_EQ(t, th[SEM_TAKERS - 1]->state, THREAD_BLOCKED);
+	if (!blocked)
+		FAIL(t, "the third taker is %s, not BLOCKED, with no unit left",
+		     thread_state_name(th[SEM_TAKERS - 1]->state));
 	EXPECT_EQ(t, units.count, 0);
 	semaphore_up(&units);
 	for (int i = 0; i < SEM_TAKERS; i++)

@@ -21,9 +21,9 @@
 bool threads_require(struct ktest *t);
 
 /*
- * True if the timer ticks: it was brought up at boot and a tick arrives within
- * TEST_TICK_WAIT_PERIODS periods of the PIT (watched on its counter, a clock that needs no
- * interrupt). Else the test fails saying what is wrong, and false.
+ * True if the timer ticks: it was brought up at boot, and two ticks in a row each arrive
+ * within TEST_TICK_WAIT_PERIODS periods of the PIT (watched on its counter, a clock that needs
+ * no interrupt). Else the test fails saying what is wrong, and false.
  */
 bool timer_require(struct ktest *t);
 

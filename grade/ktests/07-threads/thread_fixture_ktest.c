@@ -62,14 +62,18 @@ bool timer_require(struct ktest *t)
 		FAIL(t, "interrupts are disabled in the test: something left them off");
 		return false;
 	}
-	uint64_t before = timer_ticks();
-	if (!wait_for_tick_after(before, TEST_TICK_WAIT_PERIODS)) {
-		FAIL(t,
-		     "no timer tick for %d periods of the PIT (its counter kept running): the tick "
-		     "count stays at %lu. Does timer_interrupt (labs/07-threads/timer.c) send the PIC "
-		     "its EOI? Without it the PIC delivers IRQ 0 once and never again",
-		     TEST_TICK_WAIT_PERIODS, before);
-		return false;
+	/* Two ticks in a row: a timer without its EOI ticks once, and may just be doing that. */
+	for (int i = 0; i < 2; i++) {
+		uint64_t before = timer_ticks();
+		if (!wait_for_tick_after(before, TEST_TICK_WAIT_PERIODS)) {
+			FAIL(t,
+			     "no timer tick for %d periods of the PIT (its counter kept running): the "
+			     "tick count stays at %lu. Does timer_interrupt (labs/07-threads/timer.c) "
+			     "send the PIC its EOI? Without it the PIC delivers IRQ 0 once and never "
+			     "again",
+			     TEST_TICK_WAIT_PERIODS, before);
+			return false;
+		}
 	}
 	return true;
 }

@@ -12,6 +12,7 @@
 #define LONG_SLEEP_MS 80
 #define LOOK_EVERY_MS 10
 #define LOOKS	      5
+#define MAX_YIELDS    100
 
 /* Main alone: a sleep of n ticks ends on the tick n (or n + 1 if a tick came in between). */
 KTEST(sleep, main_sleeps_for_its_ticks, 2)
@@ -127,7 +128,8 @@ KTEST(sleep, a_sleeper_uses_no_cpu, 3)
 		return;
 	long_sleeper = thread_create("long-sleeper", sleep_long, NULL);
 	ASSERT_NOT_NULL(t, long_sleeper);
-	thread_yield(); /* it starts and goes to sleep */
+	for (int i = 0; i < MAX_YIELDS && long_sleeper->state != THREAD_SLEEPING; i++)
+		thread_yield(); /* it starts and goes to sleep */
 	uint64_t runs = long_sleeper->kstate.runs;
 	struct thread *idle = threads_idle_thread();
 	uint64_t idle_runs = idle ? idle->kstate.runs : 0;

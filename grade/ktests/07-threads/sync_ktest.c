@@ -138,7 +138,8 @@ static int hold_it(void *arg)
 		mutex_unlock(&held);
 		return -1;
 	}
-	thread_yield(); /* the waiter runs and calls mutex_lock */
+	for (int i = 0; i < MAX_YIELDS && waiter->state != THREAD_BLOCKED; i++)
+		thread_yield(); /* the waiter runs and calls mutex_lock */
 	uint64_t runs = waiter->kstate.runs;
 	uint64_t until = timer_ticks() + HOLD_TICKS;
 	while (timer_ticks() <
@@ -272,6 +273,8 @@ KTEST(semaphore, counts_down_then_blocks, 3)
 		ASSERT_NOT_NULL(t, th[i]);
 	}
 	bool blocked = yield_until_blocked(th[SEM_TAKERS - 1]);
+	for (int i = 0; i < MAX_YIELDS && (!got_unit[0] || !got_unit[1]); i++)
+		thread_yield(); /* the two that got a unit note it */
 	for (int i = 0; i < SEM_TAKERS; i++)
 		got += got_unit[i];
 	EXPECT_EQ(t, got, SEM_UNITS);

@@ -17,6 +17,7 @@
 #define EXIT_DEPTH   3
 #define JOIN_LOOKS   3
 #define MANY	     1000
+#define MAX_YIELDS   100 /* to let a short thread finish, preempted or not */
 #define LONG_NAME    "a-name-much-longer-than-a-record-holds"
 
 static int return_arg(void *arg)
@@ -167,7 +168,7 @@ KTEST(threads, nothing_runs_after_exit, 3)
 	ran_after_exit = false;
 	struct thread *th = thread_create("exits", exits_from_inside, NULL);
 	ASSERT_NOT_NULL(t, th);
-	for (int i = 0; i < TURNS && th->state != THREAD_EXITED; i++)
+	for (int i = 0; i < MAX_YIELDS && th->state != THREAD_EXITED; i++)
 		thread_yield();
 	ASSERT_EQ(t, th->state, THREAD_EXITED);
 	uint64_t runs = th->kstate.runs;
@@ -192,15 +193,21 @@ static int watch_the_joiner(void *arg)
 	return blocked;
 }
 
-/* thread_join blocks the caller: every time the thread looks, main is BLOCKED. */
+/*
+ * thread_join blocks the caller: every time the thread looks, main is BLOCKED. (Interrupts
+ * are off from the create to the join, so that no tick can run the thread before main
+ * waits; the thread itself runs with them on, as every thread starts.)
+ */
 KTEST(threads, join_blocks_until_the_thread_exits, 2)
 {
 	if (!threads_require(t))
 		return;
 	joining = thread_current();
+	unsigned long flags = irq_save();
 	struct thread *th = thread_create("watcher", watch_the_joiner, NULL);
+	int blocked = th ? thread_join(th) : -1;
+	irq_restore(flags);
 	ASSERT_NOT_NULL(t, th);
-	int blocked = thread_join(th);
 	if (blocked != JOIN_LOOKS)
 		FAIL(t,
 		     "main was BLOCKED %d of the %d times the thread looked while main was in "

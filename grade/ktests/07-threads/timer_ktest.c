@@ -10,7 +10,9 @@
 
 #define PIT_DIVISOR_100HZ    ((PIT_FREQUENCY_HZ + TIMER_HZ / 2) / TIMER_HZ) /* 11932 */
 #define DIVISOR_SLACK	     (PIT_DIVISOR_100HZ / 100) /* the largest count seen: within 1% */
-#define PERIODS_TO_WATCH     5
+#define PERIODS_TO_WATCH     10
+#define SAMPLE_PERIODS_MAX   20
+#define TICKS_SLACK	     3 /* ticks merged, or wraps missed, while QEMU waited for the host */
 #define STATUS_MODE(s)	     (((s) >> 1) & 7)
 #define STATUS_ACCESS(s)     (((s) >> 4) & 3)
 #define STATUS_BCD	     1u
@@ -45,8 +47,11 @@ KTEST(timer, pit_is_a_100_hz_rate_generator, 2)
 	EXPECT_EQ(t, STATUS_ACCESS(status), PIT_ACCESS_BITS_LOHI);
 	EXPECT_EQ(t, status & STATUS_BCD, 0);
 
+	/* Until a sample falls in the first 1% of a period (one does within a period or two,
+	 * unless QEMU itself is kept off the host's CPU for a while: then more periods). */
 	uint16_t last = pit_read_count(), largest = last;
-	for (int wraps = 0; wraps < 2;) {
+	for (int wraps = 0;
+	     wraps < SAMPLE_PERIODS_MAX && largest < PIT_DIVISOR_100HZ - DIVISOR_SLACK;) {
 		uint16_t now = pit_read_count();
 		if (now > last)
 			wraps++;
@@ -62,8 +67,10 @@ KTEST(timer, pit_is_a_100_hz_rate_generator, 2)
 }
 
 /*
- * Over five periods of the PIT, five ticks: each time its output rises the PIC delivers
- * IRQ 0 on vector 32, timer_interrupt counts it and sends the EOI that lets the next one in.
+ * Over ten periods of the PIT, ten ticks: each time its output rises the PIC delivers IRQ 0
+ * on vector 32, timer_interrupt counts it and sends the EOI that lets the next one in. (Give
+ * or take three: when the host keeps QEMU waiting, rising edges can merge into one interrupt,
+ * and the test can miss a turn of the counter.)
  */
 KTEST(timer, one_tick_per_pit_period, 3)
 {
@@ -80,7 +87,7 @@ KTEST(timer, one_tick_per_pit_period, 3)
 		last = now;
 	}
 	uint64_t ticks = timer_ticks() - start;
-	if (ticks + 1 < PERIODS_TO_WATCH || ticks > PERIODS_TO_WATCH + 1)
+	if (ticks + TICKS_SLACK < PERIODS_TO_WATCH || ticks > PERIODS_TO_WATCH + TICKS_SLACK)
 		FAIL(t,
 		     "%lu ticks during %d periods of the PIT: one interrupt per period, counted once, "
 		     "is what timer_interrupt should see",

@@ -2,9 +2,9 @@
  * Kernel threads: lab 07 writes them (labs/07-threads/thread.c); the kernel gives a few
  * pieces (the end of this file, kernel/threads.c).
  *
- * A thread is a struct thread (from kmalloc), a stack (kstack.h: frames from the buddy
- * allocator, above a guard page) and, while it is not running, a struct context saved on
- * that stack (context.h). One CPU runs one thread at a time, `current`; the others wait in
+ * A thread is a struct thread (from kmalloc; the two that live as long as the kernel, main
+ * and idle, are static), a stack (kstack.h: frames from the buddy allocator, above a guard
+ * page) and, while it is not running, a struct context saved on that stack (context.h). One CPU runs one thread at a time, `current`; the others wait in
  * one of these states:
  *
  *            thread_create                 thread_exit
@@ -76,8 +76,9 @@ struct thread {
 
 /*
  * Make the code that runs now (kernel_main, on the boot stack) the thread "main", RUNNING,
- * and create the idle thread (body thread_idle_main, kept off the run queue). Interrupts must
- * be disabled. Panics "thread_init: ..." if there is no memory for them.
+ * and create the idle thread (body thread_idle_main, kept off the run queue); both records
+ * are static. Interrupts must be disabled. Panics "thread_init: ..." if the idle thread gets
+ * no stack.
  */
 void thread_init(void);
 

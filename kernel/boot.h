@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "multiboot.h"
 #include "x86.h"
@@ -29,3 +30,7 @@ void kernel_main(uint32_t mb_magic, uint64_t mbi_phys);
  * the tests of the layers below still run (and the grader shows the note with each failure).
  */
 bool init_step(const char *what, void (*fn)(void *), void *arg);
+
+/* init_step that also keeps the reason of a skip in why (size bytes, NUL-terminated; left
+ * alone when the step completes), for a layer that reports it again later. */
+bool init_step_why(const char *what, void (*fn)(void *), void *arg, char *why, size_t size);

@@ -41,8 +41,10 @@
  *                     region that ends there; ask again: it fits. The heap is now 164 KiB.
  *   kmalloc(70 MiB)   need is more than KHEAP_MAX - 164 KiB: NULL at once, nothing mapped.
  *
- * No lock yet: until checkpoint 07 the kernel runs one thread and no interrupt handler
- * allocates.
+ * The lock: every entry point (kmalloc_aligned, kfree, krealloc, kheap_stats) runs with
+ * interrupts disabled (irq.h). Until checkpoint 07 that changes nothing; from then on the
+ * timer may preempt a thread anywhere, and on one CPU no other thread can run, so none can
+ * find the allocator half-way through a change. Interrupt handlers never allocate.
  */
 #if CHECKPOINT >= 3
 #include <stdbool.h>
@@ -53,6 +55,7 @@
 #include "bump.h"
 #include "compiler.h"
 #include "heap.h"
+#include "irq.h"
 #include "kprintf.h"
 #include "layers.h"
 #include "pages.h"
@@ -286,7 +289,8 @@ static bool heap_grow(size_t size, size_t align)
 
 /* ---- kmalloc and its friends ----------------------------------------------------------------- */
 
-void *kmalloc_aligned(size_t size, size_t align)
+/* kmalloc_aligned with the lock held. */
+static void *__kmalloc_aligned(size_t size, size_t align)
 {
 	if (!heap_align_valid(align))
 		panic("kmalloc_aligned: bad alignment %zu (a power of two from 1 to %lu)", align,
@@ -310,6 +314,15 @@ void *kmalloc_aligned(size_t size, size_t align)
 	}
 	if (!p && heap_grow(size, align))
 		p = heap->alloc(size, align);
+	return p;
+}
+
+void *kmalloc_aligned(size_t size, size_t align)
+{
+	unsigned long flags = irq_save();
+	void *p = __kmalloc_aligned(size, align);
+
+	irq_restore(flags);
 	return p;
 }
 
@@ -340,7 +353,8 @@ static void check_in_heap(const char *who, const void *p)
 		      heap_end);
 }
 
-void kfree(void *p)
+/* kfree with the lock held. */
+static void __kfree(void *p)
 {
 	if (!p)
 		return;
@@ -348,43 +362,64 @@ void kfree(void *p)
 		pages_free_bytes(p);
 		return;
 	}
-	check_in_heap(__func__, p);
+	check_in_heap("kfree", p);
 	heap->free(p);
 }
 
-void *krealloc(void *p, size_t size)
+void kfree(void *p)
+{
+	unsigned long flags = irq_save();
+
+	__kfree(p);
+	irq_restore(flags);
+}
+
+/* krealloc with the lock held. */
+static void *__krealloc(void *p, size_t size)
 {
 	if (!p)
-		return kmalloc(size);
+		return __kmalloc_aligned(size, KMALLOC_ALIGN);
 	if (size == 0) {
-		kfree(p);
+		__kfree(p);
 		return NULL;
 	}
 	size_t old;
 	if (pages_owns(p)) {
 		old = pages_alloc_size(p);
 	} else {
-		check_in_heap(__func__, p);
+		check_in_heap("krealloc", p);
 		/* Bump knows no sizes: its answer may reach into later blocks, safe to read. */
 		old = heap->alloc_size(p);
 	}
 	if (old == 0)
 		panic("krealloc: %p is not a live allocation of kmalloc", p);
 
-	void *q = kmalloc(size);
+	void *q = __kmalloc_aligned(size, KMALLOC_ALIGN);
 	if (!q)
 		return NULL;
 	memcpy(q, p, MIN(old, size));
-	kfree(p);
+	__kfree(p);
+	return q;
+}
+
+void *krealloc(void *p, size_t size)
+{
+	unsigned long flags = irq_save();
+	void *q = __krealloc(p, size);
+
+	irq_restore(flags);
 	return q;
 }
 
 void kheap_stats(struct heap_stats *s)
 {
+	unsigned long flags = irq_save();
+
 	if (heap)
 		heap->stats(s);
 	else
 		memset(s, 0, sizeof(*s));
+	irq_restore(flags);
 }
 
 /* ---- bringing it up ------------------------------------------------------------------------ */

@@ -30,7 +30,8 @@
  *   - Freeing a pointer the allocator never returned, or freeing one twice, panics with the
  *     function's name ("list_heap_free: double free of 0x..."), as far as the allocator can
  *     tell: bump keeps too little to catch every case (bump.h says which).
- *   - No locking: the caller serializes (the kernel heap takes a lock once there are threads).
+ *   - No locking: the caller serializes (kmalloc and friends run with interrupts disabled,
+ *     which on one CPU keeps every other thread out).
  *
  * The kernel heap (kmalloc, kernel/heap.c) is a fixed range of virtual addresses, KHEAP_BASE
  * (memlayout.h) to KHEAP_BASE + KHEAP_MAX. The kernel maps KHEAP_INITIAL bytes of fresh frames

@@ -109,6 +109,18 @@ static void record_failure(struct ktest *t, const char *msg)
 	kprintf(INDENT "# %s\n", msg);
 }
 
+void ktest_fail_msg(struct ktest *t, const char *msg)
+{
+	record_failure(t, msg);
+}
+
+static struct ktest *current_test;
+
+struct ktest *ktest_current(void)
+{
+	return current_test;
+}
+
 void ktest_fail(struct ktest *t, bool fatal, const char *file, int line, const char *fmt, ...)
 {
 	char msg[KTRY_MSG_MAX];
@@ -230,7 +242,9 @@ static bool run_case(const struct ktest_case *c, int number)
 	uint64_t rng_state = hash_str(hash_str(seed, c->suite), c->name);
 
 	t.rng = splitmix64(&rng_state);
+	current_test = &t;
 	int kind = ktry_call(run_case_body, &t, KTRY_ANY, &res);
+	current_test = NULL;
 	char msg[KTRY_MSG_MAX + 64];
 
 	switch (kind) {

@@ -123,6 +123,15 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
 	KTEST_TRUE(t, true, (p) == NULL, "expected %s to be NULL, got %p", #p, (void *)(p))
 #define ASSERT_NOT_NULL(t, p) KTEST_TRUE(t, true, (p) != NULL, "expected %s not to be NULL", #p)
 
+/*
+ * Record a failure of t with msg as it is (no file:line in front): for what the kernel notices
+ * on a test's behalf, such as a thread the test started running into a TODO.
+ */
+void ktest_fail_msg(struct ktest *t, const char *msg);
+
+/* The test running right now, or NULL outside tests (a scenario, the tour). */
+struct ktest *ktest_current(void);
+
 /* A failure with a message of the test's own: FAIL(t, "block %d overlaps block %d", i, j). */
 #define FAIL(t, ...) ktest_fail(t, false, __FILE__, __LINE__, __VA_ARGS__)
 

@@ -61,6 +61,16 @@ bool ktry_would_catch(enum ktry_kind kind)
 	return find_catcher(kind) != NULL;
 }
 
+struct ktry *ktry_chain(void)
+{
+	return ktry_top;
+}
+
+void ktry_set_chain(struct ktry *top)
+{
+	ktry_top = top;
+}
+
 static void __noreturn jump_to(struct ktry *k)
 {
 	ktry_top = k->prev;

@@ -68,3 +68,11 @@ void ktry_raise_fault(const char *msg, uint64_t vector, uint64_t error, uint64_t
 
 /* True if a catch point would take `kind` raised right now. */
 bool ktry_would_catch(enum ktry_kind kind);
+
+/*
+ * The innermost catch point of the running code (NULL: none), and setting it. Each thread has
+ * its own chain of catch points on its own stack, so the scheduler saves the chain of the
+ * thread that stops and sets the one of the thread that runs next (kernel/threads.c).
+ */
+struct ktry *ktry_chain(void);
+void ktry_set_chain(struct ktry *top);

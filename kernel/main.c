@@ -44,14 +44,21 @@ static void record_boot_cpu_state(void)
 		boot_cpu.cs_descriptor = *(const uint64_t *)(base + (boot_cpu.cs & ~7u));
 }
 
-bool init_step(const char *what, void (*fn)(void *), void *arg)
+bool init_step_why(const char *what, void (*fn)(void *), void *arg, char *why, size_t size)
 {
 	struct ktry_result res;
 
 	if (ktry_call(fn, arg, KTRY_TODO, &res) == 0)
 		return true;
 	kprintf("kernel: %s skipped: %s\n", what, res.msg);
+	if (why && size)
+		ksnprintf(why, size, "%s skipped: %s", what, res.msg);
 	return false;
+}
+
+bool init_step(const char *what, void (*fn)(void *), void *arg)
+{
+	return init_step_why(what, fn, arg, NULL, 0);
 }
 
 static void init_idt(void *arg)

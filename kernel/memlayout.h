@@ -7,6 +7,7 @@
  *   0xffff800000000000 ... (+ all of RAM)       the direct map: physical address p is at
  *                                               DIRECT_MAP_BASE + p
  *   0xffffc00000000000 ... (+ KHEAP_MAX)        the kernel heap (checkpoint 03 on)
+ *   0xffffd00000000000 (one page)               the local APIC's registers (checkpoint 07)
  *   0xffffe00000000000 ...                      thread stacks with guard pages (checkpoint 07)
  *   0xffffffff80000000 ... (+ kernel image)     the kernel image: linked here, loaded at
  *                                               physical KERNEL_PHYS_BASE
@@ -26,6 +27,7 @@
 #define KERNEL_VMA	 _UL(0xffffffff80000000)
 #define DIRECT_MAP_BASE	 _UL(0xffff800000000000)
 #define KHEAP_BASE	 _UL(0xffffc00000000000)
+#define LAPIC_VA	 _UL(0xffffd00000000000)
 #define KSTACKS_BASE	 _UL(0xffffe00000000000)
 
 /* How much the boot page tables of checkpoint 01 map: the first GiB, with 2 MiB pages. */

@@ -20,6 +20,7 @@
 
 int trap_depth;
 static trap_handler_t handlers[TRAP_VECTORS];
+static trap_guard_owner_t guard_owner;
 
 static const char *const exception_names[32] = {
 	[VEC_DE] = "#DE divide error",
@@ -63,6 +64,25 @@ static bool in_boot_stack_guard(uint64_t addr)
 	return addr >= (uint64_t)__stack_guard && addr < (uint64_t)__stack_bottom;
 }
 
+void trap_set_guard_owner(trap_guard_owner_t owner)
+{
+	guard_owner = owner;
+}
+
+/* Panic if a double fault or a page fault at addr means a stack ran into its guard page. */
+static void check_stack_overflow(const struct trap_frame *tf, uint64_t addr)
+{
+	char who[64];
+
+	if (tf->vector != VEC_DF && tf->vector != VEC_PF)
+		return;
+	if (tf->vector == VEC_DF && in_boot_stack_guard(addr))
+		panic("kernel stack overflow: the boot stack ran into its guard page at 0x%lx",
+		      addr);
+	if (guard_owner && guard_owner(addr, who, sizeof(who)))
+		panic("kernel stack overflow: %s ran into its guard page at 0x%lx", who, addr);
+}
+
 /* Faults a test may run into and survive; not those that mean the machine state is lost. */
 static bool catchable(uint64_t vector)
 {
@@ -103,9 +123,7 @@ static void exception(struct trap_frame *tf)
 		      tf->rip, cr2);
 	if (tf->vector == VEC_BP)
 		return; /* a trap: execution continues after the int3 */
-	if (tf->vector == VEC_DF && in_boot_stack_guard(read_cr2()))
-		panic("kernel stack overflow: the boot stack ran into its guard page at 0x%lx",
-		      read_cr2());
+	check_stack_overflow(tf, tf->vector == VEC_PF ? cr2 : read_cr2());
 	panic("unhandled exception %s at rip 0x%lx", trap_name(tf->vector), tf->rip);
 }
 

@@ -72,5 +72,18 @@ void trap_register(int vector, trap_handler_t handler);
 /* Called by trapentry.S for every trap. */
 void trap_dispatch(struct trap_frame *tf);
 
+/*
+ * Whose guard page holds addr: write a description ("thread 'worker'") into buf and return
+ * true, or return false if addr is in no guard page the function knows of.
+ */
+typedef bool (*trap_guard_owner_t)(uint64_t addr, char *buf, size_t size);
+
+/*
+ * Tell the fault reports about more stacks with guard pages than the boot stack (kernel/
+ * threads.c: the thread stacks). A double fault, or a page fault nothing catches, whose
+ * address is in one of them then panics with "kernel stack overflow: <owner> ran into ...".
+ */
+void trap_set_guard_owner(trap_guard_owner_t owner);
+
 /* "#PF page fault" for 14, "interrupt" for 32 and up. */
 const char *trap_name(uint64_t vector);

@@ -100,10 +100,9 @@ REFERENCE_HEAP = "glibc"   # T_glibc in the trace score P = 0.6 U + 0.4 min(1, T
 # each checkpoint through kernel/build.mk's EXTRA_SRCS; the graded kernel never has them.
 GUEST_SOURCES = sorted((BENCH / "guest").glob("*.c"))
 ICOUNT = ["-icount", "shift=0,sleep=off"]  # one tick per instruction, idle time not counted
-# The context-switch routine of lab 07, for its static instruction count: the first of these
-# symbols the kernel has. Add the real name here if it is none of them.
-SWITCH_SYMBOLS = ("context_switch", "switch_context", "thread_switch", "switch_to", "swtch",
-                  "cpu_switch")
+# The context-switch routine of lab 07 (labs/07-threads/switch.S, kernel/context.h), for its
+# static instruction count: the first of these symbols the kernel has.
+SWITCH_SYMBOLS = ("context_switch",)
 
 
 @dataclass

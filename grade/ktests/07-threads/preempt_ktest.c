@@ -1,0 +1,104 @@
+/*
+ * Lab 07, step 8: preemption. The threads here never yield: only the timer can take the CPU
+ * from them. Every loop ends at a tick deadline, so a kernel without preemption fails the
+ * tests instead of hanging in them.
+ */
+#include "irq.h"
+#include "thread_fixture.h"
+
+#define SPIN_TICKS    10 /* 100 ms of two threads spinning */
+#define MIN_HANDOVERS 4	 /* times the CPU went from one spinner to the other, at the least */
+#define HOG_MAX_TICKS 50 /* the hog gives up after this, preempted or not */
+
+struct spinner {
+	const char *name;
+	uint64_t until;
+	volatile uint64_t count;
+};
+
+static struct spinner *last_spinner; /* which spinner counted last */
+static int handovers;
+
+static int spin(void *arg)
+{
+	struct spinner *s = arg;
+
+	while (timer_ticks() < s->until) {
+		s->count++;
+		if (last_spinner != s) { /* the other one ran since our last count */
+			last_spinner = s;
+			handovers++;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Two threads count for 100 ms without ever yielding while main waits in thread_join: both
+ * make progress, and the CPU goes back and forth between them, about once a tick.
+ */
+KTEST(preempt, cpu_bound_threads_take_turns, 4)
+{
+	if (!threads_and_timer_require(t))
+		return;
+	uint64_t until = timer_ticks() + SPIN_TICKS;
+	struct spinner a = {"spin-a", until, 0}, b = {"spin-b", until, 0};
+
+	last_spinner = NULL;
+	handovers = 0;
+	struct thread *ta = thread_create(a.name, spin, &a);
+	struct thread *tb = thread_create(b.name, spin, &b);
+	if (ta)
+		thread_join(ta);
+	if (tb)
+		thread_join(tb);
+	ASSERT_TRUE(t, ta && tb);
+	if (!a.count || !b.count)
+		FAIL(t,
+		     "spin-a counted %lu and spin-b %lu in %d ticks: one never ran while the other "
+		     "spun, so the timer preempted nobody (thread_tick's preempt, labs/07-threads/"
+		     "thread.c)",
+		     a.count, b.count, SPIN_TICKS);
+	else if (handovers < MIN_HANDOVERS)
+		FAIL(t,
+		     "the CPU went from one spinner to the other only %d times in %d ticks: a "
+		     "thread should be preempted after THREAD_SLICE_TICKS (%d) when another is "
+		     "runnable",
+		     handovers, SPIN_TICKS, THREAD_SLICE_TICKS);
+}
+
+static volatile bool hog_stop;
+
+static int hog(void *arg)
+{
+	uint64_t give_up = timer_ticks() + HOG_MAX_TICKS;
+
+	(void)arg;
+	while (!hog_stop && timer_ticks() < give_up)
+		cpu_relax();
+	return hog_stop;
+}
+
+/*
+ * Main yields to a thread that spins until main tells it to stop: main gets the CPU back
+ * only by preemption, within a slice (and a tick for the slice that was running).
+ */
+KTEST(preempt, a_spinning_thread_gives_the_cpu_back, 3)
+{
+	if (!threads_and_timer_require(t))
+		return;
+	hog_stop = false;
+	struct thread *th = thread_create("hog", hog, NULL);
+	ASSERT_NOT_NULL(t, th);
+	uint64_t before = timer_ticks();
+	thread_yield(); /* the hog runs; only the timer brings main back */
+	uint64_t waited = timer_ticks() - before;
+	hog_stop = true;
+	int stopped_by_main = thread_join(th);
+	EXPECT_TRUE(t, stopped_by_main);
+	if (waited > THREAD_SLICE_TICKS + 1)
+		FAIL(t,
+		     "main got the CPU back %lu ticks after it yielded to a spinning thread: "
+		     "expected at most %d (one slice)",
+		     waited, THREAD_SLICE_TICKS + 1);
+}

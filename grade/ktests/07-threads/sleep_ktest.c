@@ -1,0 +1,160 @@
+/*
+ * Lab 07, step 9: sleeping. A sleeper is off the run queue until its tick; the tick that
+ * wakes it lets it run at once when the CPU is idle, so "when it woke" is measured in ticks.
+ */
+#include "irq.h"
+#include "ktest.h"
+#include "thread_fixture.h"
+
+#define SLEEPERS      6
+#define SLEEP_SPACING 3 /* ticks between two sleepers' deadlines */
+#define SLEEP_FIRST   2 /* ticks: the shortest sleep */
+#define LONG_SLEEP_MS 80
+#define LOOK_EVERY_MS 10
+#define LOOKS	      5
+#define MAX_YIELDS    100
+
+/* Main alone: a sleep of n ticks ends on the tick n (or n + 1 if a tick came in between). */
+KTEST(sleep, main_sleeps_for_its_ticks, 2)
+{
+	static const uint64_t ms[] = {10, 25, 40};
+
+	if (!threads_and_timer_require(t))
+		return;
+	for (unsigned i = 0; i < ARRAY_SIZE(ms); i++) {
+		uint64_t n = timer_ms_to_ticks(ms[i]), start = timer_ticks();
+		thread_sleep(ms[i]);
+		uint64_t slept = timer_ticks() - start;
+		if (slept < n || slept > n + 1)
+			FAIL(t, "thread_sleep(%lu) lasted %lu ticks, not %lu (or %lu)", ms[i],
+			     slept, n, n + 1);
+	}
+}
+
+struct sleeper {
+	uint64_t ticks;	      /* how long it sleeps */
+	uint64_t start, woke; /* timer_ticks() before and after */
+};
+
+static struct sleeper sleepers[SLEEPERS];
+static int wake_order[SLEEPERS], woken;
+
+static int sleep_and_note(void *arg)
+{
+	struct sleeper *s = &sleepers[(intptr_t)arg];
+
+	s->start = timer_ticks();
+	thread_sleep(s->ticks * TIMER_MS_PER_TICK);
+	s->woke = timer_ticks();
+	unsigned long flags = irq_save();
+	wake_order[woken++] = (int)(intptr_t)arg;
+	irq_restore(flags);
+	return 0;
+}
+
+/*
+ * Six threads, created in a random order, sleep for 2, 5, 8, ... ticks: each wakes on its
+ * deadline (start + its ticks, or one tick later if a tick fell between its start and its
+ * sleep), and they wake in the order of their deadlines.
+ */
+KTEST(sleep, sleepers_wake_in_deadline_order, 4)
+{
+	struct thread *th[SLEEPERS];
+	int order[SLEEPERS];
+
+	if (!threads_and_timer_require(t))
+		return;
+	for (int i = 0; i < SLEEPERS; i++)
+		order[i] = i;
+	for (int i = SLEEPERS - 1; i > 0; i--) { /* a random order of creation (Fisher-Yates) */
+		int j = (int)ktest_random_range(t, 0, (uint64_t)i), x = order[i];
+		order[i] = order[j];
+		order[j] = x;
+	}
+	if (order[0] == 0 && order[1] == 1) { /* never shortest first: the queue must sort */
+		order[0] = 1;
+		order[1] = 0;
+	}
+	woken = 0;
+	for (int i = 0; i < SLEEPERS; i++)
+		sleepers[i] = (struct sleeper){SLEEP_FIRST + SLEEP_SPACING * (uint64_t)i, 0, 0};
+	for (int i = 0; i < SLEEPERS; i++)
+		th[order[i]] = thread_create("sleeper", sleep_and_note, (void *)(intptr_t)order[i]);
+	for (int i = 0; i < SLEEPERS; i++)
+		if (th[i])
+			join_within(t, th[i], TEST_JOIN_DEADLINE_MS, NULL,
+				    "its sleep should be over");
+	if (woken != SLEEPERS) {
+		FAIL(t, "only %d of %d sleepers woke up", woken, SLEEPERS);
+		return;
+	}
+	for (int i = 0; i < SLEEPERS; i++) {
+		const struct sleeper *s = &sleepers[i];
+		uint64_t due = s->start + s->ticks;
+		if (s->woke < due || s->woke > due + 1)
+			FAIL(t,
+			     "the sleeper of %lu ticks started on tick %lu, so was due on tick %lu "
+			     "(or %lu), but woke on tick %lu",
+			     s->ticks, s->start, due, due + 1, s->woke);
+	}
+	for (int i = 1; i < SLEEPERS; i++) {
+		const struct sleeper *a = &sleepers[wake_order[i - 1]],
+				     *b = &sleepers[wake_order[i]];
+		/* deadlines known to the tick: compare those at least two apart */
+		if (a->start + a->ticks >= b->start + b->ticks + 2)
+			FAIL(t,
+			     "the sleeper due on tick %lu woke after the one due on tick %lu: sleepers "
+			     "must wake in deadline order",
+			     b->start + b->ticks, a->start + a->ticks);
+	}
+}
+
+static struct thread *long_sleeper;
+
+static int sleep_long(void *arg)
+{
+	(void)arg;
+	thread_sleep(LONG_SLEEP_MS);
+	return 0;
+}
+
+/*
+ * While a thread sleeps it is SLEEPING and is never switched to, and when every thread
+ * sleeps the idle thread runs (halting the CPU): sleeping costs no CPU.
+ */
+KTEST(sleep, a_sleeper_uses_no_cpu, 3)
+{
+	if (!threads_and_timer_require(t))
+		return;
+	long_sleeper = thread_create("long-sleeper", sleep_long, NULL);
+	ASSERT_NOT_NULL(t, long_sleeper);
+	for (int i = 0; i < MAX_YIELDS && long_sleeper->state != THREAD_SLEEPING; i++)
+		thread_yield(); /* it starts and goes to sleep */
+	uint64_t runs = long_sleeper->kstate.runs;
+	struct thread *idle = threads_idle_thread();
+	uint64_t idle_runs = idle ? idle->kstate.runs : 0;
+	int looked = 0, asleep = 0;
+
+	for (int i = 0; i < LOOKS; i++) {
+		thread_sleep(LOOK_EVERY_MS);
+		if (long_sleeper->state == THREAD_EXITED)
+			break;
+		looked++;
+		asleep += long_sleeper->state == THREAD_SLEEPING;
+	}
+	uint64_t runs_meanwhile = long_sleeper->kstate.runs - runs;
+	idle = threads_idle_thread();
+	uint64_t idle_meanwhile = idle ? idle->kstate.runs - idle_runs : 0;
+	join_within(t, long_sleeper, TEST_JOIN_DEADLINE_MS, NULL, "its sleep should be over");
+	EXPECT_GT(t, looked, 0);
+	if (asleep != looked)
+		FAIL(t, "the sleeping thread was SLEEPING only %d of the %d times main looked",
+		     asleep, looked);
+	if (looked == LOOKS && runs_meanwhile > 0)
+		FAIL(t,
+		     "the sleeping thread was switched to %lu times while it slept: a sleeper "
+		     "must stay off the run queue until its tick",
+		     runs_meanwhile);
+	if (idle_meanwhile == 0)
+		FAIL(t, "while main and the other thread both slept the idle thread never ran");
+}

@@ -1,0 +1,95 @@
+/*
+ * Lab 07, steps 1 and 2: the PICs and the timer. The PIT's own counter, read through its
+ * ports, is the reference clock: it runs whether or not interrupts arrive.
+ */
+#include "irq.h"
+#include "pic.h"
+#include "thread_fixture.h"
+#include "timer.h"
+#include "x86.h"
+
+#define PIT_DIVISOR_100HZ    ((PIT_FREQUENCY_HZ + TIMER_HZ / 2) / TIMER_HZ) /* 11932 */
+#define DIVISOR_SLACK	     (PIT_DIVISOR_100HZ / 100) /* the largest count seen: within 1% */
+#define PERIODS_TO_WATCH     10
+#define SAMPLE_PERIODS_MAX   20
+#define TICKS_SLACK	     3 /* ticks merged, or wraps missed, while QEMU waited for the host */
+#define STATUS_MODE(s)	     (((s) >> 1) & 7)
+#define STATUS_ACCESS(s)     (((s) >> 4) & 3)
+#define STATUS_BCD	     1u
+#define PIT_ACCESS_BITS_LOHI 3
+
+/* Only the timer's line is open: every other line of both PICs is masked. */
+KTEST(timer, pic_masks_every_line_but_the_timer, 2)
+{
+	if (!timer_require(t))
+		return;
+	unsigned long flags = irq_save();
+	uint8_t master = inb(PIC1_DATA), slave = inb(PIC2_DATA);
+	irq_restore(flags);
+	EXPECT_EQ(t, master, (uint8_t) ~(1u << IRQ_TIMER));
+	EXPECT_EQ(t, slave, PIC_MASK_ALL);
+}
+
+/*
+ * Channel 0 runs in mode 2 with the divisor for TIMER_HZ: the read-back status says the
+ * mode, and while it counts down from the divisor to 1 the largest count seen is the
+ * divisor (or a little less: the samples are a few counts apart).
+ */
+KTEST(timer, pit_is_a_100_hz_rate_generator, 2)
+{
+	if (!timer_require(t))
+		return;
+	unsigned long flags = irq_save();
+	outb(PIT_COMMAND, PIT_READBACK_STATUS0);
+	uint8_t status = inb(PIT_CHANNEL0);
+	irq_restore(flags);
+	EXPECT_TRUE(t, STATUS_MODE(status) == 2 || STATUS_MODE(status) == 6);
+	EXPECT_EQ(t, STATUS_ACCESS(status), PIT_ACCESS_BITS_LOHI);
+	EXPECT_EQ(t, status & STATUS_BCD, 0);
+
+	/* Until a sample falls in the first 1% of a period (one does within a period or two,
+	 * unless QEMU itself is kept off the host's CPU for a while: then more periods). */
+	uint16_t last = pit_read_count(), largest = last;
+	for (int wraps = 0;
+	     wraps < SAMPLE_PERIODS_MAX && largest < PIT_DIVISOR_100HZ - DIVISOR_SLACK;) {
+		uint16_t now = pit_read_count();
+		if (now > last)
+			wraps++;
+		if (now > largest)
+			largest = now;
+		last = now;
+	}
+	if (largest > PIT_DIVISOR_100HZ || largest < PIT_DIVISOR_100HZ - DIVISOR_SLACK)
+		FAIL(t,
+		     "channel 0 counts down from about %u, not from %u (%u Hz / %u Hz): check the "
+		     "divisor in timer_init and that its low byte goes first",
+		     largest, PIT_DIVISOR_100HZ, PIT_FREQUENCY_HZ, TIMER_HZ);
+}
+
+/*
+ * Over ten periods of the PIT, ten ticks: each time its output rises the PIC delivers IRQ 0
+ * on vector 32, timer_interrupt counts it and sends the EOI that lets the next one in. (Give
+ * or take three: when the host keeps QEMU waiting, rising edges can merge into one interrupt,
+ * and the test can miss a turn of the counter.)
+ */
+KTEST(timer, one_tick_per_pit_period, 3)
+{
+	if (!timer_require(t))
+		return;
+	uint16_t last = pit_read_count();
+	uint64_t start = timer_ticks();
+	int wraps = 0;
+
+	while (wraps < PERIODS_TO_WATCH) {
+		uint16_t now = pit_read_count();
+		if (now > last)
+			wraps++;
+		last = now;
+	}
+	uint64_t ticks = timer_ticks() - start;
+	if (ticks + TICKS_SLACK < PERIODS_TO_WATCH || ticks > PERIODS_TO_WATCH + TICKS_SLACK)
+		FAIL(t,
+		     "%lu ticks during %d periods of the PIT: one interrupt per period, counted once, "
+		     "is what timer_interrupt should see",
+		     ticks, PERIODS_TO_WATCH);
+}

@@ -548,6 +548,9 @@ static void tour_growth(void)
 		"heap grew from %zu to %zu KiB; array[%d] = %d\n",
 		TOUR_ARRAY_LEN, before >> 10, kheap_size() >> 10, TOUR_ARRAY_LEN - 1,
 		array[TOUR_ARRAY_LEN - 1]);
+	if (pages_owns(array))
+		kprintf("  (its last copies, a page or more, were whole pages from the buddy, outside "
+			"the heap: checkpoint 06 on)\n");
 	kfree(array);
 }
 

@@ -171,28 +171,20 @@ static void for_each_free_run(uint64_t first, uint64_t end, uint64_t max_run,
 	for (uint64_t p = first; p < end;) {
 		uint64_t bit = p - kernel_frames.base;
 		uint64_t word = kernel_frames.bitmap[bit / BITS_PER_WORD];
+		uint64_t n = 1;
+		bool free;
 
 		if (bit % BITS_PER_WORD == 0 && end - p >= BITS_PER_WORD &&
 		    (word == 0 || word == WORD_FULL)) {
-			if (word == 0) {
-				start = run ? start : p;
-				run += BITS_PER_WORD;
-				if (run >= max_run) {
-					if (!fn(start, run, arg))
-						return;
-					run = 0;
-				}
-			} else if (run) {
-				if (!fn(start, run, arg))
-					return;
-				run = 0;
-			}
-			p += BITS_PER_WORD;
-			continue;
+			n = BITS_PER_WORD; /* a whole word at once: all free or all in use */
+			free = word == 0;
+		} else {
+			free = bitmap_is_free(p);
 		}
-		if (bitmap_is_free(p)) {
+		if (free) {
 			start = run ? start : p;
-			if (++run >= max_run) {
+			run += n;
+			if (run >= max_run) {
 				if (!fn(start, run, arg))
 					return;
 				run = 0;
@@ -202,7 +194,7 @@ static void for_each_free_run(uint64_t first, uint64_t end, uint64_t max_run,
 				return;
 			run = 0;
 		}
-		p++;
+		p += n;
 	}
 	if (run)
 		fn(start, run, arg);

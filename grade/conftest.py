@@ -192,16 +192,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     failed = [r for r in ordered if r["status"] != "passed"]
     if failed:
         tr.write_sep("-", "what failed")
-        first_with = {}
+        # Each cause once, in full, with every test that failed for it listed after it.
+        by_cause = {}
         for r in failed:
-            tr.write_line(f"FAIL {r['lab']} {r['test']} (0/{r['max_points']} points)", red=True, bold=True)
-            cause = _cause(r["message"])
-            if cause in first_with:
-                tr.write_line(f"    the same as for {first_with[cause]}")
-                continue
-            first_with[cause] = r["test"]
-            for line in r["message"].splitlines():
+            by_cause.setdefault(_cause(r["message"]), []).append(r)
+        for rs in by_cause.values():
+            first = rs[0]
+            tr.write_line(f"FAIL {first['lab']} {first['test']} (0/{first['max_points']} points)",
+                          red=True, bold=True)
+            for line in first["message"].splitlines():
                 tr.write_line("    " + line)
+            if len(rs) > 1:
+                names = [f"{r['lab'][:2]}:{r['test']}" for r in rs[1:]]
+                shown = ", ".join(names[:12]) + (f", and {len(names) - 12} more" if len(names) > 12 else "")
+                tr.write_line(f"FAIL for the same reason: {len(names)} more test(s): {shown}",
+                              red=True, bold=True)
     tr.write_sep("-", "points")
     table, tot = points_table(ordered)
     for text, style in table:

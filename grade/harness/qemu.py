@@ -179,7 +179,8 @@ class Run:
         return "While booting, the kernel had to skip:\n" + "\n".join("    " + n for n in notes)
 
     def last_lines(self, n=12):
-        lines = [l for l in self.lines if l.strip()]
+        # The signatures the grader checks mean nothing to a reader: the log keeps them.
+        lines = [l for l in self.lines if l.strip() and not l.lstrip().startswith(("# attest:", "# mac "))]
         shown = lines[-n:]
         if not shown:
             return "    (no output at all)"

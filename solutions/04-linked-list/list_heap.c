@@ -70,7 +70,9 @@ struct list_region *list_heap_find_region(struct list_heap *h, size_t size, size
 	struct list_fit plan;
 
 	for (struct list_region **link = &h->head; *link; link = &(*link)->next) {
-		if (!list_heap_alloc_from_region(*link, size, align, &plan))
+		/* A region smaller than the request cannot hold it: skip it before the arithmetic
+		 * of step 3. This is the hot loop when many small holes come first. */
+		if ((*link)->size < size || !list_heap_alloc_from_region(*link, size, align, &plan))
 			continue;
 		if (!best || (*link)->size < (*best)->size) {
 			best = link;

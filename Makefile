@@ -72,7 +72,7 @@ help:
 	@echo "  make test                the project's own tests"
 	@echo "  make clean               remove build output"
 	@echo
-	@echo "Variables: LAB=N  SOLUTIONS=all|1,2,3  MEM=$(MEM)  QEMUEXTRA=...  ACCEL=tcg|kvm  CC=gcc|clang"
+	@echo "Variables: LAB=N  SOLUTIONS=all|1,2,3  MEM=$(MEM)  QEMUEXTRA=...  ACCEL=tcg|kvm  CC=gcc|clang  GDBPORT=$(GDBPORT)"
 	@echo "           SEED=N (randomized tests)  JUNIT=file.xml  RESULTS=file.json  GRADESCOPE=results.json"
 	@echo "Labs: $(LABS)"
 	@echo "Instructors: handouts/instructors.md (grade-submission, grade-batch, release, autograder)"
@@ -119,7 +119,6 @@ qemu: kernel
 qemu-gdb: kernel
 	@tools/need qemu
 	@sed -e "s|@KERNEL@|$(OUT)/kernel.elf|g" -e "s|@PORT@|$(GDBPORT)|g" tools/gdbinit.tmpl > .gdbinit
-	@echo "QEMU waits for GDB on port $(GDBPORT): run \`make gdb\` in another terminal."
 	@$(HARNESS) qemu --kernel $(OUT) --gdb $(GDBPORT) $(if $(TEST),--append "ktest=$(TEST)")
 
 .PHONY: gdb

@@ -7,6 +7,7 @@ and file:line; when the run ends, the exit is explained as the grader would expl
 """
 import argparse
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,34 @@ from . import qemu, symbols
 from .paths import env, rel
 
 
+def port_is_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def check_gdb_port(port):
+    """None if QEMU can listen on port, else what to do instead."""
+    if port_is_free(port):
+        return None
+    spare = next((p for p in range(port + 1, port + 100) if port_is_free(p)), None)
+    advice = f"`make qemu-gdb GDBPORT={spare}`, then `make gdb` as usual" if spare else \
+        "`make qemu-gdb GDBPORT=<a free port>`"
+    return (f"GDB port {port} is already in use (another `make qemu-gdb` still running, "
+            f"yours or another user's?). Stop it, or use another port: {advice}.")
+
+
 def run_interactive(kernel_dir, append, gdb_port):
     kernel_dir = Path(kernel_dir)
+    why = gdb_port and check_gdb_port(gdb_port)
+    if why:
+        print(why, file=sys.stderr)
+        return 2
+    if gdb_port:
+        print(f"QEMU waits for GDB on port {gdb_port}: run `make gdb` in another terminal.")
     log = kernel_dir / "runs" / "qemu-interactive.qemu.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = qemu.qemu_command(kernel_dir / "kernel.bin", env("MEM", "128M"), append, log=log,

@@ -84,3 +84,17 @@ def test_gdb_stops_at_the_kernel_entry_with_symbols(labs):
         qemu.wait()
     assert "Breakpoint 1, _start () at" in gdb.stdout and "boot.S" in gdb.stdout, gdb.stdout + gdb.stderr
     assert "Breakpoint 2, kernel_main" in gdb.stdout and "in higher_half ()" in gdb.stdout
+
+
+def test_gdb_port_in_use_says_how_to_pick_another(labs):
+    require_solutions(labs[0])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(["make", "--no-print-directory", "qemu-gdb", "LAB=1", "SOLUTIONS=all",
+                            f"GDBPORT={port}"], cwd=ROOT, capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=300)
+    assert r.returncode != 0
+    assert f"GDB port {port} is already in use" in r.stderr, r.stdout + r.stderr
+    assert "make qemu-gdb GDBPORT=" in r.stderr and "QEMU waits" not in r.stdout

@@ -19,3 +19,10 @@
 
 #define MIN(a, b)			((a) < (b) ? (a) : (b))
 #define MAX(a, b)			((a) > (b) ? (a) : (b))
+
+/* The exponent of the smallest power of two that is at least n: 0 for n = 1, 3 for 5 to 8,
+ * 4 for 9 to 16. The highest set bit of n - 1, plus one, found in one instruction. */
+static inline unsigned log2_ceil(size_t n)
+{
+	return n <= 1 ? 0 : 64 - (unsigned)__builtin_clzl(n - 1);
+}

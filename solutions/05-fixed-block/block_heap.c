@@ -48,14 +48,13 @@ static const struct block_heap_config block_heap_defaults = {
 int block_heap_class(size_t size, size_t align)
 {
 	/// SOLUTION BEGIN
-	size_t need = MAX(size, align);
-	int c = 0;
+	size_t need = MAX(MAX(size, align), BLOCK_HEAP_MIN_CLASS);
 
 	if (need > BLOCK_HEAP_MAX_CLASS)
 		return -1;
-	while (block_heap_class_size(c) < need)
-		c++;
-	return c;
+	/* Class c holds 8 << c bytes: the class of the smallest power of two >= need. A loop
+	 * up the classes gives the same answer, one class per step; this takes none. */
+	return (int)(log2_ceil(need) - log2_ceil(BLOCK_HEAP_MIN_CLASS));
 	/// SOLUTION END
 	/// STARTER: TODO("step 1: return the smallest c with block_heap_class_size(c) >= max(size, align), or -1 above BLOCK_HEAP_MAX_CLASS");
 }
@@ -155,13 +154,13 @@ void *block_heap_alloc(struct block_heap *h, size_t size, size_t align)
 	return p;
 }
 
-/* The class of a fallback allocation of n bytes, if n is a class size; else -1. */
+/* The class of a fallback allocation of n bytes, if n is a class size (a power of two from
+ * the smallest class to the largest); else -1. */
 static int class_of_block(size_t n)
 {
-	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++)
-		if (block_heap_class_size(c) == n)
-			return c;
-	return -1;
+	if (n < BLOCK_HEAP_MIN_CLASS || n > BLOCK_HEAP_MAX_CLASS || (n & (n - 1)))
+		return -1;
+	return (int)(log2_ceil(n) - log2_ceil(BLOCK_HEAP_MIN_CLASS));
 }
 
 static bool on_class_list(const struct block_heap *h, int c, const void *p)

@@ -91,6 +91,12 @@ check-lab:
 		exit 2; fi
 	@for d in $(filter solutions/%,$(LAYERS)); do if [ ! -d $$d ]; then \
 		echo "SOLUTIONS=$(SOLUTIONS): $$d is not part of this copy of the course." >&2; exit 2; fi; done
+	@if [ -n "$(HIDDEN)" ] && [ ! -d "$(HIDDEN)/ktests" ] && [ ! -d "$(HIDDEN)/tests" ]; then \
+		echo "HIDDEN=$(HIDDEN) is not a hidden test directory: one holds ktests/NN-lab/*.c," \
+			"tests/test_*.py or both (handouts/instructors.md)." >&2; exit 2; fi
+	@case "$(SEED)" in *[!0-9]*) \
+		echo "SEED=$(SEED): a seed is a whole number, as the grade prints it (seed 12345)." >&2; \
+		exit 2;; esac
 
 # --- building ---------------------------------------------------------------------------------
 

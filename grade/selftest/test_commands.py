@@ -25,6 +25,17 @@ def test_bad_solutions_list_is_refused():
     assert p.returncode == 2 and "no lab numbered 99" in p.stderr
 
 
+def test_a_seed_must_be_a_number():
+    p = make("grade", "SEED=12ab")
+    assert p.returncode == 2 and "SEED=12ab: a seed is a whole number" in p.stderr
+
+
+def test_a_missing_hidden_directory_is_refused(tmp_path):
+    # A typo in HIDDEN must not grade quietly without the hidden tests.
+    p = make("grade", f"HIDDEN={tmp_path / 'hiden'}")
+    assert p.returncode == 2 and "is not a hidden test directory" in p.stderr
+
+
 def test_qemu_shows_the_tour(labs):
     require_solutions(labs[0])
     p = make("qemu", f"LAB={labs[0][:2]}", "SOLUTIONS=all")

@@ -118,6 +118,21 @@ def test_batch_of_five_submissions(tmp_path, labs):
     assert not checked.suites["idt"].cases and checked.forged
 
 
+def test_instructor_commands_refuse_what_they_cannot_grade(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not a submission\n")
+    p = subprocess.run(["make", "--no-print-directory", "grade-batch",
+                        f"SUBMISSIONS={tmp_path / 'empty'}"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2 and "no submissions in" in p.stderr, p.stdout + p.stderr
+    for target in (["grade-submission", f"SUBMISSION={tmp_path / 'empty'}"], ["autograder"]):
+        p = subprocess.run(["make", "--no-print-directory", *target,
+                            f"HIDDEN={tmp_path / 'nowhere'}"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert p.returncode == 2 and "is not a hidden test directory" in p.stderr, \
+            target[0] + ": " + p.stdout + p.stderr
+
+
 def test_results_count_only_with_their_tag():
     key, other = attest.new_key(), attest.new_key()
 

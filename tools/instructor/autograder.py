@@ -95,7 +95,7 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=course.ROOT / "build" / "autograder" / "autograder.zip")
     ap.add_argument("--lab", help="the checkpoint to grade, as make's LAB= (default: the last)")
     ap.add_argument("--solutions", default="", help="labs graded on (and shipped with) their solutions")
-    ap.add_argument("--hidden", type=Path, help="the hidden test directory to include")
+    ap.add_argument("--hidden", type=course.hidden_dir, help="the hidden test directory to include")
     ap.add_argument("--hidden-visibility", default="after_published",
                     choices=("hidden", "after_due_date", "after_published", "visible"))
     ap.add_argument("--boot-timeout", type=float)

@@ -169,6 +169,11 @@ def main(argv=None):
     if not args.folder.is_dir():
         print(f"grade-batch: {args.folder} is not a folder of submissions", file=sys.stderr)
         return 2
+    if not submissions_in(args.folder):
+        print(f"grade-batch: no submissions in {args.folder} (each is a directory, a git bundle "
+              f"({', '.join(intake.BUNDLE_SUFFIXES)}) or an archive "
+              f"({', '.join(intake.ARCHIVE_SUFFIXES)}))", file=sys.stderr)
+        return 2
     labs = course.lab_dirs()
     try:
         if args.lab:

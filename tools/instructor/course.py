@@ -1,5 +1,6 @@
 """This repository as the instructor's tools see it: its labs, the lab files a submission may
 replace, a pristine copy to grade a submission in, and the files a copy of it is made of."""
+import argparse
 import re
 import shutil
 import subprocess
@@ -20,6 +21,16 @@ def lab_dirs(root=ROOT):
         if base.is_dir():
             names |= {p.name for p in base.iterdir() if p.is_dir() and LAB_NAME.match(p.name)}
     return sorted(names)
+
+
+def hidden_dir(spec):
+    """argparse type: an instructor's hidden test directory, which must hold ktests/ or tests/."""
+    path = Path(spec)
+    if not ((path / "ktests").is_dir() or (path / "tests").is_dir()):
+        raise argparse.ArgumentTypeError(
+            f"{spec} is not a hidden test directory: one holds ktests/NN-lab/*.c, tests/test_*.py "
+            "or both (handouts/instructors.md)")
+    return path
 
 
 def lab_files(root=ROOT):

@@ -205,7 +205,7 @@ def arguments(description):
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--lab", help="the checkpoint to grade, as make's LAB= (default: the last)")
     ap.add_argument("--solutions", default="", help="labs taken from solutions/, as make's SOLUTIONS=")
-    ap.add_argument("--hidden", type=Path, help="the instructor's hidden test directory")
+    ap.add_argument("--hidden", type=course.hidden_dir, help="the instructor's hidden test directory")
     ap.add_argument("--hidden-visibility", default="after_published",
                     choices=("hidden", "after_due_date", "after_published", "visible"))
     ap.add_argument("--boot-timeout", type=float, help="seconds per QEMU boot (default 10)")

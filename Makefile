@@ -29,7 +29,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 ifeq ($(origin CC),default)
 CC := gcc
 endif
-export MEM QEMUEXTRA ACCEL MACHINE
+export MEM QEMUEXTRA ACCEL MACHINE CC
 
 comma := ,
 empty :=
@@ -96,6 +96,13 @@ check-lab:
 			"tests/test_*.py or both (handouts/instructors.md)." >&2; exit 2; fi
 	@case "$(SEED)" in *[!0-9]*) \
 		echo "SEED=$(SEED): a seed is a whole number, as the grade prints it (seed 12345)." >&2; \
+		exit 2;; esac
+	@case "$(ACCEL)" in tcg|kvm) ;; *) \
+		echo "ACCEL=$(ACCEL): use tcg (the default) or kvm." >&2; exit 2;; esac
+	@case "$(JOBS)" in ""|*[!0-9]*|0) \
+		echo "JOBS=$(JOBS): the number of parallel boots, a whole number from 1." >&2; exit 2;; esac
+	@case "$(BOOT_TIMEOUT)" in *[!0-9.]*|.|*.*.*) \
+		echo "BOOT_TIMEOUT=$(BOOT_TIMEOUT): seconds per boot, a number such as 10 or 2.5." >&2; \
 		exit 2;; esac
 
 # --- building ---------------------------------------------------------------------------------

@@ -25,9 +25,13 @@ def test_bad_solutions_list_is_refused():
     assert p.returncode == 2 and "no lab numbered 99" in p.stderr
 
 
-def test_a_seed_must_be_a_number():
-    p = make("grade", "SEED=12ab")
-    assert p.returncode == 2 and "SEED=12ab: a seed is a whole number" in p.stderr
+def test_bad_variables_are_refused_before_anything_runs():
+    for var, said in (("SEED=12ab", "a seed is a whole number"), ("ACCEL=xen", "use tcg"),
+                      ("JOBS=0", "the number of parallel boots"), ("BOOT_TIMEOUT=soon", "seconds per boot"),
+                      ("CC=no-such-cc", "no such compiler")):
+        p = make("grade", "LAB=1", var)
+        assert p.returncode == 2 and f"{var}: {said}" in p.stderr, var + ": " + p.stdout + p.stderr
+        assert "Traceback" not in p.stdout + p.stderr
 
 
 def test_a_missing_hidden_directory_is_refused(tmp_path):

@@ -201,6 +201,13 @@ def write_gradescope_fallback(path, message):
                                       "stdout_visibility": "hidden"}, indent=2) + "\n")
 
 
+def positive_int(spec):
+    """argparse type: a whole number from 1."""
+    if not spec.isdigit() or int(spec) < 1:
+        raise argparse.ArgumentTypeError(f"{spec}: a whole number from 1")
+    return int(spec)
+
+
 def arguments(description):
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--lab", help="the checkpoint to grade, as make's LAB= (default: the last)")
@@ -210,7 +217,7 @@ def arguments(description):
                     choices=("hidden", "after_due_date", "after_published", "visible"))
     ap.add_argument("--boot-timeout", type=float, help="seconds per QEMU boot (default 10)")
     ap.add_argument("--out", type=Path, help="where the results go")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel boots")
+    ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, help="parallel boots")
     ap.add_argument("--keep", action="store_true", help="keep the pristine copy (to debug)")
     return ap
 

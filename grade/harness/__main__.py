@@ -91,6 +91,9 @@ def run_interactive(kernel_dir, append, gdb_port):
     if status == qemu.EXIT_PANIC:
         print("\n[the kernel panicked]")
         return 1
+    if status < 0:
+        print("\n[" + run.describe() + "]")
+        return 1
     print(f"\n[QEMU exited with status {status}; console log not kept, QEMU's log: {rel(log)}]")
     return status or 1
 

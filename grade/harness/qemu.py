@@ -244,11 +244,25 @@ class Run:
         if report:
             return "the kernel panicked:\n" + "\n".join("    " + l for l in report.splitlines())
         if self.status == 1 and self.stderr.strip():
-            return f"QEMU stopped with an error: {self.stderr.strip()}"
+            return f"QEMU stopped with an error: {self.stderr.strip()}" + self.kvm_note()
         if self.finished:
             return ""
+        if self.status is not None and self.status < 0:
+            try:
+                name = signal.Signals(-self.status).name
+            except ValueError:
+                name = f"signal {-self.status}"
+            said = "\n".join("    " + l for l in self.stderr.strip().splitlines()[-5:])
+            return (f"QEMU itself crashed ({name}), so the kernel could not finish"
+                    + (f"; QEMU said:\n{said}" if said else ".") + self.kvm_note())
         return (f"QEMU exited with status {self.status}, which the kernel never uses (33: tests "
                 f"passed, 35: a test failed, 37: panic). Last lines:\n{self.last_lines()}")
+
+    def kvm_note(self):
+        if "kvm" not in self.command:
+            return ""
+        return ("\nThis run used ACCEL=kvm, which does not work on every machine (nested "
+                "virtualization, say): use the default, ACCEL=tcg.")
 
     def show_command(self):
         return " ".join(shlex.quote(c) for c in self.command)

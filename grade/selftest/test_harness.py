@@ -117,6 +117,17 @@ def test_missing_qemu_is_said_plainly(selftest_kernel, monkeypatch):
 
 # --- the parts, on their own -------------------------------------------------------------------
 
+def test_qemu_crash_is_told_apart_from_the_kernels_exit():
+    said = ("qemu-system-x86_64: kvm.c:3183: kvm_buf_set_msrs: Assertion "
+            "`ret == cpu->kvm_msr_buf->nmsrs' failed.")
+    run = qemu.Run("crash", ["qemu-system-x86_64", "-accel", "kvm"], None, 10, "exit", -6,
+                   stderr=said + "\n")
+    text = run.describe()
+    assert "QEMU itself crashed (SIGABRT)" in text and said in text and "ACCEL=tcg" in text
+    run = qemu.Run("crash", ["qemu-system-x86_64", "-accel", "tcg"], None, 10, "exit", -11)
+    assert run.describe() == "QEMU itself crashed (SIGSEGV), so the kernel could not finish."
+
+
 def test_ktap_parser_keeps_console_lines_as_context():
     report = ktap.parse("KTAP version 1\n# ktest seed: 9\n1..1\n    KTAP version 1\n"
                         "    # Subtest: s\n    1..2\nnoise\n    # f.c:3: expected\n"

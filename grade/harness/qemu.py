@@ -231,7 +231,7 @@ class Run:
         if self.end == "timeout":
             return (f"timed out after {self.timeout:g} s: the kernel neither finished nor crashed "
                     f"(a hang, or an endless loop).{self.timeout_note} Last lines of its output:\n"
-                    f"{self.last_lines()}")
+                    f"{self.last_lines()}{self.kvm_note()}")
         if self.end == "flood":
             return (f"stopped after {len(self.serial) >> 10} KiB of output, more than a run may "
                     f"print (a loop that prints?). Last lines:\n{self.last_lines()}")

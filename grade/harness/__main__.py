@@ -95,7 +95,7 @@ def run_interactive(kernel_dir, append, gdb_port):
         print("\n[" + run.describe() + "]")
         return 1
     print(f"\n[QEMU exited with status {status}; console log not kept, QEMU's log: {rel(log)}]")
-    return status or 1
+    return status
 
 
 def main():

@@ -39,16 +39,23 @@ def where(run, address):
     return str(symbols.locate_one(run.elf, address))
 
 
-def attested(run, pattern, what):
-    """The first record the kernel signed for this boot ("# attest: ..." with a valid tag, see
-    attest.py) matching pattern, as (line index, match); None if there is none. Use it for
-    facts the lab's own output could fake: a console line proves nothing by itself."""
+# Records the kernel's scenarios sign, read by the tests of more than one lab.
+MMAP_RECORD = r"mmap base=0x([0-9a-f]+) len=0x([0-9a-f]+) type=(\d+)"
+FRAMES_RECORD = r"frames total=(\d+) free=(\d+) bitmap_bytes=(\d+) bitmap_at=0x([0-9a-f]+)"
+
+
+def records(run, pattern):
+    """Every record the kernel signed for this boot ("# attest: ..." with a valid tag, see
+    attest.py) matching pattern, as (line index, match), in order. Use them for facts the
+    lab's own output could fake: a console line proves nothing by itself."""
     good, _ = attest.records(run.text, run.key)
-    for index, text in good:
-        m = re.fullmatch(pattern, text)
-        if m:
-            return index, m
-    return None
+    return [(index, m) for index, m in ((i, re.fullmatch(pattern, text)) for i, text in good) if m]
+
+
+def attested(run, pattern):
+    """The first of records(run, pattern), or None if there is none."""
+    found = records(run, pattern)
+    return found[0] if found else None
 
 
 def unconfirmed(run, claim, record):

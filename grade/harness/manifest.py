@@ -26,10 +26,6 @@ class KCase:
     hidden: bool = False
 
     @property
-    def labnum(self):
-        return int(self.lab[:2])
-
-    @property
     def id(self):
         return f"{self.suite}.{self.name}"
 

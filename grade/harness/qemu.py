@@ -3,7 +3,7 @@
 One place builds the QEMU command line, for the harness and for `make qemu` alike:
 TCG by default (ACCEL=kvm to opt in), -no-reboot so a triple fault ends the run instead of
 rebooting, the isa-debug-exit device for the kernel's exit code, and QEMU's own log of
-exceptions and resets (-d int,cpu_reset) for when the kernel cannot speak for itself.
+exceptions and resets (-d int,cpu_reset,guest_errors) for when the kernel cannot speak for itself.
 """
 import os
 import re
@@ -118,7 +118,6 @@ class Run:
     status: int = None            # QEMU's exit status when end == "exit"
     serial: bytes = b""
     stderr: str = ""
-    duration: float = 0.0
     serial_path: Path = None
     qemu_log_path: Path = None
     key: str = None               # the key this boot's kernel signs its results with (attest.py)
@@ -268,17 +267,16 @@ class Run:
         return " ".join(shlex.quote(c) for c in self.command)
 
 
-def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, extra=(), log_dir=None,
-         serial_cap=SERIAL_CAP, key=None):
+def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None):
     """Boot kernel_dir/kernel.bin once and wait for it to end. Never raises for what the
     kernel does; a missing QEMU ends as "no-qemu". With key, the kernel gets it through
     fw_cfg to sign its results (attest.py)."""
     kernel_dir = Path(kernel_dir)
-    log_dir = Path(log_dir or kernel_dir / "runs")
+    log_dir = kernel_dir / "runs"
     log_dir.mkdir(parents=True, exist_ok=True)
     serial_path = log_dir / f"{name}.serial.log"
     qemu_log_path = log_dir / f"{name}.qemu.log"
-    extra = list(extra) + (attest.qemu_args(key) if key else [])
+    extra = attest.qemu_args(key) if key else []
     cmd = qemu_command(kernel_dir / "kernel.bin", mem, append, extra, log=qemu_log_path)
     run = Run(name, cmd, kernel_dir / "kernel.elf", timeout, "exit", serial_path=serial_path,
               qemu_log_path=qemu_log_path, key=key)
@@ -303,14 +301,14 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, extra=(), log_di
             if left <= 0:
                 run.end = "timeout"
                 break
-            for key, _ in sel.select(timeout=min(left, 0.25)):
-                chunk = os.read(key.fileobj.fileno(), 65536)
+            for ready, _ in sel.select(timeout=min(left, 0.25)):
+                chunk = os.read(ready.fileobj.fileno(), 65536)
                 if not chunk:
-                    sel.unregister(key.fileobj)
+                    sel.unregister(ready.fileobj)
                     open_streams -= 1
                 else:
-                    key.data.extend(chunk)
-            if len(serial) > serial_cap:
+                    ready.data.extend(chunk)
+            if len(serial) > SERIAL_CAP:
                 run.end = "flood"
                 break
             try:
@@ -329,7 +327,6 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, extra=(), log_di
         sel.close()
         proc.stdout.close()
         proc.stderr.close()
-    run.duration = time.monotonic() - start
     run.status = proc.returncode if run.end == "exit" else None
     run.serial = bytes(serial)
     run.stderr = err.decode("utf-8", errors="replace")

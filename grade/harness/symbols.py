@@ -59,7 +59,7 @@ def _addr2line(elf, addresses):
 
 
 def locate(elf, addresses):
-    """Map each address to its Location (outermost of any inlining chain is dropped)."""
+    """Map each address to its Location (of an inlining chain, only the innermost function)."""
     table = _addr2line(str(elf), tuple(sorted(set(addresses))))
     return {a: (table.get(a) or [Location(a, "??", "??", "?")])[0] for a in addresses}
 

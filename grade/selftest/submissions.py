@@ -145,7 +145,7 @@ void exception_report(const struct trap_frame *tf)
 
 
 def forged_tests():
-    """What the forger claims: every test of the idt suite, and the exception scenarios."""
+    """What the forger claims: every test of the idt suite."""
     return [c.name for c in manifest.load() if c.suite == "idt"]
 
 

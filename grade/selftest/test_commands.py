@@ -107,9 +107,7 @@ def test_gdb_port_in_use_says_how_to_pick_another(labs):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = subprocess.run(["make", "--no-print-directory", "qemu-gdb", "LAB=1", "SOLUTIONS=all",
-                            f"GDBPORT={port}"], cwd=ROOT, capture_output=True, text=True,
-                           stdin=subprocess.DEVNULL, timeout=300)
+        r = make("qemu-gdb", "LAB=1", "SOLUTIONS=all", f"GDBPORT={port}")
     assert r.returncode != 0
     assert f"GDB port {port} is already in use" in r.stderr, r.stdout + r.stderr
     assert "make qemu-gdb GDBPORT=" in r.stderr and "QEMU waits" not in r.stdout

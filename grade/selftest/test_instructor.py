@@ -19,14 +19,13 @@ import zipfile
 import pytest
 
 import submissions
-from conftest import require_solutions
+from conftest import PYTHON, require_solutions
 from harness import attest, gradescope, ktap
 from harness.paths import LABS, ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
 from instructor import autograder, intake, release  # noqa: E402
 
-PYTHON = "/usr/bin/python3"
 FIRST = submissions.FIRST
 BOOT_TIMEOUT = 3  # seconds: the hanging submission's boots, so the batch stays quick
 SCENARIO_TESTS = {"breakpoint_is_reported_and_execution_continues",

@@ -21,7 +21,7 @@ from harness.paths import SOLUTIONS
 
 MUTANTS = []
 for spec in sorted((Path(__file__).parent / "mutants").glob("*.toml")):
-    for i, m in enumerate(tomllib.loads(spec.read_text()).get("mutant", [])):
+    for m in tomllib.loads(spec.read_text()).get("mutant", []):
         MUTANTS.append(pytest.param(spec.stem, m, id=f"{spec.stem}:{m['name']}"))
 
 

@@ -5,11 +5,10 @@ import subprocess
 
 import pytest
 
-from conftest import require_solutions, require_starters
+from conftest import PYTHON, require_solutions, require_starters
 from harness import build, qemu
 from harness.paths import LABS, ROOT, SOLUTIONS
 
-PYTHON = "/usr/bin/python3"
 
 
 def test_labs_are_generated_from_solutions():

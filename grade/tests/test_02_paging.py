@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from harness import attest, check
+from harness import check
 
 LAB = "02-paging"
 
@@ -48,7 +48,7 @@ PF_WRITE, PF_PRESENT, PF_INSTR = 0x2, 0x1, 0x10
 
 def cpu_fault(run):
     """(error code, address) of the page fault as the kernel's signed trap record has them."""
-    record = check.attested(run, TRAP_RECORD, "trap")
+    record = check.attested(run, TRAP_RECORD)
     if record is None:
         page_fault_report(run)  # say what is missing in the console first, if anything
         check.unconfirmed(run, "the console shows a page-fault report",
@@ -108,7 +108,7 @@ def test_executing_data_is_reported(kernel):
 @pytest.mark.points(3)
 def test_kernel_stack_overflow_is_reported(kernel):
     run = kernel.boot("scenario-stack_overflow", append="scenario=stack_overflow")
-    if check.attested(run, r"panic kernel stack overflow.*", "panic") is not None:
+    if check.attested(run, r"panic kernel stack overflow.*") is not None:
         return
     if re.search(r"^PANIC: kernel stack overflow", run.text, re.MULTILINE):
         check.unconfirmed(run, "the console shows a stack-overflow panic",
@@ -122,8 +122,6 @@ def test_kernel_stack_overflow_is_reported(kernel):
 
 
 FRAMES_LINE = re.compile(r"^paging: frames: (\d+) of RAM, (\d+) free", re.MULTILINE)
-FRAMES_RECORD = r"frames total=(\d+) free=(\d+) bitmap_bytes=(\d+) bitmap_at=0x([0-9a-f]+)"
-MMAP_RECORD = r"mmap base=0x([0-9a-f]+) len=0x([0-9a-f]+) type=(\d+)"
 
 
 def whole_frames(start, end):
@@ -141,15 +139,14 @@ def test_frame_counts_match_the_machine(kernel, mem_mib):
     run = kernel.boot(f"frames-{mem_mib}M", append="scenario=memory", mem=f"{mem_mib}M")
     check.search(run, FRAMES_LINE.pattern,
                  "the kernel's line about frames (\"paging: frames: N of RAM, M free\")")
-    record = check.attested(run, FRAMES_RECORD, "frames")
+    record = check.attested(run, check.FRAMES_RECORD)
     if record is None:
         check.unconfirmed(run, "the console shows frame counts", "the kernel's signed record of them")
     total, free, bm_bytes, bm_at = (int(x, 16) if i == 3 else int(x)
                                     for i, x in enumerate(record[1].groups()))
     # The boot loader's own map, as the scenario signed it (not the lab's copy of it).
-    good, _ = attest.records(run.text, run.key)
     usable = [(int(m[1], 16), int(m[1], 16) + int(m[2], 16))
-              for m in (re.fullmatch(MMAP_RECORD, text) for _, text in good) if m and m[3] == "1"]
+              for _, m in check.records(run, check.MMAP_RECORD) if m[3] == "1"]
     if not usable:
         check.unconfirmed(run, "the kernel booted", "the scenario's signed copy of the memory map")
     want_total = sum(whole_frames(a, b) for a, b in usable)

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from harness import attest, check
+from harness import check
 
 LAB = "06-buddy"
 
@@ -22,8 +22,6 @@ LOW_MEMORY_END = 0x100000
 USED_BEFORE_SWITCH_MAX = 1024  # frames the kernel may take from lab 02's bitmap before the switch
 KEEP = 3                       # frames kept from before the switch (pages.keep=N)
 
-MMAP_RECORD = r"mmap base=0x([0-9a-f]+) len=0x([0-9a-f]+) type=(\d+)"
-FRAMES_RECORD = r"frames total=(\d+) free=(\d+) bitmap_bytes=(\d+) bitmap_at=0x([0-9a-f]+)"
 SOURCE_RECORD = r"buddy source regions=(\d+) total=(\d+) free=(\d+) bitmap_free=(\d+)"
 REGION_RECORD = (r"buddy region (\d+) base=(\d+) frames=(\d+) table=(\d+)\+(\d+) given=(\d+) "
                  r"free=(\d+) counts=([\d ]+)")
@@ -36,16 +34,15 @@ SWITCHED_LINE = r"^pages: the kernel's frames now come from the buddy allocator"
 
 def records(run, pattern):
     """Every signed record of this boot matching pattern, as match objects, in order."""
-    good, _ = attest.records(run.text, run.key)
-    return [m for m in (re.fullmatch(pattern, text) for _, text in good) if m]
+    return [m for _, m in check.records(run, pattern)]
 
 
 def need_record(run, pattern, what, claim):
-    """The one signed record matching pattern, or fail saying what is missing."""
-    found = records(run, pattern)
-    if not found:
+    """The first signed record matching pattern, or fail saying what is missing."""
+    found = check.attested(run, pattern)
+    if found is None:
         check.unconfirmed(run, claim, what)
-    return found[0]
+    return found[1]
 
 
 def need_buddy_source(run):
@@ -99,7 +96,7 @@ def show(counts):
 def test_regions_and_free_counts_match_the_machine(kernel, mem):
     run = kernel.boot(f"buddy-{mem}", append="scenario=buddy_memory", mem=mem)
     source = need_buddy_source(run)
-    usable = [(int(m[1], 16), int(m[1], 16) + int(m[2], 16)) for m in records(run, MMAP_RECORD)
+    usable = [(int(m[1], 16), int(m[1], 16) + int(m[2], 16)) for m in records(run, check.MMAP_RECORD)
               if m[3] == "1"]
     if not usable:
         check.unconfirmed(run, "the kernel booted", "the scenario's signed copy of the memory map")
@@ -115,7 +112,7 @@ def test_regions_and_free_counts_match_the_machine(kernel, mem):
                    + (", ".join(f"{a}..{a + n - 1}" for a, n in got) or "none")
                    + f"\n(log: {run.serial_path})", run)
 
-    frames = need_record(run, FRAMES_RECORD, "lab 02's signed record of its bitmap",
+    frames = need_record(run, check.FRAMES_RECORD, "lab 02's signed record of its bitmap",
                          "the kernel booted")
     bm_at, bm_bytes = int(frames[4], 16), int(frames[3])
     image = (kernel.symbol("__image_phys_start"), kernel.symbol("__image_phys_end"))

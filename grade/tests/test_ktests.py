@@ -8,17 +8,20 @@ from harness.grading import judge_case
 CASES = manifest.load()
 
 
+def all_cases(config):
+    """The course's kernel tests, and the instructor's hidden ones when --hidden is given."""
+    hidden = config.getoption("hidden")
+    return manifest.load(hidden / "ktests") if hidden else CASES
+
+
 def pytest_generate_tests(metafunc):
     if "kcase" in metafunc.fixturenames:
-        hidden = metafunc.config.getoption("hidden")
-        cases = manifest.load(hidden / "ktests" if hidden else None) if hidden else CASES
         metafunc.parametrize("kcase", [pytest.param(c, id=c.id, marks=pytest.mark.xdist_group(c.suite))
-                                       for c in cases])
+                                       for c in all_cases(metafunc.config)])
 
 
 def test_kernel(kernel, kcase, request):
-    hidden = request.config.getoption("hidden")
-    cases = manifest.load(hidden / "ktests" if hidden else None) if hidden else CASES
+    cases = all_cases(request.config)
     _, report = kernel.suite(kcase.suite)
     suite = report.suites.get(kcase.suite)
     if suite and kcase.name in suite.forged:  # noted even when a genuine result follows

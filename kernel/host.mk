@@ -25,10 +25,13 @@ CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=a
 	-fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
 	-DKTEST_HOST -DCHECKPOINT=$(CHECKPOINT) -Ikernel -Igrade/ktests/include $(HOSTCFLAGS)
 
-$(OUT)/tests: $(SRCS) $(wildcard kernel/*.h) $(foreach d,$(LAYERS) $(TESTS),$(wildcard $(d)/*.h)) FORCE
+# FORCE runs the recipe every time, so that a change of compiler or flags (the .flags file)
+# rebuilds too; otherwise it rebuilds when a source or header is newer ($$? without FORCE).
+$(OUT)/tests: $(SRCS) $(wildcard kernel/*.h kernel/host/*.h grade/ktests/include/*.h) \
+		$(foreach d,$(LAYERS) $(TESTS),$(wildcard $(d)/*.h)) FORCE
 	@mkdir -p $(@D)
 	@echo "$(CC) $(CFLAGS) $(SRCS)" > $@.flags.tmp
-	@if ! cmp -s $@.flags.tmp $@.flags || [ ! -e $@ ] || [ -n "$$(find $(SRCS) kernel -newer $@ -name '*.[ch]' 2>/dev/null | head -1)" ]; then \
+	@if ! cmp -s $@.flags.tmp $@.flags || [ ! -e $@ ] || [ -n "$(filter-out FORCE,$?)" ]; then \
 		echo "  HOSTCC  $@"; \
 		$(CC) $(CFLAGS) -o $@ $(SRCS) && mv $@.flags.tmp $@.flags; \
 	else rm -f $@.flags.tmp; fi

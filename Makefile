@@ -84,7 +84,7 @@ check-lab:
 	@if [ -z "$(LABS)" ]; then echo "There are no labs in labs/." >&2; exit 2; fi
 	@if [ -z "$(LAB_DIR)" ]; then \
 		echo "Unknown LAB=$(LAB). The labs are:" >&2; \
-		for l in $(LABS); do echo "    LAB=$$(echo $${l%%-*} | sed 's/^0//')   $$l" >&2; done; \
+		$(foreach l,$(LABS),echo "    LAB=$(call labnum,$(l))   $(l)" >&2;) \
 		exit 2; fi
 	@if [ -n "$(BAD_SOLUTIONS)" ]; then \
 		echo "SOLUTIONS=$(SOLUTIONS): no lab numbered $(BAD_SOLUTIONS). Use SOLUTIONS=all or a list of: $(ALL_NUMS)" >&2; \

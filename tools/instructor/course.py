@@ -4,6 +4,7 @@ import argparse
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -12,6 +13,12 @@ SOURCE_SUFFIXES = (".c", ".S")  # what a lab directory holds, and all a submissi
 # What grading needs from the repository; never build output, the selftests or the history.
 COURSE_PARTS = ("Makefile", "kernel", "grade", "tools", "labs")
 NEVER_COPIED = ("__pycache__", "*.pyc", ".pytest_cache")
+
+# Gradescope's test visibilities, as the grader's own results writer knows them.
+sys.path.insert(0, str(ROOT / "grade"))
+from harness import gradescope  # noqa: E402
+
+VISIBILITIES = gradescope.VISIBILITIES
 
 
 def lab_dirs(root=ROOT):

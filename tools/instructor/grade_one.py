@@ -15,6 +15,7 @@ OUT (default build/grading/<name>/) receives:
     results-full.json  the grader's own results (every test, message, hidden and forged flags)
     junit.xml          JUnit XML
     intake.txt         which files were taken, missing, extra, refused, ignored, for review
+    intake.json        the same, for programs
     build.log          `make kernel` in the pristine copy
     grade.log          the grading run: the points table and what failed, as `make grade` shows
     runs/              the console log of every boot
@@ -34,7 +35,6 @@ from . import course, intake as intake_mod
 
 BUILD_TIMEOUT = 600   # seconds for `make kernel`
 GRADE_TIMEOUT = 3600  # seconds for the whole grading run (each boot has its own timeout)
-STATUSES = ("graded", "build failed", "unreadable", "error")
 OUTPUTS = ("summary.json", "results.json", "results-full.json", "junit.xml", "intake.txt",
            "intake.json", "build.log", "grade.log", "runs")
 _NOISE = re.compile(r"^\s*(CC|LD|HOSTCC)\s|^checkpoint ")  # progress lines of the build
@@ -214,7 +214,7 @@ def arguments(description):
     ap.add_argument("--solutions", default="", help="labs taken from solutions/, as make's SOLUTIONS=")
     ap.add_argument("--hidden", type=course.hidden_dir, help="the instructor's hidden test directory")
     ap.add_argument("--hidden-visibility", default="after_published",
-                    choices=("hidden", "after_due_date", "after_published", "visible"))
+                    choices=course.VISIBILITIES)
     ap.add_argument("--boot-timeout", type=float, help="seconds per QEMU boot (default 10)")
     ap.add_argument("--out", type=Path, help="where the results go")
     ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, help="parallel boots")

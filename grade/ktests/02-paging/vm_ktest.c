@@ -365,12 +365,17 @@ KTEST(vm, remap_reads_the_new_frame, 3)
 	for (int i = 0; i < rounds; i++) {
 		uint64_t va = random_page(t);
 		volatile uint64_t *p = (volatile uint64_t *)va;
-		if (kmap_page(va, a, PTE_NO_EXECUTE) < 0)
+		if (kmap_page(va, a, PTE_NO_EXECUTE) < 0) {
+			FAIL(t, "round %d: mapping 0x%lx failed (vm_map)", i, va);
 			break;
+		}
 		uint64_t first = *p;
 		kunmap_page(va);
-		if (kmap_page(va, b, PTE_NO_EXECUTE) < 0)
+		if (kmap_page(va, b, PTE_NO_EXECUTE) < 0) {
+			FAIL(t, "round %d: mapping 0x%lx again, to another frame, failed (vm_map)",
+			     i, va);
 			break;
+		}
 		uint64_t second = *p;
 		kunmap_page(va);
 		if (first != 0xaaaaaaaa || second != 0xbbbbbbbb) {

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "compiler.h"
 
 /* Orders 0..BUDDY_MAX_ORDER: blocks of 1 frame (4 KiB) up to 1024 frames (4 MiB). */
 #define BUDDY_MAX_ORDER 10
@@ -153,9 +154,5 @@ static inline uint64_t buddy_free_frames(const struct buddy_region *r)
  * It can exceed BUDDY_MAX_ORDER, and buddy_alloc then fails. */
 static inline unsigned buddy_order_for(uint64_t npages)
 {
-	unsigned order = 0;
-
-	while (order < 64 && (UINT64_C(1) << order) < npages)
-		order++;
-	return order;
+	return log2_ceil(npages);
 }

@@ -21,7 +21,7 @@
  *     lower addresses                 = the struct context * saved in the thread
  *
  * Switching back pops them in the opposite order and `ret` returns into the caller. A new
- * thread gets a struct context built by hand at the top of its stack (thread_create), whose
+ * thread gets a struct context built by hand at the top of its stack (thread_setup), whose
  * rip is where it starts.
  */
 #pragma once

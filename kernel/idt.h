@@ -43,7 +43,8 @@ extern struct idt_gate idt[TRAP_VECTORS];
  */
 void idt_set_gate(int vector, void *handler, int ist, int dpl);
 
-/* Point every vector at its stub in trap_stubs[] (DPL 0, no IST) and load the table. */
+/* Point every vector at its stub in trap_stubs[] (the double fault on its own IST stack,
+ * IST_DOUBLE_FAULT) and load the table. */
 void idt_init(void);
 
 /*

@@ -96,8 +96,8 @@ struct thread *thread_current(void);
 void thread_yield(void);
 
 /*
- * Sleep until the tick count has grown by timer_ms_to_ticks(ms): between ms - 10 ms and ms
- * (at 100 Hz), plus the wait for the CPU. The thread is SLEEPING, off the run queue, all
+ * Sleep until the tick count has grown by n = timer_ms_to_ticks(ms), ms rounded up to whole
+ * ticks: between n - 1 and n ticks (10 ms each at 100 Hz), plus the wait for the CPU. The thread is SLEEPING, off the run queue, all
  * that time: it costs no CPU. thread_sleep(0) is thread_yield(). Not from the idle thread.
  */
 void thread_sleep(uint64_t ms);
@@ -151,7 +151,7 @@ struct thread *thread_wake_one(struct wait_queue *wq);
 
 /*
  * The body of the idle thread: halt the CPU until the next interrupt, forever. (While a test
- * runs it also notices a deadlock: when nothing but the idle thread has run for a second,
+ * runs it also notices a deadlock: when nothing but the idle thread has run for half a second,
  * every thread is blocked or asleep with nobody left to wake it, and the kernel panics
  * saying so.)
  */

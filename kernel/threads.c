@@ -209,7 +209,7 @@ static bool timer_masked(void)
 /*
  * The idle thread runs: nothing else can. Panic if nothing ever will again: without the timer
  * (or with its line masked) no interrupt can wake a sleeper or preempt anyone, and while a
- * test runs, a second of nothing but the idle thread means every thread waits for a wakeup
+ * test runs, half a second of nothing but the idle thread means every thread waits for a wakeup
  * that will not come. Either way, say which test is stuck.
  */
 static void check_deadlock(void)

@@ -87,7 +87,7 @@ static bool trim_region(const char *who, void *start, size_t len, uintptr_t *add
 
 	if (__builtin_add_overflow(a, len, &b))
 		panic("%s: region %p + %zu wraps around the address space", who, start, len);
-	a = (a + LIST_HEAP_GRAIN - 1) & ~(uintptr_t)(LIST_HEAP_GRAIN - 1);
+	a = round_to_grain(a);
 	b &= ~(uintptr_t)(LIST_HEAP_GRAIN - 1);
 	if (b < a || b - a < LIST_HEAP_NODE)
 		return false;

@@ -103,12 +103,11 @@ void block_heap_prefill(struct block_heap *h)
 		size_t size = block_heap_class_size(c);
 
 		while (k->count < h->config.prefill) {
-			struct block_free *b = list_heap_alloc(&h->fallback, size, size);
+			void *b = list_heap_alloc(&h->fallback, size, size);
 			if (!b)
 				return; /* the arena is full: stop filling */
-			b->next = k->head;
-			k->head = b;
-			k->count++;
+			/* Pushed, not given back: prefill <= cap. */
+			block_heap_class_free(h, c, b);
 		}
 	}
 	/// SOLUTION END
@@ -154,13 +153,12 @@ void *block_heap_alloc(struct block_heap *h, size_t size, size_t align)
 	return p;
 }
 
-/* The class of a fallback allocation of n bytes, if n is a class size (a power of two from
- * the smallest class to the largest); else -1. */
+/* The class of a fallback allocation of n bytes, if n is a class size; else -1. */
 static int class_of_block(size_t n)
 {
-	if (n < BLOCK_HEAP_MIN_CLASS || n > BLOCK_HEAP_MAX_CLASS || (n & (n - 1)))
-		return -1;
-	return (int)(log2_ceil(n) - log2_ceil(BLOCK_HEAP_MIN_CLASS));
+	int c = block_heap_class(n, 1);
+
+	return c >= 0 && block_heap_class_size(c) == n ? c : -1;
 }
 
 static bool on_class_list(const struct block_heap *h, int c, const void *p)
@@ -181,7 +179,7 @@ void block_heap_free(struct block_heap *h, void *p)
 		      "block_heap_alloc)",
 		      p);
 
-	int c = n <= BLOCK_HEAP_MAX_CLASS ? class_of_block(n) : -1;
+	int c = class_of_block(n);
 	if (n <= BLOCK_HEAP_MAX_CLASS && c < 0)
 		panic("block_heap_free: %p was never returned by block_heap_alloc (%zu bytes is "
 		      "not a class size)",

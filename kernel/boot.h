@@ -23,14 +23,3 @@ extern const struct multiboot_info *boot_mbi;
 
 /* The C entry point: boot.S calls it on the boot stack, in 64-bit mode, in the higher half. */
 void kernel_main(uint32_t mb_magic, uint64_t mbi_phys);
-
-/*
- * Run fn(arg), one step of bringing a layer up. If it reaches a TODO, print
- * "kernel: <what> skipped: <why>" and return false: the kernel goes on without that step, so
- * the tests of the layers below still run (and the grader shows the note with each failure).
- */
-bool init_step(const char *what, void (*fn)(void *), void *arg);
-
-/* init_step that also keeps the reason of a skip in why (size bytes, NUL-terminated; left
- * alone when the step completes), for a layer that reports it again later. */
-bool init_step_why(const char *what, void (*fn)(void *), void *arg, char *why, size_t size);

@@ -14,7 +14,7 @@
  *   frame_ptr(ctx, pfn)  where the free-list node of a free block starting at frame pfn is
  *                      kept. The kernel answers with the frame itself, through the direct
  *                      map, except on 2 MiB boundaries, where it answers with a slot of a
- *                      small array (kernel/pages.c says why); a test answers with a slot of a
+ *                      small array (kernel/layers/06-buddy/init.c says why); a test answers with a slot of a
  *                      small array of its own.
  *
  * What that costs: the table is 1 byte per frame (4 MiB for 16 GiB of RAM, 1/4096 of it), and
@@ -123,6 +123,13 @@ void buddy_free(struct buddy_region *r, uint64_t pfn, unsigned order);
 /* The order of the allocated block starting at frame pfn, or -1 if no allocated block starts
  * there (for a caller that frees without remembering the size, such as a heap). */
 int buddy_block_order(const struct buddy_region *r, uint64_t pfn);
+
+/*
+ * The first frame of the block, free or allocated, that holds frame pfn, found from the frame
+ * table: blocks are aligned to their size, so it starts at pfn rounded down to some power of
+ * two. BUDDY_NO_FRAME if pfn is reserved or outside the region.
+ */
+uint64_t buddy_block_holding(const struct buddy_region *r, uint64_t pfn);
 
 /* The region of regions[0..count) that holds frame pfn, or NULL if none does. */
 struct buddy_region *buddy_find_region(struct buddy_region *regions, size_t count, uint64_t pfn);

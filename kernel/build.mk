@@ -26,7 +26,11 @@ NM := nm
 
 SRCROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 
+# The kernel side of each layer: kernel/layers/NN-name/ for each NN-name in LAYERS.
+LAYER_DIRS := $(foreach d,$(LAYERS),kernel/layers/$(notdir $(d)))
+
 SRCS := $(wildcard kernel/*.c kernel/*.S kernel/libc/*.c) \
+	$(foreach d,$(LAYER_DIRS),$(sort $(wildcard $(d)/*.c $(d)/*.S))) \
 	$(foreach d,$(LAYERS),$(sort $(wildcard $(d)/*.c $(d)/*.S))) \
 	$(foreach d,$(TESTS),$(sort $(wildcard $(d)/*.c))) \
 	$(EXTRA_SRCS)
@@ -41,7 +45,7 @@ CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pi
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-Wall -Wextra -Werror -Wno-unused-parameter \
 	-nostdinc -isystem $(shell $(CC) -print-file-name=include) \
-	-Ikernel/libc -Ikernel -Igrade/ktests/include -I$(OUT) \
+	-Ikernel/libc -Ikernel $(addprefix -I,$(wildcard $(LAYER_DIRS))) -Igrade/ktests/include -I$(OUT) \
 	-DCHECKPOINT=$(CHECKPOINT) -fmacro-prefix-map=$(SRCROOT)/= \
 	$(KCFLAGS)
 LDFLAGS := -n -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments
@@ -51,10 +55,20 @@ all: $(OUT)/kernel.bin $(OUT)/kernel.asm $(OUT)/kernel.sym $(OUT)/compile_comman
 
 # What this kernel is made of, for its banner. Rewritten only when it changes.
 BUILD_LAYERS := $(strip $(foreach d,$(LAYERS),$(notdir $(d)):$(notdir $(patsubst %/,%,$(dir $(d))))))
+# The command that grades this same build, for the tour's last line: the layers taken from
+# solutions/ become SOLUTIONS=all or a list, as the Makefile reads them.
+layer_num = $(patsubst 0%,%,$(firstword $(subst -, ,$(notdir $(1)))))
+SOL_NUMS := $(foreach d,$(LAYERS),$(if $(filter solutions,$(notdir $(patsubst %/,%,$(dir $(d))))),$(call layer_num,$(d))))
+empty :=
+space := $(empty) $(empty)
+comma := ,
+SOL_ARG := $(if $(SOL_NUMS),$(if $(filter $(words $(SOL_NUMS)),$(words $(LAYERS))),all,$(subst $(space),$(comma),$(strip $(SOL_NUMS)))))
+GRADE_COMMAND := make grade LAB=$(CHECKPOINT)$(if $(SOL_ARG), SOLUTIONS=$(SOL_ARG))$(if $(filter-out gcc,$(notdir $(CC))), CC=$(notdir $(CC)))
 define BUILD_INFO
 #pragma once
 #define CHECKPOINT_NAME "$(CHECKPOINT_NAME)"
 #define BUILD_LAYERS "$(BUILD_LAYERS)"
+#define GRADE_COMMAND "$(GRADE_COMMAND)"
 endef
 export BUILD_INFO
 $(OUT)/build_info.h: FORCE

@@ -1,10 +1,11 @@
 /*
  * The physical frame allocator: which 4 KiB frames of RAM are free, as a bitmap. Lab 02
  * writes it (labs/02-paging/frame.c); the kernel keeps one instance over all of RAM
- * (kernel_frames, kernel/paging.h), and tests build private ones over made-up memory maps.
+ * (kernel_frames, kernel/layers/02-paging/paging.h), and tests build private ones over
+ * made-up memory maps. Only frame.c reads or writes the bitmap; at checkpoint 06 the buddy
+ * allocator takes the free frames over through the calls at the end of this header.
  *
- * The bitmap format is fixed, because kernel code outside lab 02 reads it a word at a time
- * (checkpoint 06 takes over every free frame from it):
+ * The bitmap format:
  *
  *   - one bit per frame; 1 = in use, reserved or not RAM; 0 = free;
  *   - bit i of word w (bit 0 = least significant) stands for frame number
@@ -98,3 +99,26 @@ static inline uint64_t frame_count_total(const struct frame_allocator *fa)
 {
 	return fa->total;
 }
+
+/* ---- for the kernel's buddy allocator (checkpoint 06): given in frame.c, not lab steps ---- */
+
+/*
+ * Call fn(start, count, arg) for each maximal run of free frames within frames [first, end),
+ * in address order, until fn returns false. Reads a word at a time: whole words that are all
+ * free or all in use cost one step. Changes nothing.
+ */
+void frame_for_each_free_run(const struct frame_allocator *fa, uint64_t first, uint64_t end,
+			     bool (*fn)(uint64_t start, uint64_t count, void *arg), void *arg);
+
+/*
+ * Take the lowest run of n free frames within frames [first, end): mark them in use and
+ * return the first frame's number, or 0 if there is no such run. frame_free_contig gives them
+ * back.
+ */
+uint64_t frame_take_run(struct frame_allocator *fa, uint64_t first, uint64_t end, uint64_t n);
+
+/*
+ * Mark every frame in use, for good: the frames that were free now belong to another
+ * allocator. Returns how many were free.
+ */
+uint64_t frame_retire_all(struct frame_allocator *fa);

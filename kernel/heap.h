@@ -33,7 +33,7 @@
  *   - No locking: the caller serializes (kmalloc and friends run with interrupts disabled,
  *     which on one CPU keeps every other thread out).
  *
- * The kernel heap (kmalloc, kernel/heap.c) is a fixed range of virtual addresses, KHEAP_BASE
+ * The kernel heap (kmalloc, kernel/layers/03-bump/heap.c) is a fixed range of virtual addresses, KHEAP_BASE
  * (memlayout.h) to KHEAP_BASE + KHEAP_MAX. The kernel maps KHEAP_INITIAL bytes of fresh frames
  * there and gives them to the most advanced allocator of its checkpoint that comes up without
  * a TODO (a lab still being written falls back to the one before it). When an allocation
@@ -142,7 +142,7 @@ void kfree(void *p);
 /* The statistics of the kernel heap's allocator (see struct heap_stats). */
 void kheap_stats(struct heap_stats *s);
 
-/* Which allocator kmalloc runs on (kernel/heap.c says how it is chosen at boot). */
+/* Which allocator kmalloc runs on (kernel/layers/03-bump/kheap.h says how it is chosen at boot). */
 enum kheap_backend {
 	KHEAP_NONE,  /* no heap: the kernel's page tables or every allocator was skipped */
 	KHEAP_BUMP,  /* struct bump, lab 03 */

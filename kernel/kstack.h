@@ -1,7 +1,7 @@
 /*
  * Thread stacks, each above an unmapped guard page, in the kernel's stack area at
  * KSTACKS_BASE (memlayout.h). Lab 07 writes kstack_alloc and kstack_free
- * (labs/07-threads/kstack.c); kernel/threads.c hands out the slots.
+ * (labs/07-threads/kstack.c); kernel/layers/07-threads/slots.c hands out the slots.
  *
  * The area is an array of THREAD_SLOTS slots of THREAD_SLOT_SIZE bytes. The stack of a
  * thread fills the top half of its slot, THREAD_STACK_PAGES pages of frames from the
@@ -19,7 +19,7 @@
  * guard page and faults; the CPU cannot push the page fault's own frame on that stack
  * either, so the fault becomes a double fault, which runs on a stack of its own (the TSS's
  * IST, kernel/gdt.c), and the kernel reports "kernel stack overflow" naming the thread
- * (kernel/threads.c tells kernel/trap.c whose guard it was). The 12 KiB below the guard stay
+ * (kernel/layers/07-threads tells kernel/trap.c whose guard it was). The 12 KiB below the guard stay
  * unmapped too, so that even a function whose frame skips the guard page in one step faults
  * in the slot of the thread it belongs to, never in its neighbour's stack.
  */
@@ -68,16 +68,13 @@ int kstack_alloc(struct kstack *ks, struct thread *owner);
 /* Unmap the pages of a stack from kstack_alloc, give their frames back and free its slot. */
 void kstack_free(struct kstack *ks);
 
-/* ---- the kernel (kernel/threads.c) --------------------------------------------------------- */
+/* ---- the kernel (kernel/layers/07-threads) --------------------------------------------------------- */
 
 /* A free slot, now owned by owner; -1 if all THREAD_SLOTS are in use. */
 int kstack_slot_get(struct thread *owner);
 
 /* Give back a slot from kstack_slot_get. Panics "kstack_slot_put: ..." if it is not in use. */
 void kstack_slot_put(int slot);
-
-/* The thread that owns slot s, or NULL if the slot is free (or out of range). */
-struct thread *kstack_slot_owner(int slot);
 
 /* How many slots are in use: one per thread that has a stack (for leak checks). */
 size_t kstack_slots_used(void);

@@ -22,6 +22,7 @@
 #include "cmdline.h"
 #include "kprintf.h"
 #include "ktest.h"
+#include "ktest_running.h"
 
 /* Section bounds: from kernel.ld in the kernel, from the linker itself on the host. Weak, so an
  * empty section (no KTEST_SUITE anywhere) is fine. */
@@ -115,10 +116,17 @@ void ktest_fail_msg(struct ktest *t, const char *msg)
 }
 
 static struct ktest *current_test;
+static char current_name[KTEST_NAME_MAX]; /* "suite.name" of current_test */
 
-struct ktest *ktest_current(void)
+const char *ktest_running(void)
 {
-	return current_test;
+	return current_test ? current_name : NULL;
+}
+
+void ktest_fail_running(const char *msg)
+{
+	if (current_test)
+		record_failure(current_test, msg);
 }
 
 void ktest_fail(struct ktest *t, bool fatal, const char *file, int line, const char *fmt, ...)
@@ -242,6 +250,7 @@ static bool run_case(const struct ktest_case *c, int number)
 	uint64_t rng_state = hash_str(hash_str(seed, c->suite), c->name);
 
 	t.rng = splitmix64(&rng_state);
+	ksnprintf(current_name, sizeof(current_name), "%s.%s", t.test->suite, t.test->name);
 	current_test = &t;
 	int kind = ktry_call(run_case_body, &t, KTRY_ANY, &res);
 	current_test = NULL;

@@ -129,9 +129,6 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
  */
 void ktest_fail_msg(struct ktest *t, const char *msg);
 
-/* The test running right now, or NULL outside tests (a scenario, the tour). */
-struct ktest *ktest_current(void);
-
 /* A failure with a message of the test's own: FAIL(t, "block %d overlaps block %d", i, j). */
 #define FAIL(t, ...) ktest_fail(t, false, __FILE__, __LINE__, __VA_ARGS__)
 

@@ -72,7 +72,7 @@ bool ktry_would_catch(enum ktry_kind kind);
 /*
  * The innermost catch point of the running code (NULL: none), and setting it. Each thread has
  * its own chain of catch points on its own stack, so the scheduler saves the chain of the
- * thread that stops and sets the one of the thread that runs next (kernel/threads.c).
+ * thread that stops and sets the one of the thread that runs next (kernel/layers/07-threads/kstate.c).
  */
 struct ktry *ktry_chain(void);
 void ktry_set_chain(struct ktry *top);

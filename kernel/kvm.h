@@ -1,6 +1,6 @@
 /*
  * The kernel's own address space, built by lab 02 (labs/02-paging/kvm.c) and switched to by
- * kernel/paging.c in place of the boot tables of lab 01:
+ * kernel/layers/02-paging in place of the boot tables of lab 01:
  *
  *   kernel image at KERNEL_VMA + its physical address, 4 KiB pages, by permission:
  *     .text            read, execute

@@ -2,7 +2,7 @@
  * kernel_main: the kernel's life after boot.S, the same at every checkpoint:
  *
  *   1. record the CPU state the boot code left, start the console, read the command line;
- *   2. bring up each layer, 01 to CHECKPOINT, in order (see init_layers);
+ *   2. bring up each layer of this checkpoint, 01 to N, in order (kernel/layer.h);
  *   3. run what the command line asks for: tests (ktest=...), one scenario (scenario=...),
  *      or by default the tour of what this checkpoint can do; then leave QEMU.
  *
@@ -13,17 +13,13 @@
 #include "build_info.h"
 #include "cmdline.h"
 #include "gdt.h"
-#include "idt.h"
 #include "kprintf.h"
 #include "ktest.h"
-#include "ktry.h"
+#include "layer.h"
 #include "memlayout.h"
-#include "memmap.h"
 #include "panic.h"
 #include "qemu.h"
 #include "serial.h"
-#include "tour.h"
-#include "layers.h"
 
 struct boot_cpu_state boot_cpu;
 const struct multiboot_info *boot_mbi;
@@ -44,61 +40,6 @@ static void record_boot_cpu_state(void)
 		boot_cpu.cs_descriptor = *(const uint64_t *)(base + (boot_cpu.cs & ~7u));
 }
 
-bool init_step_why(const char *what, void (*fn)(void *), void *arg, char *why, size_t size)
-{
-	struct ktry_result res;
-
-	if (ktry_call(fn, arg, KTRY_TODO, &res) == 0)
-		return true;
-	kprintf("kernel: %s skipped: %s\n", what, res.msg);
-	if (why && size)
-		ksnprintf(why, size, "%s skipped: %s", what, res.msg);
-	return false;
-}
-
-bool init_step(const char *what, void (*fn)(void *), void *arg)
-{
-	return init_step_why(what, fn, arg, NULL, 0);
-}
-
-static void init_idt(void *arg)
-{
-	(void)arg;
-	idt_init();
-}
-
-static void init_memmap(void *arg)
-{
-	(void)arg;
-	if (memmap_init(boot_mbi) < 0)
-		kprintf("kernel: the boot loader passed no memory map\n");
-	kprintf("kernel: %lu KiB usable RAM in %d regions\n", boot_memmap.usable_bytes / 1024,
-		boot_memmap.count);
-}
-
-/*
- * Bring up each layer of this checkpoint, in order. Every layer's own function lives with
- * that layer's kernel code and uses init_step() around the calls into lab code.
- */
-static void init_layers(void)
-{
-	/* 01-boot: exceptions, then the memory map. */
-	init_step("01-boot: idt_init", init_idt, NULL);
-	init_step("01-boot: memmap_init", init_memmap, NULL);
-#if CHECKPOINT >= 2
-	paging_layer_init(); /* kernel/paging.c */
-#endif
-#if CHECKPOINT >= 3
-	heap_layer_init(); /* kernel/heap.c */
-#endif
-#if CHECKPOINT >= 6
-	buddy_layer_init(); /* kernel/pages.c */
-#endif
-#if CHECKPOINT >= 7
-	threads_layer_init(); /* kernel/threads.c */
-#endif
-}
-
 static void read_command_line(uint32_t mb_magic, uint64_t mbi_phys)
 {
 	if (mb_magic != MULTIBOOT_BOOTLOADER_MAGIC)
@@ -116,12 +57,12 @@ void kernel_main(uint32_t mb_magic, uint64_t mbi_phys)
 	kprintf("\nteachos: checkpoint %s (%s)\n", CHECKPOINT_NAME, BUILD_LAYERS);
 	read_command_line(mb_magic, mbi_phys);
 	gdt_init();
-	init_layers();
+	layers_init();
 
 	bool ok = true;
 	if (cmdline_has("ktest") || cmdline_has("ktest.list"))
 		ok = ktest_main();
 	else if (!ktest_scenario_main(&ok))
-		tour();
+		layers_tour();
 	qemu_exit(ok ? QEMU_EXIT_SUCCESS : QEMU_EXIT_FAILURE);
 }

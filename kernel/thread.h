@@ -1,6 +1,6 @@
 /*
  * Kernel threads: lab 07 writes them (labs/07-threads/thread.c); the kernel gives a few
- * pieces (the end of this file, kernel/threads.c).
+ * pieces (the end of this file, kernel/layers/07-threads).
  *
  * A thread is a struct thread (from kmalloc; the two that live as long as the kernel, main
  * and idle, are static), a stack (kstack.h: frames from the buddy allocator, above a guard
@@ -51,7 +51,8 @@ enum thread_state {
 	THREAD_EXITED,	 /* finished; its stack and record wait for thread_join */
 };
 
-/* The kernel's own per-thread state (kernel/threads.c saves and restores it at every switch). */
+/* The kernel's own per-thread state (kernel/layers/07-threads saves and restores it at every
+ * switch). */
 struct thread_kstate {
 	struct ktry *ktry_top; /* the thread's catch points (ktry.h) */
 	int trap_depth;	       /* how many traps it is inside (trap.h) */
@@ -71,7 +72,7 @@ struct thread {
 	int exit_value;	       /* EXITED: what fn returned or thread_exit was given */
 	struct thread *joiner; /* the thread blocked in thread_join on this one, or NULL */
 
-	struct thread_kstate kstate; /* the kernel's: leave it to kernel/threads.c */
+	struct thread_kstate kstate; /* the kernel's: leave it alone */
 };
 
 /*
@@ -147,7 +148,7 @@ void thread_block(struct wait_queue *wq);
  * wq is empty. Interrupts must be disabled. */
 struct thread *thread_wake_one(struct wait_queue *wq);
 
-/* ---- given by the kernel (kernel/threads.c) ------------------------------------------------ */
+/* ---- given by the kernel (kernel/layers/07-threads) ----------------------------------------- */
 
 /*
  * The body of the idle thread: halt the CPU until the next interrupt, forever. (While a test
@@ -171,12 +172,3 @@ int thread_run_body(struct thread *self);
  * calls it right before context_switch.
  */
 void thread_kstate_switch(struct thread *prev, struct thread *next);
-
-/* The idle thread once it has started (NULL before). */
-struct thread *threads_idle_thread(void);
-
-/* NULL if thread_init ran at boot; else why not ("07-threads: thread_init skipped: ..."). */
-const char *threads_unavailable(void);
-
-/* NULL if the timer ticks (pic_init and timer_init ran at boot); else why not. */
-const char *timer_unavailable(void);

@@ -79,11 +79,18 @@ void trap_dispatch(struct trap_frame *tf);
 typedef bool (*trap_guard_owner_t)(uint64_t addr, char *buf, size_t size);
 
 /*
- * Tell the fault reports about more stacks with guard pages than the boot stack (kernel/
- * threads.c: the thread stacks). A double fault, or a page fault nothing catches, whose
+ * Tell the fault reports about more stacks with guard pages than the boot stack (the thread
+ * stacks: kernel/layers/07-threads). A double fault, or a page fault nothing catches, whose
  * address is in one of them then panics with "kernel stack overflow: <owner> ran into ...".
  */
 void trap_set_guard_owner(trap_guard_owner_t owner);
+
+/*
+ * A report printed after lab 01's for every page fault nothing handles: lab 02's words for the
+ * error code (kernel/layers/02-paging sets it). It must never stop the caller.
+ */
+typedef void (*trap_fault_report_t)(const struct trap_frame *tf, uint64_t addr);
+void trap_set_page_fault_report(trap_fault_report_t report);
 
 /* "#PF page fault" for 14, "interrupt" for 32 and up. */
 const char *trap_name(uint64_t vector);

@@ -35,7 +35,7 @@
 /* Error codes, all negative. */
 #define VM_ENOMEM  (-1) /* no frame for a page table */
 #define VM_ENOENT  (-2) /* nothing is mapped there */
-#define VM_ENOTRDY (-3) /* (kernel/paging.c) the kernel's own tables are not live */
+#define VM_ENOTRDY (-3) /* (kernel/layers/02-paging) the kernel's own tables are not live */
 
 /* The flags a caller may pass to vm_map (besides PTE_PRESENT, which vm_map adds). */
 #define VM_MAP_FLAGS                                                                       \

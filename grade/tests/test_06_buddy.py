@@ -1,7 +1,7 @@
 """Lab 06 black-box tests: the buddy allocator as the kernel's frame source on machines of
 4 GiB and 16 GiB, and frames from before the switch given back to it.
 
-Everything is judged from records the kernel signs (kernel/attest.h): kernel/pages.c signs
+Everything is judged from records the kernel signs (kernel/attest.h): kernel/layers/06-buddy/init.c signs
 what each region got at boot (its frames, its frame table, the runs of free frames it was
 given, and the free counts per order that lab 06's code then reports), lab 02's layer signs
 the frame bitmap, and the scenarios (grade/ktests/06-buddy/scenarios_ktest.c) sign the boot
@@ -52,10 +52,10 @@ def need_buddy_source(run):
         return found[0]
     if re.search(SWITCHED_LINE, run.text, re.MULTILINE):
         check.unconfirmed(run, "the console says the kernel switched to the buddy allocator",
-                          "kernel/pages.c's signed record of the switch")
+                          "kernel/layers/06-buddy/init.c's signed record of the switch")
     why = run.describe()
     check.fail("the kernel did not make the buddy allocator its frame source: "
-               "buddy_layer_init (kernel/pages.c) could not set up the regions with your "
+               "buddy_layer_init (kernel/layers/06-buddy/init.c) could not set up the regions with your "
                "buddy_region_init and buddy_add_free_range"
                + (f".\nThe run: {why}" if why else ", see the notes below.")
                + f"\n(log: {run.serial_path})", run)

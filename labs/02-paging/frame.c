@@ -53,8 +53,7 @@ static uint64_t end_frame(const struct frame_allocator *fa)
  * outside the bitmap are skipped. Returns how many bits actually changed, so the caller can
  * count frames even when ranges overlap.
  */
-static __unused uint64_t mark_frames(struct frame_allocator *fa, uint64_t first, uint64_t end,
-				     bool used)
+static uint64_t mark_frames(struct frame_allocator *fa, uint64_t first, uint64_t end, bool used)
 {
 	TODO("step 1: set or clear the bits of frames [first, end) a word at a time; return how many changed");
 }
@@ -124,4 +123,88 @@ bool frame_is_free(const struct frame_allocator *fa, phys_addr_t pa)
 		return false;
 	uint64_t bit = pfn - fa->base;
 	return !(fa->bitmap[bit / FRAME_BITS_PER_WORD] >> (bit % FRAME_BITS_PER_WORD) & 1);
+}
+
+/* ---- for the kernel's buddy allocator (checkpoint 06): given, not a step of the lab ------- */
+
+/*
+ * Call fn(start, count, arg) for each run of free frames within [first, end), in address
+ * order, until fn returns false. A run is passed on as soon as it reaches max_run frames (a
+ * search can stop there), the rest of it as the next run. Words that are all free or all in
+ * use are taken in one step, so 16 GiB (65536 words) is scanned in well under a millisecond.
+ */
+static bool scan_runs(const struct frame_allocator *fa, uint64_t first, uint64_t end,
+		      uint64_t max_run, bool (*fn)(uint64_t start, uint64_t count, void *arg),
+		      void *arg)
+{
+	uint64_t run = 0, start = 0;
+
+	first = MAX(first, fa->base);
+	end = MIN(end, end_frame(fa));
+	for (uint64_t p = first; p < end;) {
+		uint64_t bit = p - fa->base, word = fa->bitmap[bit / FRAME_BITS_PER_WORD], n = 1;
+		bool free;
+
+		if (bit % FRAME_BITS_PER_WORD == 0 && end - p >= FRAME_BITS_PER_WORD &&
+		    (word == 0 || word == WORD_FULL)) {
+			n = FRAME_BITS_PER_WORD; /* a whole word at once */
+			free = word == 0;
+		} else {
+			free = !(word >> (bit % FRAME_BITS_PER_WORD) & 1);
+		}
+		if (free) {
+			start = run ? start : p;
+			run += n;
+		}
+		if ((!free && run) || run >= max_run) {
+			if (!fn(start, run, arg))
+				return false;
+			run = 0;
+		}
+		p += n;
+	}
+	return !run || fn(start, run, arg);
+}
+
+void frame_for_each_free_run(const struct frame_allocator *fa, uint64_t first, uint64_t end,
+			     bool (*fn)(uint64_t start, uint64_t count, void *arg), void *arg)
+{
+	scan_runs(fa, first, end, UINT64_MAX, fn, arg);
+}
+
+struct run_search {
+	uint64_t need, found;
+};
+
+static bool stop_at_run(uint64_t start, uint64_t count, void *arg)
+{
+	struct run_search *s = arg;
+
+	if (count < s->need)
+		return true;
+	s->found = start;
+	return false;
+}
+
+uint64_t frame_take_run(struct frame_allocator *fa, uint64_t first, uint64_t end, uint64_t n)
+{
+	struct run_search s = {n, 0};
+
+	if (n == 0)
+		return 0;
+	scan_runs(fa, first, end, n, stop_at_run, &s);
+	if (s.found)
+		fa->nfree -= mark_frames(fa, s.found, s.found + n, true);
+	return s.found;
+}
+
+uint64_t frame_retire_all(struct frame_allocator *fa)
+{
+	uint64_t was_free = fa->nfree;
+
+	for (uint64_t w = 0; w < fa->words; w++)
+		fa->bitmap[w] = WORD_FULL;
+	fa->nfree = 0;
+	fa->hint = fa->words;
+	return was_free;
 }

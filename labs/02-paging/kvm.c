@@ -1,6 +1,6 @@
 /*
  * The kernel's own address space (kernel/kvm.h): the kernel image mapped by permission, all
- * RAM in the direct map, nothing in the lower half. kernel/paging.c calls these in order,
+ * RAM in the direct map, nothing in the lower half. kernel/layers/02-paging/init.c calls these in order,
  * checks the result, then switches to it.
  *
  * Why each permission: code that cannot be written cannot be patched by a stray pointer;

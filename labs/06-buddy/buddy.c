@@ -123,12 +123,7 @@ uint64_t buddy_alloc(struct buddy_region *r, unsigned order)
 	TODO("step 5: take a block from the smallest non-empty list >= order (none: BUDDY_NO_FRAME), split it down to order putting each upper half on its list, mark it BUDDY_USED | order");
 }
 
-/*
- * The order-k block holding frame pfn, found from the frame table: blocks are aligned to their
- * size, so it starts at pfn rounded down to some power of two. Returns its first frame, or
- * BUDDY_NO_FRAME if the table is inconsistent.
- */
-static uint64_t block_holding(const struct buddy_region *r, uint64_t pfn)
+uint64_t buddy_block_holding(const struct buddy_region *r, uint64_t pfn)
 {
 	for (unsigned k = 0; k <= BUDDY_MAX_ORDER; k++) {
 		uint64_t head = pfn & ~((UINT64_C(1) << k) - 1);
@@ -160,7 +155,7 @@ static void free_check(const struct buddy_region *r, uint64_t pfn, unsigned orde
 		panic("buddy_free: frame %lu was allocated with order %u, not order %u", pfn,
 		      b & BUDDY_ORDER_MASK, order);
 
-	uint64_t head = block_holding(r, pfn);
+	uint64_t head = buddy_block_holding(r, pfn);
 	if (head == BUDDY_NO_FRAME)
 		panic("buddy_free: the frame table is corrupt around frame %lu", pfn);
 	uint8_t hb = buddy_frame(r, head);

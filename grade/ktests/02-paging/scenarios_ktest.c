@@ -71,7 +71,7 @@ KTEST_SCENARIO(stack_overflow)
 }
 
 /*
- * Sign the boot loader's own memory map for the grader (kernel/paging.c signs the frame
+ * Sign the boot loader's own memory map for the grader (kernel/layers/02-paging/init.c signs the frame
  * counts), then read the last byte of RAM through the direct map.
  */
 KTEST_SCENARIO(memory)

@@ -1,5 +1,5 @@
 /*
- * Lab 03: kmalloc, kfree, kcalloc and krealloc in the kernel (kernel/heap.c), over the heap
+ * Lab 03: kmalloc, kfree, kcalloc and krealloc in the kernel (kernel/layers/03-bump/heap.c), over the heap
  * the kernel brought up. These tests run at every checkpoint from 03 on, where kmalloc runs on
  * the most advanced allocator that works (bump at 03, the list heap at 04, the block heap
  * from 05 on), so they check what kmalloc promises whatever runs it; only the first test asks

@@ -1,7 +1,7 @@
 /*
  * Lab 06 scenarios, for grade/tests/test_06_buddy.py: what the kernel's buddy holds on a
  * machine of any size, and frames from before the switch given back to it. Each signs its
- * findings (kernel/attest.h); kernel/pages.c signed what each region got at boot.
+ * findings (kernel/attest.h); kernel/layers/06-buddy/init.c signed what each region got at boot.
  */
 #include "attest.h"
 #include "boot.h"
@@ -10,6 +10,7 @@
 #include "ktest.h"
 #include "ktry.h"
 #include "multiboot.h"
+#include "layer_access.h"
 #include "pages.h"
 #include "paging.h"
 
@@ -87,7 +88,7 @@ static void free_frame(void *arg)
 }
 
 /*
- * Give back, through kframe_free, the frames kernel/pages.c kept from lab 02's bitmap just
+ * Give back, through kframe_free, the frames kernel/layers/06-buddy/init.c kept from lab 02's bitmap just
  * before the switch (boot with pages.keep=N): the buddy never handed them out, yet must take
  * them, merge them with their free buddies, and then catch a double free of one.
  */

@@ -5,6 +5,7 @@
 #include "cmdline.h"
 #include "kprintf.h"
 #include "ktest.h"
+#include "layer_access.h"
 #include "thread.h"
 
 #define DIVE_FRAME 512

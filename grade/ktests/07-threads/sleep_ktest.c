@@ -4,6 +4,7 @@
  */
 #include "irq.h"
 #include "ktest.h"
+#include "layer_access.h"
 #include "thread_fixture.h"
 
 #define SLEEPERS      6

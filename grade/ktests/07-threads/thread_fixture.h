@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "ktest.h"
+#include "layer_access.h"
 #include "thread.h"
 #include "timer.h"
 

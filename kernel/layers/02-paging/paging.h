@@ -1,18 +1,15 @@
 /*
- * Checkpoint 02 in the kernel (kernel/paging.c): the kernel's frame source and its own
- * address space, built at boot from lab 02's frame allocator (kernel/frame.h), page tables
- * (kernel/vm.h) and kernel tables (kernel/kvm.h). Later layers use only what is here.
+ * What layer 02 gives the rest of the kernel (kernel/layers/02-paging): the kernel's frame
+ * source and its own address space, built at boot from lab 02's frame allocator
+ * (kernel/frame.h), page tables (kernel/vm.h) and kernel tables (kernel/kvm.h). Later layers
+ * use only what is here.
  *
  * Frames. Until checkpoint 06 the kernel's frames come from kernel_frames, a bitmap
  * allocator over all of RAM that never hands out the low 1 MiB (so 0 means failure), the
  * kernel image (the boot page tables and boot stack included) or its own bitmap. At
- * checkpoint 06, kernel/pages.c makes the buddy allocator the source:
- *
- *   1. for each word w of kernel_frames.bitmap, the 0 bits (~word) are free frames
- *      (frame kernel_frames.base + 64 * w + i, see kernel/frame.h); hand their runs to the
- *      buddy allocator, then set the word to ~0 and subtract the bits from
- *      kernel_frames.nfree, so the bitmap can never hand them out again;
- *   2. kframe_set_source(&its_source).
+ * checkpoint 06, layer 06 makes the buddy allocator the source: it takes every run still free
+ * in the bitmap (frame_for_each_free_run), retires the bitmap (frame_retire_all) and calls
+ * kframe_set_source(&its_source).
  *
  * Frames allocated before the switch (page tables, heap pages) may be given back through
  * kframe_free after it: the new source must accept frames it did not hand out itself.
@@ -39,14 +36,14 @@ phys_addr_t kframe_alloc(void);
 void kframe_free(phys_addr_t pa);
 /* n physically contiguous frames (the address of the first), or 0. */
 phys_addr_t kframe_alloc_contig(size_t n);
-/* Give back n frames from kframe_alloc_contig (or n frames from kframe_alloc that adjoin). */
+/* Give back the n frames kframe_alloc_contig(n) returned at pa, all at once. */
 void kframe_free_contig(phys_addr_t pa, size_t n);
 /* Frames free right now in the kernel's source: for leak checks in tests. */
 uint64_t kframes_free(void);
 /* Frames of RAM the kernel's source manages. */
 uint64_t kframes_total(void);
 
-/* A frame source the kernel can switch to (kernel/pages.c, checkpoint 06). */
+/* A frame source the kernel can switch to (layer 06's buddy allocator). */
 struct kframe_source {
 	const char *name;
 	phys_addr_t (*alloc)(void);
@@ -59,6 +56,12 @@ struct kframe_source {
 
 /* From now on every kframe_* call goes to src (which must stay valid). */
 void kframe_set_source(const struct kframe_source *src);
+
+/* The source the kframe_* calls use now; NULL until lab 02's frame_init has run. */
+const struct kframe_source *kframe_source(void);
+
+/* Lab 02's bitmap as a frame source: the kernel's until checkpoint 06. */
+extern const struct kframe_source kframe_bitmap_source;
 
 /* The bitmap allocator behind the kframe_* calls until checkpoint 06. */
 extern struct frame_allocator kernel_frames;
@@ -78,9 +81,3 @@ extern bool paging_ready;
 
 /* The kernel's address space (valid when paging_ready). */
 extern struct vm_space kernel_vm;
-
-/*
- * For kernel/trap.c: print lab 02's report of a page fault (kernel/pagefault.h), or a note if
- * it is not written yet. Never stops the caller.
- */
-void paging_report_fault(const struct trap_frame *tf, uint64_t addr);

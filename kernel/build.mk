@@ -9,6 +9,7 @@
 # kernel.asm (disassembly with source), kernel.sym (symbol table), kernel.map (link map)
 # and compile_commands.json (for clangd).
 
+.DEFAULT_GOAL := all
 OUT ?= $(error OUT is not set)
 CHECKPOINT ?= $(error CHECKPOINT is not set)
 CHECKPOINT_NAME ?= $(CHECKPOINT)
@@ -35,10 +36,6 @@ SRCS := $(wildcard kernel/*.c kernel/*.S kernel/libc/*.c) \
 	$(foreach d,$(TESTS),$(sort $(wildcard $(d)/*.c))) \
 	$(EXTRA_SRCS)
 
-# One object per source; sources outside the tree (a mutated copy, say) get flattened names.
-objname = $(OUT)/obj/$(subst /,_,$(patsubst /%,%,$(1))).o
-OBJS := $(foreach s,$(SRCS),$(call objname,$(s)))
-
 CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pie \
 	-mno-red-zone -mcmodel=kernel -mno-sse -mno-sse2 -mno-mmx -mno-80387 \
 	-fno-omit-frame-pointer -fno-optimize-sibling-calls \
@@ -49,6 +46,16 @@ CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pi
 	-DCHECKPOINT=$(CHECKPOINT) -fmacro-prefix-map=$(SRCROOT)/= \
 	$(KCFLAGS)
 LDFLAGS := -n -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments
+
+# A layer that needs more built than its C and assembly files (the user programs of 08-user,
+# say) says how in kernel/layers/NN-name/layer.mk: it may add sources to SRCS, and objects
+# it builds by its own rules to LAYER_OBJS, which the kernel links too.
+LAYER_OBJS :=
+include $(wildcard $(addsuffix /layer.mk,$(LAYER_DIRS)))
+
+# One object per source; sources outside the tree (a mutated copy, say) get flattened names.
+objname = $(OUT)/obj/$(subst /,_,$(patsubst /%,%,$(1))).o
+OBJS := $(foreach s,$(SRCS),$(call objname,$(s)))
 
 .PHONY: all
 all: $(OUT)/kernel.bin $(OUT)/kernel.asm $(OUT)/kernel.sym $(OUT)/compile_commands.json
@@ -92,9 +99,9 @@ $(call objname,$(1)): $(1) $(OUT)/build_info.h $(OUT)/flags
 endef
 $(foreach s,$(SRCS),$(eval $(call compile_rule,$(s))))
 
-$(OUT)/kernel.elf: $(OBJS) kernel/kernel.ld
+$(OUT)/kernel.elf: $(OBJS) $(LAYER_OBJS) kernel/kernel.ld
 	@echo "  LD      $@"
-	@$(LD) $(LDFLAGS) -T kernel/kernel.ld -Map $(OUT)/kernel.map -o $@ $(OBJS)
+	@$(LD) $(LDFLAGS) -T kernel/kernel.ld -Map $(OUT)/kernel.map -o $@ $(OBJS) $(LAYER_OBJS)
 
 $(OUT)/kernel.bin: $(OUT)/kernel.elf
 	@$(OBJCOPY) -O binary $< $@

@@ -66,8 +66,18 @@ extern int trap_depth;
 /* A handler for one vector; runs with interrupts disabled. */
 typedef void (*trap_handler_t)(struct trap_frame *tf);
 
-/* Route `vector` to handler (replacing any earlier one). */
-void trap_register(int vector, trap_handler_t handler);
+/*
+ * Route `vector` to handler, replacing the earlier one, which it returns (NULL: none), so that
+ * a handler for an exception can pass on what it does not handle: to the earlier handler, or
+ * to trap_exception_default when there was none.
+ */
+trap_handler_t trap_register(int vector, trap_handler_t handler);
+
+/*
+ * What the kernel does with an exception nobody handles: lab 01's report (and the page-fault
+ * report, if set), then a panic; a breakpoint continues after its report.
+ */
+void trap_exception_default(struct trap_frame *tf);
 
 /* Called by trapentry.S for every trap. */
 void trap_dispatch(struct trap_frame *tf);

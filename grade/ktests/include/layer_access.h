@@ -9,11 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "frame.h"
 #include "memlayout.h"
 
 /* ---- 06-buddy (kernel/layers/06-buddy) ------------------------------------------------------- */
 
-struct pages_region; /* pages.h */
+struct buddy_region; /* buddy.h */
 
 /* True once the buddy allocator is the kernel's frame source (lab 06 done). */
 bool pages_buddy_ready(void);
@@ -22,10 +23,21 @@ bool pages_buddy_ready(void);
 size_t pages_region_count(void);
 
 /* Region i < pages_region_count(), in memory-map order. */
-struct pages_region *pages_region(size_t i);
+struct buddy_region *pages_region(size_t i);
 
 /* The region holding frame pfn, or NULL. */
-struct pages_region *pages_region_of(uint64_t pfn);
+struct buddy_region *pages_region_of(uint64_t pfn);
+
+/* The physical range of region i's own tables: reserved for good. */
+struct frame_range pages_region_table(size_t i);
+
+/* Whole pages for kmalloc, which reaches them through kheap_use_pages: a block of
+ * buddy_order_for(pages) at least size bytes (NULL if none), whether p is such a block, its
+ * usable size, and giving it back. Misuse panics naming the function. */
+void *pages_alloc_bytes(size_t size);
+bool pages_owns(const void *p);
+size_t pages_alloc_size(const void *p);
+void pages_free_bytes(void *p);
 
 /*
  * With pages.keep=N (at most 8) on the command line, the takeover first takes N frames from

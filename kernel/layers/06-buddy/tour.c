@@ -9,9 +9,9 @@
 
 static void tour_counts(const char *what, const struct buddy_region *r)
 {
-	char counts[COUNTS_TEXT_MAX];
+	char counts[BUDDY_COUNTS_TEXT_MAX];
 
-	kprintf("  %-34s [%s]\n", what, pages_format_counts(r, counts, sizeof(counts)));
+	kprintf("  %-34s [%s]\n", what, buddy_format_counts(r, counts, sizeof(counts)));
 }
 
 void buddy_tour(void)
@@ -36,7 +36,7 @@ void buddy_tour(void)
 	}
 
 	phys_addr_t pa = kframe_alloc_contig(8);
-	struct pages_region *pr = pa ? pages_region_of(pa >> PAGE_SHIFT) : NULL;
+	struct pages_region *pr = pa ? region_of(pa >> PAGE_SHIFT) : NULL;
 	if (!pr) {
 		kprintf("no block of 8 frames is left to show splitting.\n");
 		return;
@@ -48,7 +48,7 @@ void buddy_tour(void)
 	if (p) {
 		kprintf("pages_alloc_bytes(%lu pages) = %p, %zu pages (kmalloc of a page or more)\n",
 			(uint64_t)TOUR_DEMO_PAGES, p, pages_alloc_size(p) / PAGE_SIZE);
-		tour_counts("and now:", pages_region_of(virt_to_phys(p) >> PAGE_SHIFT)->buddy);
+		tour_counts("and now:", pages_region_of(virt_to_phys(p) >> PAGE_SHIFT));
 		pages_free_bytes(p);
 	}
 	kframe_free_contig(pa, 8);

@@ -8,9 +8,6 @@ show its part. A change that breaks the recipe breaks this test, not the next ma
 import re
 import shutil
 import subprocess
-from pathlib import Path
-
-import pytest
 
 from conftest import PYTHON, require_solutions
 from harness.paths import ROOT

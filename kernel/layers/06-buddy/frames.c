@@ -1,14 +1,8 @@
 /*
- * What the buddy serves once it is the source: the kernel's frames (paging.h's kframe_* calls)
- * and kmalloc's whole pages (kheap_use_pages).
- *   kframe_alloc()            an order-0 block from the first region that has one;
- *   kframe_alloc_contig(n)    one block of order buddy_order_for(n): 5 frames take 8, aligned;
- *   kframe_free(pa)           buddy_free(order 0); a frame lab 02's bitmap handed out before
- *                             the switch (a page table, say) joins the buddy the first time;
- *   kframe_free_contig(pa, n) the block kframe_alloc_contig(n) returned, and nothing else;
- *   pages_alloc_bytes(size)   a block of buddy_order_for(pages), its start marked in the
- *                             region's owner bits, so that kfree tells it from a frame of
- *                             kframe_alloc or the middle of a block, and krealloc knows its size.
+ * What the buddy serves once it is the source: the kernel's frames (paging.h's kframe_*: a
+ * frame is an order-0 block, kframe_alloc_contig(n) one block of order buddy_order_for(n), and
+ * kframe_free_contig takes back only such a block), and kmalloc's whole pages (one block whose
+ * start the region's owner bits mark, so kfree tells it from a frame or the middle of a block).
  * Misuse panics naming the function that noticed ("kframe_free: ...", "buddy_free: ...").
  */
 #include "local.h"
@@ -23,17 +17,18 @@ bool pages_owned(const struct pages_region *pr, uint64_t pfn)
 	return pr->owned[bit / 64] >> (bit % 64) & 1;
 }
 
-static void set_owned(struct pages_region *pr, uint64_t pfn, bool on)
+/* Set by pages_alloc_bytes, cleared by pages_free_bytes: each flips the bit. */
+static void flip_owned(struct pages_region *pr, uint64_t pfn)
 {
-	uint64_t bit = pfn - pr->buddy->base_pfn, mask = UINT64_C(1) << (bit % 64);
+	uint64_t bit = pfn - pr->buddy->base_pfn;
 
-	pr->owned[bit / 64] = on ? pr->owned[bit / 64] | mask : pr->owned[bit / 64] & ~mask;
+	pr->owned[bit / 64] ^= UINT64_C(1) << (bit % 64);
 }
 
 /* A block of 2^order frames from the first region that has one, or 0. */
 static phys_addr_t alloc_frames(unsigned order)
 {
-	uint64_t pfn = buddy_alloc_first(buddies, nregions, order);
+	uint64_t pfn = buddy_alloc_first(pages_buddies, pages_nregions, order);
 
 	return pfn == BUDDY_NO_FRAME ? 0 : pfn << PAGE_SHIFT;
 }
@@ -74,8 +69,8 @@ static void source_free(phys_addr_t pa)
 		panic("kframe_free: 0x%lx is reserved (frame 0, low memory, the kernel image or the "
 		      "frame bitmap): it was never handed out",
 		      pa);
-	for (size_t i = 0; i < nregions; i++)
-		if (pfn - regions[i].table_pfn < regions[i].table_frames)
+	for (size_t i = 0; i < pages_nregions; i++)
+		if (pa >= pages_tables[i].start && pa < pages_tables[i].end)
 			panic("kframe_free: 0x%lx holds the buddy allocator's frame table of region "
 			      "%zu: it was never handed out",
 			      pa, i);
@@ -107,8 +102,8 @@ static uint64_t source_count_free(void)
 {
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < nregions; i++)
-		n += buddy_free_frames(&buddies[i]);
+	for (size_t i = 0; i < pages_nregions; i++)
+		n += buddy_free_frames(&pages_buddies[i]);
 	return n;
 }
 
@@ -144,38 +139,46 @@ void *pages_alloc_bytes(size_t size)
 		return NULL;
 	phys_addr_t pa = alloc_frames(buddy_order_for(align_up(size, PAGE_SIZE) >> PAGE_SHIFT));
 	if (pa)
-		set_owned(region_of(pa >> PAGE_SHIFT), pa >> PAGE_SHIFT, true);
+		flip_owned(region_of(pa >> PAGE_SHIFT), pa >> PAGE_SHIFT);
 	return pa ? phys_to_virt(pa) : NULL;
+}
+
+/* Why p is not a live block from pages_alloc_bytes (NULL: it is one), with its region. */
+static const char *why_not_pages(const void *p, struct pages_region **region)
+{
+	struct pages_region *pr = *region = direct_map_region(p);
+	uint64_t pfn = virt_to_phys(p) >> PAGE_SHIFT, head;
+
+	if (!pr)
+		return "is not an address in the direct map of the buddy's RAM";
+	if ((uint64_t)p & (PAGE_SIZE - 1))
+		return "is not page-aligned: not the start of a block of pages";
+	if (pages_owned(pr, pfn))
+		return NULL;
+	head = buddy_block_holding(pr->buddy, pfn);
+	if (head != BUDDY_NO_FRAME && head != pfn && pages_owned(pr, head))
+		return "is inside a block of pages, not its start";
+	if (buddy_block_order(pr->buddy, pfn) >= 0)
+		return "is a frame from kframe_alloc, not a block from pages_alloc_bytes";
+	return "is no block of pages: a double free, or a frame never handed out";
 }
 
 bool pages_owns(const void *p)
 {
-	struct pages_region *pr = direct_map_region(p);
+	struct pages_region *pr;
 
-	return pr && !((uint64_t)p & (PAGE_SIZE - 1)) &&
-	       pages_owned(pr, virt_to_phys(p) >> PAGE_SHIFT);
+	return !why_not_pages(p, &pr);
 }
 
-/* Panic, naming fn, unless p is a live block from pages_alloc_bytes; returns its region. */
+/* p's region, or a panic naming fn unless p is a live block from pages_alloc_bytes. */
 static struct pages_region *check_owned(const void *p, const char *fn)
 {
-	struct pages_region *pr = direct_map_region(p);
-	uint64_t pfn = virt_to_phys(p) >> PAGE_SHIFT;
+	struct pages_region *pr;
+	const char *why = why_not_pages(p, &pr);
 
-	if (!pr)
-		panic("%s: %p is not an address in the direct map of the buddy's RAM", fn, p);
-	if ((uint64_t)p & (PAGE_SIZE - 1))
-		panic("%s: %p is not page-aligned: not the start of a block of pages", fn, p);
-	if (pages_owned(pr, pfn))
-		return pr;
-	uint64_t head = buddy_block_holding(pr->buddy, pfn);
-	if (head != BUDDY_NO_FRAME && head != pfn && pages_owned(pr, head))
-		panic("%s: %p is inside the block of pages at %p, not its start", fn, p,
-		      phys_to_virt(head << PAGE_SHIFT));
-	if (buddy_block_order(pr->buddy, pfn) >= 0)
-		panic("%s: %p is a frame from kframe_alloc, not a block from pages_alloc_bytes", fn,
-		      p);
-	panic("%s: %p is no block of pages: a double free, or a frame never handed out", fn, p);
+	if (why)
+		panic("%s: %p %s", fn, p, why);
+	return pr;
 }
 
 size_t pages_alloc_size(const void *p)
@@ -192,7 +195,7 @@ void pages_free_bytes(void *p)
 	struct pages_region *pr = check_owned(p, "pages_free_bytes");
 	uint64_t pfn = virt_to_phys(p) >> PAGE_SHIFT;
 
-	set_owned(pr, pfn, false);
+	flip_owned(pr, pfn);
 	buddy_free(pr->buddy, pfn, (unsigned)buddy_block_order(pr->buddy, pfn));
 }
 

@@ -29,53 +29,19 @@
 #include "local.h"
 
 #define SIDE_NODE_FRAMES (HUGE_PAGE_SIZE / PAGE_SIZE)
-#define KEEP_MAX	 8 /* pages.keep=N: at most this many frames kept before the takeover */
 
-struct buddy_region buddies[MEMMAP_MAX];
+struct buddy_region pages_buddies[MEMMAP_MAX];
+struct frame_range pages_tables[MEMMAP_MAX];
+size_t pages_nregions, pages_nkept;
+bool pages_ready;
+phys_addr_t pages_kept[PAGES_KEEP_MAX];
 struct pages_region regions[MEMMAP_MAX];
-size_t nregions;
-static bool buddy_ready;
-static phys_addr_t kept[KEEP_MAX];
-static size_t nkept;
 
 struct pages_region *region_of(uint64_t pfn)
 {
 	struct buddy_region *r = pages_region_of(pfn);
 
-	return r ? &regions[r - buddies] : NULL;
-}
-
-/* ---- for tests (layer_access.h) ---- */
-bool pages_buddy_ready(void)
-{
-	return buddy_ready;
-}
-
-size_t pages_region_count(void)
-{
-	return buddy_ready ? nregions : 0;
-}
-
-struct buddy_region *pages_region(size_t i)
-{
-	return i < pages_region_count() ? &buddies[i] : NULL;
-}
-
-struct buddy_region *pages_region_of(uint64_t pfn)
-{
-	return buddy_find_region(buddies, pages_region_count(), pfn);
-}
-
-struct frame_range pages_region_table(size_t i)
-{
-	return (struct frame_range){regions[i].table_pfn << PAGE_SHIFT,
-				    (regions[i].table_pfn + regions[i].table_frames) << PAGE_SHIFT};
-}
-
-size_t pages_kept_frames(const phys_addr_t **frames)
-{
-	*frames = kept;
-	return nkept;
+	return r ? &regions[r - pages_buddies] : NULL;
 }
 
 /* ---- the regions and their tables ---------------------------------------------------------- */
@@ -100,9 +66,9 @@ static void plan_regions(void)
 
 		bool overlaps = false;
 
-		for (size_t j = 0; j < nregions; j++)
-			overlaps |= first < buddies[j].base_pfn + buddies[j].nframes &&
-				    end > buddies[j].base_pfn;
+		for (size_t j = 0; j < pages_nregions; j++)
+			overlaps |= first < pages_buddies[j].base_pfn + pages_buddies[j].nframes &&
+				    end > pages_buddies[j].base_pfn;
 		if (m->type != MEMMAP_USABLE || end <= first)
 			continue;
 		if (overlaps) {
@@ -110,8 +76,9 @@ static void plan_regions(void)
 				m->base, m->base + m->len - 1);
 			continue;
 		}
-		regions[nregions] = (struct pages_region){.buddy = &buddies[nregions]};
-		buddies[nregions++] =
+		regions[pages_nregions] =
+			(struct pages_region){.buddy = &pages_buddies[pages_nregions]};
+		pages_buddies[pages_nregions++] =
 			(struct buddy_region){.base_pfn = first, .nframes = end - first};
 	}
 }
@@ -120,9 +87,9 @@ static void plan_regions(void)
  * own frames if it can, else any. */
 static bool take_tables(void)
 {
-	for (size_t i = 0; i < nregions; i++) {
+	for (size_t i = 0; i < pages_nregions; i++) {
 		struct pages_region *pr = &regions[i];
-		uint64_t first = buddies[i].base_pfn, n = buddies[i].nframes;
+		uint64_t first = pages_buddies[i].base_pfn, n = pages_buddies[i].nframes;
 		uint64_t bits_at = align_up(BUDDY_TABLE_BYTES(n), 8),
 			 nodes_at = bits_at + align_up(n, 64) / 8;
 		uint64_t nodes = (first + n - 1) / SIDE_NODE_FRAMES - first / SIDE_NODE_FRAMES + 1;
@@ -138,9 +105,9 @@ static bool take_tables(void)
 			return false;
 		}
 		uint8_t *table = phys_to_virt(at << PAGE_SHIFT);
+		pages_tables[i] =
+			(struct frame_range){at << PAGE_SHIFT, (at + frames) << PAGE_SHIFT};
 		*pr = (struct pages_region){.buddy = pr->buddy,
-					    .table_pfn = at,
-					    .table_frames = frames,
 					    .owned = (uint64_t *)(table + bits_at),
 					    .nodes = (struct buddy_node *)(table + nodes_at)};
 		memset(pr->owned, 0, nodes_at - bits_at);
@@ -151,22 +118,23 @@ static bool take_tables(void)
 /* Give the bitmap back what it lent before the takeover: the tables and the kept frames. */
 static void give_back(void)
 {
-	for (size_t i = 0; i < nregions; i++)
-		if (regions[i].table_frames)
-			frame_free_contig(&kernel_frames, regions[i].table_pfn << PAGE_SHIFT,
-					  regions[i].table_frames);
-	while (nkept)
-		frame_free(&kernel_frames, kept[--nkept]);
+	for (size_t i = 0; i < pages_nregions; i++)
+		if (pages_tables[i].end)
+			frame_free_contig(&kernel_frames, pages_tables[i].start,
+					  (pages_tables[i].end - pages_tables[i].start) >>
+						  PAGE_SHIFT);
+	while (pages_nkept)
+		frame_free(&kernel_frames, pages_kept[--pages_nkept]);
 }
 
 /* ---- the takeover -------------------------------------------------------------------------- */
 
 static void init_regions(void)
 {
-	for (size_t i = 0; i < nregions; i++)
-		buddy_region_init(&buddies[i], buddies[i].base_pfn, buddies[i].nframes,
-				  phys_to_virt(regions[i].table_pfn << PAGE_SHIFT), node_of_frame,
-				  &regions[i]);
+	for (size_t i = 0; i < pages_nregions; i++)
+		buddy_region_init(&pages_buddies[i], pages_buddies[i].base_pfn,
+				  pages_buddies[i].nframes, phys_to_virt(pages_tables[i].start),
+				  node_of_frame, &regions[i]);
 }
 
 /* One run to its region, signed for the grader (which recomputes the free counts from it). */
@@ -183,10 +151,10 @@ static bool give_run(uint64_t start, uint64_t count, void *arg)
 
 static void give_runs(void)
 {
-	for (size_t i = 0; i < nregions; i++)
-		frame_for_each_free_run(&kernel_frames, buddies[i].base_pfn,
-					buddies[i].base_pfn + buddies[i].nframes, give_run,
-					&regions[i]);
+	for (size_t i = 0; i < pages_nregions; i++)
+		frame_for_each_free_run(&kernel_frames, pages_buddies[i].base_pfn,
+					pages_buddies[i].base_pfn + pages_buddies[i].nframes,
+					give_run, &regions[i]);
 }
 
 /* Sign for the grader what each region got (the tour shows it in words). */
@@ -195,18 +163,19 @@ static void sign_regions(uint64_t bitmap_free)
 	char counts[BUDDY_COUNTS_TEXT_MAX];
 	uint64_t total = 0, free = 0;
 
-	for (size_t i = 0; i < nregions; i++) {
-		const struct buddy_region *r = &buddies[i];
+	for (size_t i = 0; i < pages_nregions; i++) {
+		const struct buddy_region *r = &pages_buddies[i];
 
 		attest_printf("buddy region %zu base=%lu frames=%lu table=%lu+%lu given=%lu "
 			      "free=%lu counts=%s",
-			      i, r->base_pfn, r->nframes, regions[i].table_pfn,
-			      regions[i].table_frames, regions[i].given, buddy_free_frames(r),
+			      i, r->base_pfn, r->nframes, pages_tables[i].start >> PAGE_SHIFT,
+			      (pages_tables[i].end - pages_tables[i].start) >> PAGE_SHIFT,
+			      regions[i].given, buddy_free_frames(r),
 			      buddy_format_counts(r, counts, sizeof(counts)));
 		total += r->nframes;
 		free += buddy_free_frames(r);
 	}
-	attest_printf("buddy source regions=%zu total=%lu free=%lu bitmap_free=%lu", nregions,
+	attest_printf("buddy source regions=%zu total=%lu free=%lu bitmap_free=%lu", pages_nregions,
 		      total, free, bitmap_free);
 	total_frames = total;
 }
@@ -221,23 +190,23 @@ static void buddy_layer_init(void)
 	}
 	plan_regions();
 	/* pages.keep=N: frames taken as page tables were, for the scenario that frees them. */
-	for (uint64_t n = MIN(cmdline_get_u64("pages.keep", 0), KEEP_MAX);
-	     nkept < n && (kept[nkept] = kframe_alloc()) != 0;)
-		nkept++;
+	for (uint64_t n = MIN(cmdline_get_u64("pages.keep", 0), PAGES_KEEP_MAX);
+	     pages_nkept < n && (pages_kept[pages_nkept] = kframe_alloc()) != 0;)
+		pages_nkept++;
 	if (!take_tables() || !LAB_STEP("06-buddy: buddy_region_init", init_regions()) ||
 	    !LAB_STEP("06-buddy: buddy_add_free_range", give_runs())) {
 		give_back(); /* nothing else was taken: the bitmap is as it was */
 		kprintf("pages: the kernel keeps the frame bitmap (lab 02) as its frame source\n");
 		return;
 	}
-	buddy_ready = true;
+	pages_ready = true;
 	sign_regions(frame_count_free(&kernel_frames));
 	frame_retire_all(&kernel_frames);
 	kframe_set_source(&buddy_source);
 	kheap_use_pages(&buddy_pages);
 	kprintf("pages: the kernel's frames now come from the buddy allocator (lab 06): %zu "
 		"regions, %lu of %lu frames free\n",
-		nregions, kframes_free(), kframes_total());
+		pages_nregions, kframes_free(), kframes_total());
 }
 
 LAYER(6, "06-buddy", "frames in blocks of 2^k", buddy_layer_init, buddy_tour);

@@ -9,16 +9,15 @@
 
 /* One region of the kernel's buddy allocator: the whole frames of a usable memory-map area. */
 struct pages_region {
-	struct buddy_region *buddy;	  /* lab 06's region: buddies[i] for regions[i] */
-	uint64_t table_pfn, table_frames; /* its tables (init.c), reserved for good */
-	uint64_t *owned;	  /* bit pfn - base_pfn: a block from pages_alloc_bytes starts */
-	struct buddy_node *nodes; /* nodes of free blocks on a 2 MiB boundary (init.c) */
-	uint64_t given;		  /* frames the takeover gave it */
+	struct buddy_region *buddy; /* lab 06's region: pages_buddies[i] for regions[i] */
+	uint64_t *owned;	    /* bit pfn - base_pfn: a block from pages_alloc_bytes starts */
+	struct buddy_node *nodes;   /* nodes of free blocks on a 2 MiB boundary (init.c) */
+	uint64_t given;		    /* frames the takeover gave it */
 };
 
-extern struct buddy_region buddies[MEMMAP_MAX];
+/* The regions: pages_buddies[i], pages_tables[i] (layer_access.h: tests look at them too) and
+ * the kernel's own part, regions[i], for i < pages_nregions. */
 extern struct pages_region regions[MEMMAP_MAX];
-extern size_t nregions;
 
 /* The region holding frame pfn, or NULL. */
 struct pages_region *region_of(uint64_t pfn);

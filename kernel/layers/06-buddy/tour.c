@@ -16,22 +16,21 @@ static void tour_counts(const char *what, const struct buddy_region *r)
 
 void buddy_tour(void)
 {
-	if (!pages_buddy_ready()) {
+	if (!pages_ready) {
 		kprintf("the kernel still takes its frames from lab 02's bitmap: lab 06 is not done "
 			"yet (see the notes at boot).\n");
 		return;
 	}
 	kprintf("frame source: %s, %zu regions, %lu of %lu frames free\n", buddy_source.name,
-		nregions, kframes_free(), kframes_total());
-	for (size_t i = 0; i < nregions; i++) {
-		const struct buddy_region *r = &buddies[i];
+		pages_nregions, kframes_free(), kframes_total());
+	for (size_t i = 0; i < pages_nregions; i++) {
+		const struct buddy_region *r = &pages_buddies[i];
 
 		kprintf("region %zu: frames 0x%lx-0x%lx: %lu frames (%lu MiB), %lu free; its table: "
 			"%lu KiB at 0x%lx\n",
 			i, r->base_pfn, r->base_pfn + r->nframes - 1, r->nframes,
 			r->nframes >> (20 - PAGE_SHIFT), buddy_free_frames(r),
-			regions[i].table_frames * (PAGE_SIZE >> 10),
-			regions[i].table_pfn << PAGE_SHIFT);
+			(pages_tables[i].end - pages_tables[i].start) >> 10, pages_tables[i].start);
 		tour_counts("free blocks per order 0..10:", r);
 	}
 

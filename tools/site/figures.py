@@ -255,7 +255,8 @@ def ranges(d, values):
         ly = strip_y + strip_h + 16 + (i % 2) * 14
         body.append(f'<line x1="{x + w / 2:.1f}" y1="{strip_y + strip_h}" x2="{x + w / 2:.1f}" y2="{ly - 10}" '
                     f'stroke="{MUTED}" stroke-width="0.6"/>')
-        body.append(_t(min(max(x + w / 2, left + 30), width - left - 30), ly, label, 11, "middle"))
+        half = len(label) * 3.2  # about half the label's width at 11 px
+        body.append(_t(min(max(x + w / 2, half + 2), width - half - 2), ly, label, 11, "middle"))
     for tick in d.get("ticks", []):
         at = evaluate(tick["at"], values)
         x = left + (at - start0) * scale

@@ -260,6 +260,11 @@ class Builder:
             cells(body[3])
 
     def figure_blocks(self, page, name, code):
+        if name == "where-we-are":
+            page.has_where = True
+            where = self.where_we_are(page)
+            return [where, raw('<details class="astext"><summary>the same figure as text</summary>'), code,
+                    raw("</details>")] if where else [code]
         try:
             svg = self.figures.draw(name)
         except figures.FigureError as e:
@@ -334,7 +339,7 @@ class Builder:
         blocks = self.blocks(page, doc["blocks"], seen)
         if page.kind == "chapter":
             blocks = self.fold_solutions(page, blocks)
-            if page.first_of_chapter:
+            if page.first_of_chapter and not getattr(page, "has_where", False):
                 where = self.where_we_are(page)
                 if where:
                     # after the title and the opening paragraph

@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import runs  # noqa: E402
 
 ROOT = runs.ROOT
-MARKER = re.compile(r"^<!--\s*run:\s*(.*?)\s*-->\s*$")
-FENCE = re.compile(r"^(```+|~~~+)")
+MARKER = re.compile(r"^(\s*)<!--\s*run:\s*(.*?)\s*-->\s*$")
+FENCE = re.compile(r"^\s*(```+|~~~+)")
 OPTIONS = {"from", "to", "only", "drop", "vary"}
 
 # What truly varies from one build, or one run, to the next.
@@ -63,6 +63,7 @@ class Excerpt:
     start: int             # index of the first line inside the fence
     end: int               # index of the closing fence
     body: list = field(default_factory=list)
+    indent: str = ""       # of a block inside a list item
 
     @property
     def where(self):
@@ -104,14 +105,16 @@ def find(path):
                             f"fenced code block (```)")
             continue
         k = j + 1
-        while k < len(lines) and not lines[k].startswith(f.group(1)):
+        while k < len(lines) and not lines[k].strip().startswith(f.group(1)):
             k += 1
         try:
-            command, opts = parse_marker(m.group(1))
+            command, opts = parse_marker(m.group(2))
         except runs.RunError as e:
             problems.append(f"{path.relative_to(ROOT)}:{i + 1}: {e}")
             continue
-        found.append(Excerpt(path, i + 1, command, opts, j + 1, k, lines[j + 1:k]))
+        indent = m.group(1)
+        body = [l[len(indent):] if l.startswith(indent) else l.lstrip() for l in lines[j + 1:k]]
+        found.append(Excerpt(path, i + 1, command, opts, j + 1, k, body, indent))
     return found, problems
 
 
@@ -209,7 +212,7 @@ def check(paths, update=False, log=print):
             if update:
                 new = ex.body[:prefix_len(ex.body)] + shown
                 if new != ex.body:
-                    lines[ex.start:ex.end] = new
+                    lines[ex.start:ex.end] = [(ex.indent + l) if l else l for l in new]
                     changed = True
                     log(f"{ex.where}: rewritten from `{ex.command}`")
                 continue

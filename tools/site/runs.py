@@ -217,9 +217,10 @@ def variant_files(spec):
     v = None
     if spec.variant:
         v, where = find_variant(spec.lab, spec.variant)
-    steps = spec.steps if spec.steps is not None else (v or {}).get("steps")
-    if steps is not None:
-        files = {n: partial_text(t, int(steps)) for n, t in files.items()}
+    # A student's file: the starter with steps 1..N done (all of them by default), without
+    # the solution's markers, so that line numbers are those of a finished lab.
+    steps = spec.steps if spec.steps is not None else (v or {}).get("steps", 10 ** 6)
+    files = {n: partial_text(t, int(steps)) for n, t in files.items()}
     if v:
         changes = v.get("changes") or [{k: v[k] for k in ("file", "find", "replace")}]
         for c in changes:

@@ -181,7 +181,16 @@ def partial_text(text, done):
                 starters.append(lines[k])
                 steps += [int(n) for m in _STEP.finditer(lines[k]) for n in m.groups() if n]
                 k += 1
-            if steps and max(steps) <= done:
+            if not steps:  # a helper with no TODO of its own: the nearest "Step N" above it
+                for back in reversed(lines[max(0, i - 20):i]):
+                    m = re.search(r"\bStep (\d+)\b", back)
+                    if m:
+                        steps = [int(m.group(1))]
+                        break
+            if not steps:  # else the step of the next block that names one (a helper's user)
+                later = [b[2] for b in solution_blocks("".join(lines[k:])) if b[2]]
+                steps = later[0] if later else []
+            if (max(steps) if steps else 0) <= done:
                 out += lines[i + 1:j]
             else:
                 for s in starters:

@@ -106,7 +106,9 @@ def _has_solution(md, step):
     sys.path.insert(0, str(ROOT / "tools" / "site"))
     import runs
     lab = next((d for d in (ROOT / "solutions").glob(md.name[:2] + "-*")), None)
-    return lab is not None and any(step in b[2] for f in lab.iterdir() for b in runs.solution_blocks(f.read_text()))
+    # a block for steps 10-11 is folded under step 10
+    return lab is not None and any(b[2] and min(b[2]) == step for f in lab.iterdir()
+                                   for b in runs.solution_blocks(f.read_text()))
 
 
 def test_a_missing_source_file_is_named(tmp_path):

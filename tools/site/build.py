@@ -348,7 +348,7 @@ class Builder:
         doc["blocks"] = blocks
         args = ["pandoc", "-f", "json", "-t", "html5", "--template", str(HERE / "template.html"),
                 "--highlight-style", "tango", "--toc", "--toc-depth=3",
-                "-V", f"pagetitle={page.title}", "-V", f"course=teachos",
+                "-V", f"pagetitle={page.title}", "-V", "course=teachos",
                 "-V", f"root={page.depth}", "-V", f"source={page.rel}", "-M", f"title={page.title}"]
         for key, val in nav.items():
             if val:

@@ -98,10 +98,12 @@ def parse(command):
         words = shlex.split(command)
     except ValueError as e:
         raise RunError(f"cannot read the command `{command}`: {e}")
+    if words[:1] == ["measure"]:
+        return Measure.parse(command, words[1:])
     if words[:1] == ["make"]:
         words = words[1:]
     if not words or words[0] not in ("qemu", "grade"):
-        raise RunError(f"`{command}`: a run is `make qemu ...` or `make grade ...`")
+        raise RunError(f"`{command}`: a run is `make qemu ...`, `make grade ...` or `measure NAME ...`")
     verb, env = words[0], {}
     for w in words[1:]:
         key, eq, val = w.partition("=")
@@ -300,6 +302,61 @@ def _show(text, out, vdir, spec):
     return text
 
 
+@dataclass(frozen=True)
+class Measure:
+    """`measure contig HIGH=97 LOW=90`: the host program tools/heapmeasure/contig.c, built as
+    its header says (with -DHIGH=97 -DLOW=90 added) and run. Its counts are the same on every
+    machine; its times are not (an excerpt sets them aside with vary=)."""
+    name: str
+    defines: tuple
+
+    @staticmethod
+    def parse(command, words):
+        if not words or not re.fullmatch(r"[\w-]+", words[0]):
+            raise RunError(f"`{command}`: measure needs the name of a program in tools/heapmeasure/")
+        defines = []
+        for w in words[1:]:
+            key, eq, val = w.partition("=")
+            if not eq or not re.fullmatch(r"[A-Z_]+", key) or not re.fullmatch(r"[\w.]+", val):
+                raise RunError(f"`{command}`: {w!r} is not NAME=value")
+            defines.append((key, val))
+        return Measure(words[0], tuple(defines))
+
+    def __str__(self):
+        return " ".join(["measure", self.name] + [f"{k}={v}" for k, v in self.defines])
+
+    @property
+    def lab(self):
+        return "measure"
+
+    def run(self):
+        src = ROOT / "tools" / "heapmeasure" / f"{self.name}.c"
+        if not src.is_file():
+            raise RunError(f"{self}: no tools/heapmeasure/{self.name}.c")
+        head = src.read_text().split("*/", 1)[0].replace("\\\n", " ")
+        m = re.search(rf"^\s*\*\s+(gcc .*-o build/heapmeasure/{self.name} .*)$", head, re.M)
+        if not m:
+            raise RunError(f"{self}: the header of {src.relative_to(ROOT)} has no `gcc ... -o "
+                           f"build/heapmeasure/{self.name} ...` line")
+        cmd = shlex.split(m.group(1).replace(" *", " "))
+        for f in cmd:
+            if f.endswith(".c") and f.startswith("solutions/") and not (ROOT / f).is_file():
+                raise MissingSolutions(f"{self} needs {f}")
+        tag = "".join(f"-{k}{v}" for k, v in self.defines)
+        exe = ROOT / "build" / "heapmeasure" / f"{self.name}{tag}"
+        out = cmd.index("-o")
+        cmd[out + 1] = str(exe)
+        cmd[1:1] = [f"-D{k}={v}" for k, v in self.defines]
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if p.returncode:
+            raise RunError(f"{self}: does not build:\n{p.stdout}{p.stderr}")
+        p = subprocess.run([str(exe)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        if p.returncode:
+            raise RunError(f"{self}: exited with {p.returncode}:\n{p.stdout}{p.stderr}")
+        return p.stdout
+
+
 _cache = {}
 
 
@@ -307,6 +364,9 @@ def output(spec):
     """What the run of spec printed (stdout and stderr, as a terminal shows them)."""
     key = str(spec)
     if key in _cache:
+        return _cache[key]
+    if isinstance(spec, Measure):
+        _cache[key] = spec.run()
         return _cache[key]
     variant = spec.steps is not None or spec.variant
     # The variants of a lab share their sources and build directory: one at a time.

@@ -225,6 +225,11 @@ class Builder:
                 if RUN.match(text) or FIGURE.match(text):
                     i += 1  # markers are for the tools, not the reader
                     continue
+            if t == "Para" and stringify(b["c"]).startswith("Hint:"):
+                b["c"] = self.inlines(page, b["c"], seen_terms)
+                out += [raw('<details class="hint"><summary>hint</summary>'), b, raw("</details>")]
+                i += 1
+                continue
             if t in ("Para", "Plain"):
                 b["c"] = self.inlines(page, b["c"], seen_terms)
             elif t == "Header":

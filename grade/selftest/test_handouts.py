@@ -24,6 +24,9 @@ WITH_RUNS = [p for p in HANDOUTS if "<!-- run:" in p.read_text()]
 
 @pytest.mark.parametrize("path", WITH_RUNS, ids=[p.name for p in WITH_RUNS])
 def test_excerpts_are_what_the_runs_print(path):
+    if RELEASE:
+        pytest.skip("the excerpts quote the starters and the reference code; in a students' copy "
+                    "labs/ holds your work and solutions/ is not all there")
     notes = []
     problems = excerpts.check([path], log=notes.append)
     assert not problems, "\n\n".join(problems)

@@ -141,6 +141,8 @@ def load(page, shot, width, height):
 
 
 def test_pages_load_in_chromium_without_errors(site):
+    if RELEASE:
+        pytest.skip("the pages' look is checked in the full course")
     if not chromium():
         pytest.skip("Chromium is not installed (tools/need browser installs it)") if RELEASE else \
             pytest.fail("Chromium is not installed: run `tools/need browser`", pytrace=False)

@@ -349,7 +349,8 @@ class Builder:
                 if where:
                     # after the title and the opening paragraph
                     k = next((i for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1), -1)
-                    blocks[k + 1:k + 1] = [where]
+                    k += 2 if k + 1 < len(blocks) and blocks[k + 1]["t"] == "Para" else 1
+                    blocks[k:k] = [where]
         doc["blocks"] = blocks
         args = ["pandoc", "-f", "json", "-t", "html5", "--template", str(HERE / "template.html"),
                 "--highlight-style", "tango", "--toc", "--toc-depth=3",

@@ -67,16 +67,17 @@ static void *node_of(void *ctx, uint64_t pfn)
 struct alloc {
 	const char *name;
 	void (*init)(void);
-	uint64_t (*get)(unsigned n);       /* first frame, or UINT64_MAX */
+	uint64_t (*get)(unsigned n); /* first frame, or UINT64_MAX */
 	void (*put)(uint64_t pfn, unsigned n);
 	uint64_t (*free_frames)(void);
 	uint64_t (*largest)(void);
-	uint64_t (*cost)(unsigned n);      /* frames a request of n takes */
+	uint64_t (*cost)(unsigned n); /* frames a request of n takes */
 };
 
 /* --- lab 02's bitmap --- */
 static struct frame_allocator fa;
-static struct memmap map = {.regions = {{0, (uint64_t)NFRAMES * PAGE_SIZE, MEMMAP_USABLE}}, .count = 1};
+static struct memmap map = {.regions = {{0, (uint64_t)NFRAMES *PAGE_SIZE, MEMMAP_USABLE}},
+			    .count = 1};
 
 static void bm_init(void)
 {
@@ -159,7 +160,8 @@ static void run(const struct alloc *a, uint64_t seed, struct result *res)
 			growing = false;
 		else if (used * 100 <= (uint64_t)NFRAMES * LOW)
 			growing = true;
-		bool alloc = nlive == 0 || (nlive < MAX_LIVE && rng_range(0, 99) < (growing ? 70 : 30));
+		bool alloc =
+			nlive == 0 || (nlive < MAX_LIVE && rng_range(0, 99) < (growing ? 70 : 30));
 		if (alloc) {
 			unsigned n = rng_range(0, 99) < 80 ? 1 : (unsigned)rng_range(2, 64);
 			uint64_t t0 = now_ns();
@@ -205,8 +207,8 @@ int main(void)
 		{"bitmap (lab 02)", bm_init, bm_get, bm_put, bm_free, bm_largest, bm_cost},
 		{"buddy (lab 06)", bd_init, bd_get, bd_put, bd_free, bd_largest, bd_cost},
 	};
-	printf("%d frames, %d runs of %d steps, in use between %d%% and %d%%\n", NFRAMES, SEEDS, STEPS,
-	       LOW, HIGH);
+	printf("%d frames, %d runs of %d steps, in use between %d%% and %d%%\n", NFRAMES, SEEDS,
+	       STEPS, LOW, HIGH);
 	printf("%-16s %8s %10s %9s %10s %9s\n", "allocator", "failed", "with room", "largest",
 	       "ns/contig", "ns/frame");
 	for (size_t k = 0; k < sizeof(allocs) / sizeof(allocs[0]); k++) {
@@ -216,7 +218,8 @@ int main(void)
 		printf("%-16s %8.1f %10.1f %9.0f %10.0f %9.0f\n", allocs[k].name,
 		       1000.0 * (double)r.contig_failed / (double)r.contig,
 		       1000.0 * (double)r.contig_room / (double)r.contig,
-		       (double)r.largest_sum / (double)r.samples, (double)r.contig_ns / (double)r.contig,
+		       (double)r.largest_sum / (double)r.samples,
+		       (double)r.contig_ns / (double)r.contig,
 		       (double)r.frame_ns / (double)r.frames);
 	}
 	return 0;

@@ -70,6 +70,7 @@ help:
 	@echo "  make gdb                 attach GDB (in another terminal), symbols loaded"
 	@echo "  make grade [LAB=N]       grade checkpoint N (default: all labs): a points table"
 	@echo "  make test                the project's own tests"
+	@echo "  make site                the handouts as a web edition, in build/site/"
 	@echo "  make clean               remove build output"
 	@echo
 	@echo "Variables: LAB=N  SOLUTIONS=all|1,2,3  MEM=$(MEM)  QEMUEXTRA=...  ACCEL=tcg|kvm  CC=gcc|clang  GDBPORT=$(GDBPORT)"
@@ -157,8 +158,25 @@ grade: kernel
 
 .PHONY: test
 test:
-	@tools/need build qemu grade test
+	@tools/need build qemu grade test site
 	@$(PYTHON) -m pytest grade/selftest -n $(JOBS) -q -rfEs
+
+# --- the handouts as a web edition -----------------------------------------------------------
+
+# `make site`: build/site/, from handouts/*.md, with figures drawn from real boots of the
+# reference kernels (tools/site/build.py). `make excerpts [FILE=handouts/NN-name.md]`
+# rewrites the handouts' console excerpts from real runs; `make test` checks them.
+FILE ?=
+
+.PHONY: site
+site:
+	@tools/need build qemu site
+	@$(PYTHON) tools/site/build.py --out build/site
+
+.PHONY: excerpts
+excerpts:
+	@tools/need build qemu grade
+	@$(PYTHON) tools/site/excerpts.py --update $(FILE)
 
 # --- instructors: every command is explained in handouts/instructors.md ---------------------
 

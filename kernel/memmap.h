@@ -37,7 +37,7 @@ extern struct memmap boot_memmap;
  * skipping empty entries, and print each region and the total usable RAM:
  *   memmap: [0x0000000000000000-0x000000000009fbff] usable
  *   ...
- *   memmap: 130559 KiB usable
+ *   memmap: 130687 KiB usable          (on a 128 MiB machine)
  * Returns the number of regions, or -1 if the loader passed no memory map.
  */
 int memmap_init(const struct multiboot_info *mbi);

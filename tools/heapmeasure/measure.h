@@ -1,7 +1,7 @@
 /*
  * What the heap measurement programs share: a seeded random generator, the allocation mix
  * (the same shape as the randomized tests in grade/ktests/include/heap_check.h: mostly small,
- * sometimes large), panic() for the allocators, and a clock. Host programs only; each one
+ * sometimes large), panic() and ksnprintf() for the allocators, and a clock. Host programs only; each one
  * says at its top how to build and run it.
  */
 #pragma once
@@ -71,6 +71,17 @@ void panic(const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	abort();
+}
+
+/* The kernel's ksnprintf, for the allocators' own messages (buddy_format_counts). */
+int ksnprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
 }
 
 static inline uint64_t now_ns(void)

@@ -6,6 +6,7 @@ Writes to DIR (default release/) every file of this repository (what git tracks)
 
     solutions/NN-name/                 but those of the labs given with --solutions
     grade/selftest/mutants/NN-name.toml   (they quote the solutions) likewise
+    handouts/variants/NN-name.toml        (the same: the handouts' planted mistakes)
     anything under an --exclude path   (`make release HIDDEN=dir` excludes the hidden tests,
                                        should they live inside the repository)
 
@@ -41,8 +42,8 @@ def release_files(root, solutions=(), exclude=()):
             continue
         if parts[0] == "solutions" and (len(parts) < 3 or parts[1] not in solutions):
             continue
-        if f.startswith("grade/selftest/mutants/") and f.endswith(".toml") \
-                and Path(f).stem not in solutions:
+        if (f.startswith("grade/selftest/mutants/") or f.startswith("handouts/variants/")) \
+                and f.endswith(".toml") and Path(f).stem not in solutions:
             continue
         if any(f == x or f.startswith(x + "/") for x in excluded):
             continue

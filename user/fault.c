@@ -4,13 +4,13 @@
  */
 #include "user.h"
 
-#define EXIT_SURVIVED 99
-#define DIVE_FRAME    1024
+#define EXIT_SURVIVED	99
+#define DIVE_FRAME	1024
+#define KERNEL_READ_VA	0xffff800000200000UL /* the kernel's direct map: mapped, not the program's */
+#define KERNEL_WRITE_VA 0xffff800000100000UL
 
 static const uint8_t ret_insn[] = {0xc3}; /* in .rodata: readable, not executable */
 static uint8_t data_ret[] = {0xc3};	  /* in .data: writable, not executable */
-static volatile int zero;
-
 static void null_read(void)
 {
 	(void)*(volatile int *)0;
@@ -50,17 +50,17 @@ static void exec_rodata(void)
 
 static void kernel_read(void)
 {
-	(void)*(volatile uint64_t *)0xffffffff80100000UL;
+	(void)*(volatile uint64_t *)KERNEL_READ_VA;
 }
 
 static void kernel_write(void)
 {
-	*(volatile uint64_t *)0xffff800000100000UL = 0;
+	*(volatile uint64_t *)KERNEL_WRITE_VA = 0;
 }
 
 static void kernel_jump(void)
 {
-	((void (*)(void))0xffffffff80100000UL)();
+	((void (*)(void))KERNEL_READ_VA)();
 }
 
 static void noncanonical(void)
@@ -70,7 +70,10 @@ static void noncanonical(void)
 
 static void divide(void)
 {
-	printf("%d\n", 1 / zero);
+	uint32_t q;
+
+	__asm__ volatile("div %2" : "=a"(q) : "a"(1), "r"(0), "d"(0)); /* (edx:eax) / 0 */
+	printf("%u\n", q);
 }
 
 static void ud2(void)

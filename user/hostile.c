@@ -29,7 +29,10 @@ int main(int argc, char **argv)
 {
 	struct user_layout l;
 	static char buf[64] = "0123456789abcdef";
+	char self_name[NAME_MAX_08];
 
+	/* argv[0]'s string is at the top of the stack, where a test below writes: keep a copy */
+	snprintf(self_name, sizeof(self_name), "%s", argv[0]);
 	if (layout(&l) < 0) {
 		printf("hostile: layout failed\n");
 		return 100;
@@ -93,9 +96,9 @@ int main(int argc, char **argv)
 	       -EFAULT);
 	expect("find(\"no-such-program\")", 0, raw(SYS_find, (long)"no-such-program", 0, 0),
 	       -ENOENT);
-	long self = raw(SYS_find, (long)argv[0], 0, 0);
+	long self = raw(SYS_find, (long)self_name, 0, 0);
 	if (self <= 0) {
-		printf("hostile: find(\"%s\") = %ld: the program cannot find itself\n", argv[0],
+		printf("hostile: find(\"%s\") = %ld: the program cannot find itself\n", self_name,
 		       self);
 		failures++;
 	}

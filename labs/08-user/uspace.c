@@ -65,9 +65,7 @@ void uspace_unmap(struct uspace *s, uint64_t va, uint64_t len)
  * clear its entry. */
 static __unused bool free_page(uint64_t va, uint64_t *pte, void *arg)
 {
-	struct uspace *s = arg;
-
-	TODO("step 3: kframe_free the frame in *pte, clear *pte, pages--; return true");
+	TODO("step 3: kframe_free the frame in *pte, clear *pte, ((struct uspace *)arg)->pages--; return true");
 }
 
 /*

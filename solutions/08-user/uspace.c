@@ -104,16 +104,16 @@ void uspace_unmap(struct uspace *s, uint64_t va, uint64_t len)
  * clear its entry. */
 static __unused bool free_page(uint64_t va, uint64_t *pte, void *arg)
 {
+	/// SOLUTION BEGIN
 	struct uspace *s = arg;
 
-	/// SOLUTION BEGIN
 	(void)va;
 	kframe_free(*pte & PTE_ADDR_MASK);
 	*pte = 0;
 	s->pages--;
 	return true;
 	/// SOLUTION END
-	/// STARTER: TODO("step 3: kframe_free the frame in *pte, clear *pte, pages--; return true");
+	/// STARTER: TODO("step 3: kframe_free the frame in *pte, clear *pte, ((struct uspace *)arg)->pages--; return true");
 }
 
 /*

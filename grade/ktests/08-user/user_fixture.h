@@ -55,6 +55,13 @@ void test_leaks_start(struct ktest *t, struct test_leaks *l);
 /* Fail the test if frames or programs differ from l (what = what ran in between). */
 void test_leaks_check(struct ktest *t, const struct test_leaks *l, const char *what);
 
+/*
+ * Take the kernel's free frames, in large blocks (cheap), until only `leave` are free: running
+ * out of memory without filling it. frames_unhog gives them all back.
+ */
+void frames_hog(uint64_t leave);
+void frames_unhog(void);
+
 /* ---- a program made by hand: lab 02's vm functions, no lab 08 address space or loader ---- */
 
 #define HAND_CODE_VA  0x0000000000400000UL /* the code page: user, read, execute */

@@ -150,6 +150,35 @@ void test_leaks_check(struct ktest *t, const struct test_leaks *l, const char *w
 		FAIL(t, "%s: %zu program records, %zu before", what, program_count(), l->programs);
 }
 
+#define HOG_BLOCKS    512
+#define HOG_MAX_ORDER 10 /* the buddy's largest block: 4 MiB */
+
+static struct {
+	phys_addr_t pa;
+	size_t n;
+} hogged[HOG_BLOCKS];
+static int nhogged;
+
+void frames_hog(uint64_t leave)
+{
+	for (size_t n = 1UL << HOG_MAX_ORDER; n >= 1; n /= 2)
+		while (nhogged < HOG_BLOCKS && kframes_free() >= leave + n) {
+			phys_addr_t pa = kframe_alloc_contig(n);
+			if (!pa)
+				break;
+			hogged[nhogged].pa = pa;
+			hogged[nhogged++].n = n;
+		}
+}
+
+void frames_unhog(void)
+{
+	while (nhogged > 0) {
+		nhogged--;
+		kframe_free_contig(hogged[nhogged].pa, hogged[nhogged].n);
+	}
+}
+
 /* ---- made by hand --------------------------------------------------------------------------- */
 
 static const struct {

@@ -1,5 +1,5 @@
-/* sleepy [ms] [times]: sleeps ms milliseconds (default 50), times times (default 1),
- * yielding in between; prints a dot after each sleep. */
+/* sleepy [ms] [times]: sleeps ms milliseconds (default 50; 0: no sleep), times times (default
+ * 1), yielding after each; prints a dot after each sleep. */
 #include "user.h"
 
 int main(int argc, char **argv)
@@ -8,7 +8,7 @@ int main(int argc, char **argv)
 	     times = atol_or(argc > 2 ? argv[2] : NULL, 1);
 
 	for (long i = 0; i < times; i++) {
-		if (sleep_ms((uint64_t)ms) < 0) {
+		if (ms && sleep_ms((uint64_t)ms) < 0) {
 			printf("sleepy: sleep(%ld) failed\n", ms);
 			return 1;
 		}

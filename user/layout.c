@@ -19,7 +19,7 @@ int main(int argc, char **argv)
 	uint64_t code = (uint64_t)main, data = (uint64_t)&counter, stack = (uint64_t)&local;
 	uint64_t brk = (uint64_t)sbrk(0);
 
-	printf("layout: code at 0x%lx (main), data at 0x%lx, heap from 0x%lx, stack top "
+	printf("layout: image at 0x%lx, data at 0x%lx, heap from 0x%lx, stack top "
 	       "0x%lx (a local at 0x%lx)\n",
 	       l.image_start, data, l.heap_start, l.stack_top, stack);
 	if (code < l.image_start || code >= l.image_end || data < l.image_start ||

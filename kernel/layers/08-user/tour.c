@@ -22,21 +22,17 @@ static void tour_run(const char *name, int argc, const char *const argv[])
 		kprintf("  %s: could not start it (error %d)\n", name, err);
 		return;
 	}
-	int pid = p->pid;
 	program_join(p);
-	kprintf("  %s (pid %d) wrote: %.*s", name, pid, (int)out.len, buf);
-	if (out.len && buf[out.len - 1] != '\n')
-		kprintf("\n");
-	switch (p->end) {
-	case PROGRAM_EXITED:
+	if (out.len)
+		kprintf("  %s (pid %d) wrote: %.*s%s", name, p->pid, (int)out.len, buf,
+			buf[out.len - 1] == '\n' ? "" : "\n");
+	else
+		kprintf("  %s (pid %d) wrote nothing\n", name, p->pid);
+	if (p->end == PROGRAM_EXITED)
 		kprintf("  and exited with status %d\n", p->status);
-		break;
-	case PROGRAM_FAULTED:
-		kprintf("  and was ended by the kernel: %s\n", p->note);
-		break;
-	default:
-		kprintf("  and was ended by the kernel: %s\n", p->note);
-	}
+	else
+		kprintf("  and was ended by the kernel (%s)\n",
+			p->end == PROGRAM_FAULTED ? "the report is above" : p->note);
 	program_free(p);
 }
 

@@ -379,6 +379,9 @@ void program_end_broken(const struct user_fault *f, const char *why)
 {
 	struct program *p = program_current();
 
+	if (!p)
+		panic("program_end_broken: no program runs on thread '%s': %s",
+		      thread_current()->name, why);
 	if (f)
 		p->fault = *f;
 	ksnprintf(p->note, sizeof(p->note), "%s", why);

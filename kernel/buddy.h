@@ -131,8 +131,19 @@ int buddy_block_order(const struct buddy_region *r, uint64_t pfn);
  */
 uint64_t buddy_block_holding(const struct buddy_region *r, uint64_t pfn);
 
+/* ---- for a set of regions (the kernel has one per usable memory-map area): given ---------- */
+
 /* The region of regions[0..count) that holds frame pfn, or NULL if none does. */
 struct buddy_region *buddy_find_region(struct buddy_region *regions, size_t count, uint64_t pfn);
+
+/* buddy_alloc from the first of regions[0..count) that has a block of this order, or
+ * BUDDY_NO_FRAME. */
+uint64_t buddy_alloc_first(struct buddy_region *regions, size_t count, unsigned order);
+
+/* The region's free blocks per order 0..BUDDY_MAX_ORDER as text, "0 1 0 1 ... 31" (for logs:
+ * this is what fragmentation looks like). Returns buf. */
+#define BUDDY_COUNTS_TEXT_MAX 128
+const char *buddy_format_counts(const struct buddy_region *r, char *buf, size_t size);
 
 static inline bool buddy_region_contains(const struct buddy_region *r, uint64_t pfn)
 {

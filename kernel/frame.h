@@ -85,6 +85,10 @@ phys_addr_t frame_alloc_contig(struct frame_allocator *fa, size_t n);
 /* Give back n frames starting at pa; the same checks as frame_free, made before any frees. */
 void frame_free_contig(struct frame_allocator *fa, phys_addr_t pa, size_t n);
 
+/* True if frame pfn is not RAM this allocator hands out: frame 0, a reserved range, or not
+ * usable RAM. Given in frame.c, for step 4 and for the kernel. */
+bool frame_never_handed_out(const struct frame_allocator *fa, uint64_t pfn);
+
 /* True if the frame holding pa is free (false outside the allocator). */
 bool frame_is_free(const struct frame_allocator *fa, phys_addr_t pa);
 

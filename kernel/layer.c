@@ -19,7 +19,7 @@ static const struct layer *layer_find(int n)
 }
 
 /* Every layer, lowest number first (the numbers need not be contiguous). */
-#define for_each_layer(l, n)                                                             \
+#define for_each_layer(l, n)                                                                \
 	for (int n = 1, n##_top = layer_top() ? layer_top()->number : 0; n <= n##_top; n++) \
 		if (((l) = layer_find(n)) != NULL)
 
@@ -42,8 +42,7 @@ void layers_init(void)
 {
 	const struct layer *l;
 
-	for_each_layer(l, n)
-		l->init();
+	for_each_layer(l, n) l->init();
 }
 
 /* True if a layer above l shows the same tour: several layers that share one (the heap's)
@@ -60,14 +59,14 @@ void layers_tour(void)
 {
 	const struct layer *l;
 
-	for_each_layer(l, n) {
+	for_each_layer(l, n)
+	{
 		if (!l->tour || tour_shown_later(l))
 			continue;
 		kprintf("\n== %s: %s ==\n", l->name, l->title);
 		l->tour();
 	}
-	kprintf("\nThe tour of checkpoint %s is over. Try `%s`.\n", CHECKPOINT_NAME,
-		GRADE_COMMAND);
+	kprintf("\nThe tour of checkpoint %s is over. Try `%s`.\n", CHECKPOINT_NAME, GRADE_COMMAND);
 }
 
 void lab_step_skipped(const char *what, const struct ktry_result *res, char *why, size_t size)

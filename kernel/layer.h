@@ -37,8 +37,8 @@ struct layer {
 			       tour (the heap's) show it once, under the last of them. */
 };
 
-#define LAYER(num, name_, title_, init_, tour_)                                         \
-	static const struct layer layer_entry = {num, name_, title_, init_, tour_};      \
+#define LAYER(num, name_, title_, init_, tour_)                                               \
+	static const struct layer layer_entry = {num, name_, title_, init_, tour_};           \
 	static const struct layer *layer_entry_ptr __attribute__((used, section("layers"))) = \
 		&layer_entry
 
@@ -89,13 +89,13 @@ const struct layer *layer_top(void);
 		}                                                            \
 		lab_step_ok_;                                                \
 	})
-#define LAB_STEP_INTO(what, var, expr)                                     \
-	({                                                                 \
-		volatile __typeof__(var) lab_step_v_;                      \
+#define LAB_STEP_INTO(what, var, expr)                                      \
+	({                                                                  \
+		volatile __typeof__(var) lab_step_v_;                       \
 		bool lab_step_done_ = LAB_STEP(what, lab_step_v_ = (expr)); \
-		if (lab_step_done_)                                        \
-			(var) = lab_step_v_;                               \
-		lab_step_done_;                                            \
+		if (lab_step_done_)                                         \
+			(var) = lab_step_v_;                                \
+		lab_step_done_;                                             \
 	})
 
 /* LAB_STEP's note for a step that reached a TODO. */

@@ -49,12 +49,6 @@ static inline void __list_insert(struct list_node *n, struct list_node *prev,
 	next->prev = n;
 }
 
-/* Add n at the front of the list (right after head). */
-static inline void list_add(struct list_node *n, struct list_node *head)
-{
-	__list_insert(n, head, head->next);
-}
-
 /* Add n at the back of the list (right before head). */
 static inline void list_add_tail(struct list_node *n, struct list_node *head)
 {
@@ -93,13 +87,3 @@ static inline void list_del(struct list_node *n)
 	    next = list_entry(pos->member.next, __typeof__(*pos), member); \
 	     &pos->member != (head);                                       \
 	     pos = next, next = list_entry(next->member.next, __typeof__(*pos), member))
-
-/* How many nodes the list holds (walks it: O(n)). */
-static inline uint64_t list_length(const struct list_node *head)
-{
-	uint64_t n = 0;
-
-	for (const struct list_node *p = head->next; p != head; p = p->next)
-		n++;
-	return n;
-}

@@ -71,8 +71,7 @@ phys_addr_t frame_alloc(struct frame_allocator *fa)
 	TODO("step 3: from word hint on, find the first word that is not all ones, take its lowest 0 bit, move the hint, return that frame's address (0 if none is free)");
 }
 
-/* True if frame pfn is not RAM this allocator may hand out: reserved, frame 0, or not usable. */
-static __unused bool never_handed_out(const struct frame_allocator *fa, uint64_t pfn)
+bool frame_never_handed_out(const struct frame_allocator *fa, uint64_t pfn)
 {
 	phys_addr_t pa = pfn << PAGE_SHIFT;
 	bool ram = false;
@@ -93,7 +92,7 @@ static __unused bool never_handed_out(const struct frame_allocator *fa, uint64_t
 /* Step 4: panic, naming fn, unless pa is a frame in use that this allocator hands out. */
 static void check_free(const struct frame_allocator *fa, phys_addr_t pa, const char *fn)
 {
-	TODO("step 4: panic (\"<fn>: why\") if pa is not page-aligned, outside the bitmap, never_handed_out() or already free");
+	TODO("step 4: panic (\"<fn>: why\") if pa is not page-aligned, outside the bitmap, frame_never_handed_out() or already free");
 }
 
 /* Step 4, continued. */

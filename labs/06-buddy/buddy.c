@@ -37,6 +37,7 @@
 #include <string.h>
 #include "buddy.h"
 #include "compiler.h"
+#include "kprintf.h"
 #include "panic.h"
 #include "todo.h"
 
@@ -186,4 +187,25 @@ struct buddy_region *buddy_find_region(struct buddy_region *regions, size_t coun
 		if (buddy_region_contains(&regions[i], pfn))
 			return &regions[i];
 	return NULL;
+}
+
+uint64_t buddy_alloc_first(struct buddy_region *regions, size_t count, unsigned order)
+{
+	for (size_t i = 0; i < count; i++) {
+		uint64_t pfn = buddy_alloc(&regions[i], order);
+		if (pfn != BUDDY_NO_FRAME)
+			return pfn;
+	}
+	return BUDDY_NO_FRAME;
+}
+
+const char *buddy_format_counts(const struct buddy_region *r, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (unsigned k = 0; k <= BUDDY_MAX_ORDER && used < size; k++)
+		used += (size_t)ksnprintf(buf + used, size - used, "%s%lu", k ? " " : "",
+					  buddy_free_blocks(r, k));
+	return buf;
 }

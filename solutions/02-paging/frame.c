@@ -129,8 +129,7 @@ phys_addr_t frame_alloc(struct frame_allocator *fa)
 	/// STARTER: TODO("step 3: from word hint on, find the first word that is not all ones, take its lowest 0 bit, move the hint, return that frame's address (0 if none is free)");
 }
 
-/* True if frame pfn is not RAM this allocator may hand out: reserved, frame 0, or not usable. */
-static __unused bool never_handed_out(const struct frame_allocator *fa, uint64_t pfn)
+bool frame_never_handed_out(const struct frame_allocator *fa, uint64_t pfn)
 {
 	phys_addr_t pa = pfn << PAGE_SHIFT;
 	bool ram = false;
@@ -158,12 +157,12 @@ static void check_free(const struct frame_allocator *fa, phys_addr_t pa, const c
 		panic("%s: 0x%lx is not the address of a frame (not page-aligned)", fn, pa);
 	if (pfn < fa->base || pfn >= end_frame(fa))
 		panic("%s: 0x%lx is outside this allocator's frames", fn, pa);
-	if (never_handed_out(fa, pfn))
+	if (frame_never_handed_out(fa, pfn))
 		panic("%s: 0x%lx was never handed out (reserved or not RAM)", fn, pa);
 	if (frame_is_free(fa, pa))
 		panic("%s: double free of 0x%lx", fn, pa);
 	/// SOLUTION END
-	/// STARTER: TODO("step 4: panic (\"<fn>: why\") if pa is not page-aligned, outside the bitmap, never_handed_out() or already free");
+	/// STARTER: TODO("step 4: panic (\"<fn>: why\") if pa is not page-aligned, outside the bitmap, frame_never_handed_out() or already free");
 }
 
 /* Step 4, continued. */

@@ -161,7 +161,7 @@ static void churn_run(struct churn *c, int ops, unsigned max_order)
 			char got[96];
 			CHURN_FAIL(
 				c,
-				"after freeing everything the counts are %s; order %u had %lu blocks at the start",
+				"after freeing everything the counts are [%s]; order %u had %lu blocks at the start",
 				buddy_format_counts(c->r, got, sizeof(got)), k, before[k]);
 			return;
 		}

@@ -73,7 +73,7 @@ void test_expect_counts(struct ktest *t, const char *file, int line, const struc
 			used += (size_t)ksnprintf(want + used, sizeof(want) - used, "%s%lu",
 						  j ? " " : "[", expected[j]);
 		ktest_fail(t, false, file, line,
-			   "free blocks per order 0..%d are %s, expected %s]: order %u differs",
+			   "free blocks per order 0..%d are [%s], expected %s]: order %u differs",
 			   BUDDY_MAX_ORDER, buddy_format_counts(r, got, sizeof(got)), want, k);
 		return;
 	}

@@ -9,7 +9,6 @@
 #include "ktest.h"
 #include "memmap.h"
 #include "layer_access.h"
-#include "pages.h"
 #include "paging.h"
 
 #define LOW_MEMORY_END	  _UL(0x100000)
@@ -26,7 +25,7 @@ static void snapshot(uint64_t counts[MEMMAP_MAX][BUDDY_ORDERS])
 {
 	for (size_t i = 0; i < pages_region_count(); i++)
 		for (unsigned k = 0; k <= BUDDY_MAX_ORDER; k++)
-			counts[i][k] = buddy_free_blocks(pages_region(i)->buddy, k);
+			counts[i][k] = buddy_free_blocks(pages_region(i), k);
 }
 
 /* Record a failure naming the first region and order whose free count is not as in counts. */
@@ -36,11 +35,11 @@ static bool expect_counts(struct ktest *t, const char *when,
 	char got[BUDDY_CHECK_MSG_MAX];
 
 	for (size_t i = 0; i < pages_region_count(); i++) {
-		const struct buddy_region *r = pages_region(i)->buddy;
+		const struct buddy_region *r = pages_region(i);
 		for (unsigned k = 0; k <= BUDDY_MAX_ORDER; k++)
 			if (buddy_free_blocks(r, k) != counts[i][k]) {
 				FAIL(t,
-				     "%s, region %zu has %lu free blocks of order %u, not %lu: %s",
+				     "%s, region %zu has %lu free blocks of order %u, not %lu: [%s]",
 				     when, i, buddy_free_blocks(r, k), k, counts[i][k],
 				     buddy_format_counts(r, got, sizeof(got)));
 				return false;
@@ -89,8 +88,8 @@ KTEST(kbuddy, is_the_kernel_frame_source, 2)
 	if (!need_buddy(t))
 		return;
 	for (size_t i = 0; i < pages_region_count(); i++) {
-		total += pages_region(i)->buddy->nframes;
-		free += buddy_free_frames(pages_region(i)->buddy);
+		total += pages_region(i)->nframes;
+		free += buddy_free_frames(pages_region(i));
 	}
 	EXPECT_EQ(t, kframes_total(), total);
 	EXPECT_EQ(t, kframes_free(), free);
@@ -102,9 +101,9 @@ KTEST(kbuddy, is_the_kernel_frame_source, 2)
 	/* should be: a frame from kframe_alloc is an allocated order-0 block of its region */
 	phys_addr_t pa = kframe_alloc();
 	ASSERT_NE(t, pa, 0u);
-	struct pages_region *pr = pages_region_of(pa >> PAGE_SHIFT);
-	ASSERT_NOT_NULL(t, pr);
-	EXPECT_EQ(t, buddy_block_order(pr->buddy, pa >> PAGE_SHIFT), 0);
+	struct buddy_region *r = pages_region_of(pa >> PAGE_SHIFT);
+	ASSERT_NOT_NULL(t, r);
+	EXPECT_EQ(t, buddy_block_order(r, pa >> PAGE_SHIFT), 0);
 	EXPECT_EQ(t, kframes_free(), free - 1);
 	kframe_free(pa);
 	EXPECT_EQ(t, kframes_free(), free);
@@ -128,7 +127,7 @@ KTEST(kbuddy, regions_match_the_memory_map, 2)
 			     m->base + m->len - 1);
 			return;
 		}
-		const struct buddy_region *r = pages_region(n++)->buddy;
+		const struct buddy_region *r = pages_region(n++);
 		if (r->base_pfn != first || r->nframes != end - first)
 			FAIL(t,
 			     "usable area 0x%lx-0x%lx is frames %lu..%lu, but its region is frames "
@@ -142,9 +141,9 @@ KTEST(kbuddy, regions_match_the_memory_map, 2)
 /* True if frame pfn is reserved in the buddy: not in any block, free or allocated. */
 static bool reserved_in_buddy(uint64_t pfn)
 {
-	struct pages_region *pr = pages_region_of(pfn);
+	struct buddy_region *r = pages_region_of(pfn);
 
-	return !pr || buddy_frame(pr->buddy, pfn) == BUDDY_RESERVED;
+	return !r || buddy_frame(r, pfn) == BUDDY_RESERVED;
 }
 
 static void expect_reserved(struct ktest *t, phys_addr_t start, phys_addr_t end, const char *what)
@@ -155,8 +154,7 @@ static void expect_reserved(struct ktest *t, phys_addr_t start, phys_addr_t end,
 			FAIL(t,
 			     "frame 0x%lx, in %s, is in a block of the buddy allocator (frame byte "
 			     "0x%02x): it must stay reserved",
-			     pfn << PAGE_SHIFT, what,
-			     buddy_frame(pages_region_of(pfn)->buddy, pfn));
+			     pfn << PAGE_SHIFT, what, buddy_frame(pages_region_of(pfn), pfn));
 			return;
 		}
 }
@@ -172,10 +170,8 @@ KTEST(kbuddy, what_the_kernel_holds_stays_reserved, 2)
 		expect_reserved(t, kernel_frames.reserved[i].start, kernel_frames.reserved[i].end,
 				"a range lab 02 reserved");
 	for (size_t i = 0; i < pages_region_count(); i++) {
-		const struct pages_region *pr = pages_region(i);
-		expect_reserved(t, pr->table_pfn << PAGE_SHIFT,
-				(pr->table_pfn + pr->table_frames) << PAGE_SHIFT,
-				"a buddy frame table");
+		struct frame_range table = pages_region_table(i);
+		expect_reserved(t, table.start, table.end, "a buddy frame table");
 	}
 	/* taken from the bitmap before the switch, and still in use */
 	expect_reserved(t, kernel_vm.pml4, kernel_vm.pml4 + PAGE_SIZE,
@@ -187,7 +183,7 @@ KTEST(kbuddy, invariants_hold_on_every_region, 2)
 	if (!need_buddy(t))
 		return;
 	for (size_t i = 0; i < pages_region_count(); i++)
-		ASSERT_BUDDY_OK(t, pages_region(i)->buddy);
+		ASSERT_BUDDY_OK(t, pages_region(i));
 }
 
 /* ---- frames -------------------------------------------------------------------------------- */
@@ -267,7 +263,7 @@ KTEST(kbuddy, random_churn_keeps_the_invariants, 2)
 		}
 	}
 	for (size_t i = 0; i < pages_region_count(); i++)
-		EXPECT_BUDDY_OK(t, pages_region(i)->buddy);
+		EXPECT_BUDDY_OK(t, pages_region(i));
 	while (nheld) {
 		nheld--;
 		kframe_free_contig(held[nheld].pa, held[nheld].n);
@@ -279,14 +275,15 @@ KTEST(kbuddy, frame_misuse_panics, 2)
 	if (!need_buddy(t))
 		return;
 	phys_addr_t pa = kframe_alloc(), image = (uint64_t)__image_phys_start;
-	const struct pages_region *pr = pages_region(pages_region_count() - 1);
-	phys_addr_t past_ram = (pr->buddy->base_pfn + pr->buddy->nframes) << PAGE_SHIFT;
+	const struct buddy_region *r = pages_region(pages_region_count() - 1);
+	phys_addr_t past_ram = (r->base_pfn + r->nframes) << PAGE_SHIFT;
 
 	ASSERT_NE(t, pa, 0u);
 	kframe_free(pa);
 	EXPECT_PANIC(t, "double free", kframe_free(pa));
 	EXPECT_PANIC(t, "kframe_free: ", kframe_free(image));
-	EXPECT_PANIC(t, "frame table", kframe_free(pr->table_pfn << PAGE_SHIFT));
+	EXPECT_PANIC(t, "frame table",
+		     kframe_free(pages_region_table(pages_region_count() - 1).start));
 	EXPECT_PANIC(t, "not page-aligned", kframe_free(pa + 1));
 	EXPECT_PANIC(t, "not a frame of RAM", kframe_free(past_ram));
 

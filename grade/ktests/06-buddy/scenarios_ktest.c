@@ -11,7 +11,6 @@
 #include "ktry.h"
 #include "multiboot.h"
 #include "layer_access.h"
-#include "pages.h"
 #include "paging.h"
 
 #define DRAIN_MAX 8192 /* blocks: 16 GiB is about 4100 blocks of order 10 */
@@ -33,7 +32,7 @@ static bool regions_ok(const char *scenario)
 	char why[BUDDY_CHECK_MSG_MAX];
 
 	for (size_t i = 0; i < pages_region_count(); i++)
-		if (!buddy_check(pages_region(i)->buddy, why, sizeof(why))) {
+		if (!buddy_check(pages_region(i), why, sizeof(why))) {
 			kprintf("scenario %s: region %zu: %s\n", scenario, i, why);
 			return false;
 		}
@@ -106,8 +105,8 @@ KTEST_SCENARIO(frames_from_before_the_switch)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const struct pages_region *pr = pages_region_of(kept[i] >> PAGE_SHIFT);
-		reserved += pr && buddy_frame(pr->buddy, kept[i] >> PAGE_SHIFT) == BUDDY_RESERVED;
+		const struct buddy_region *r = pages_region_of(kept[i] >> PAGE_SHIFT);
+		reserved += r && buddy_frame(r, kept[i] >> PAGE_SHIFT) == BUDDY_RESERVED;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (ktry_call(free_frame, (void *)&kept[i], KTRY_PANIC, &res)) {

@@ -140,19 +140,6 @@ static inline bool buddy_check(const struct buddy_region *r, char *why, size_t s
 	return true;
 }
 
-/* The free counts of every order, as "[c0 c1 ... c10]", for messages. */
-static inline const char *buddy_format_counts(const struct buddy_region *r, char *buf, size_t size)
-{
-	size_t used = 0;
-
-	for (unsigned k = 0; k <= BUDDY_MAX_ORDER && used < size; k++)
-		used += (size_t)ksnprintf(buf + used, size - used, "%s%lu", k ? " " : "[",
-					  buddy_free_blocks(r, k));
-	if (used < size)
-		ksnprintf(buf + used, size - used, "]");
-	return buf;
-}
-
 /* Record a failure, with what is wrong, unless r keeps every invariant. */
 #define EXPECT_BUDDY_OK(t, r)                                                       \
 	do {                                                                        \

@@ -9,31 +9,71 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "frame.h"
 #include "memlayout.h"
 
 /* ---- 06-buddy (kernel/layers/06-buddy) ------------------------------------------------------- */
 
-struct pages_region; /* pages.h */
+#include "buddy.h"
 
-/* True once the buddy allocator is the kernel's frame source (lab 06 done). */
-bool pages_buddy_ready(void);
+#define PAGES_KEEP_MAX 8
 
-/* How many regions the kernel's buddy has (0 until pages_buddy_ready()). */
-size_t pages_region_count(void);
+/* Set by the takeover: the buddy allocator is the kernel's frame source (lab 06 done), with
+ * one region per usable memory-map area, pages_buddies[i] with its own tables in the frames
+ * pages_tables[i] (physical, reserved for good), for i < pages_nregions. */
+extern bool pages_ready;
+extern size_t pages_nregions;
+extern struct buddy_region pages_buddies[];
+extern struct frame_range pages_tables[];
+
+/* With pages.keep=N (at most PAGES_KEEP_MAX) on the command line, the takeover first takes N
+ * frames from lab 02's bitmap, as the kernel's page tables were taken, and leaves them
+ * allocated, so a scenario can check that such frames go back to the buddy through
+ * kframe_free: pages_kept[0 .. pages_nkept). */
+extern phys_addr_t pages_kept[];
+extern size_t pages_nkept;
+
+static inline bool pages_buddy_ready(void)
+{
+	return pages_ready;
+}
+
+/* How many regions the kernel's buddy has (0 until it is the source). */
+static inline size_t pages_region_count(void)
+{
+	return pages_ready ? pages_nregions : 0;
+}
 
 /* Region i < pages_region_count(), in memory-map order. */
-struct pages_region *pages_region(size_t i);
+static inline struct buddy_region *pages_region(size_t i)
+{
+	return i < pages_region_count() ? &pages_buddies[i] : NULL;
+}
 
 /* The region holding frame pfn, or NULL. */
-struct pages_region *pages_region_of(uint64_t pfn);
+static inline struct buddy_region *pages_region_of(uint64_t pfn)
+{
+	return buddy_find_region(pages_buddies, pages_region_count(), pfn);
+}
 
-/*
- * With pages.keep=N (at most 8) on the command line, the takeover first takes N frames from
- * lab 02's bitmap, as the kernel's page tables were taken, and leaves them allocated, so a
- * scenario can check that such frames go back to the buddy through kframe_free. Sets *frames
- * to them and returns N (0 without pages.keep).
- */
-size_t pages_kept_frames(const phys_addr_t **frames);
+static inline struct frame_range pages_region_table(size_t i)
+{
+	return pages_tables[i];
+}
+
+static inline size_t pages_kept_frames(const phys_addr_t **frames)
+{
+	*frames = pages_kept;
+	return pages_nkept;
+}
+
+/* Whole pages for kmalloc, which reaches them through kheap_use_pages: a block of
+ * buddy_order_for(pages) at least size bytes (NULL if none), whether p is such a block, its
+ * usable size, and giving it back. Misuse panics naming the function. */
+void *pages_alloc_bytes(size_t size);
+bool pages_owns(const void *p);
+size_t pages_alloc_size(const void *p);
+void pages_free_bytes(void *p);
 
 /* ---- 07-threads (kernel/layers/07-threads) --------------------------------------------------- */
 

@@ -129,8 +129,8 @@ static bool setup_frames(void)
 		words * FRAME_BITS_PER_WORD - 1);
 
 	if (!LAB_STEP("02-paging: frame_init",
-		      frame_init(&kernel_frames, phys_to_virt(at), 0, words, &boot_memmap,
-				 reserved, RESERVED_COUNT)))
+		      frame_init(&kernel_frames, phys_to_virt(at), 0, words, &boot_memmap, reserved,
+				 RESERVED_COUNT)))
 		return false;
 	kprintf("paging: frames: %lu of RAM, %lu free (reserved: %s, %s, %s)\n",
 		frame_count_total(&kernel_frames), frame_count_free(&kernel_frames),
@@ -182,9 +182,12 @@ static bool build_tables(void)
 		kprintf("paging: no frame for the kernel's top-level table\n");
 		return false;
 	}
-	bool ok = LAB_STEP_INTO("02-paging: kvm_map_image", r, kvm_map_image(&kernel_vm, &layout)) &&
-		  r == 0 && LAB_STEP_INTO("02-paging: kvm_map_ram", r, kvm_map_ram(&kernel_vm, &boot_memmap)) &&
-		  r == 0 && LAB_STEP_INTO("02-paging: check the new tables", missing, missing_mapping());
+	bool ok =
+		LAB_STEP_INTO("02-paging: kvm_map_image", r, kvm_map_image(&kernel_vm, &layout)) &&
+		r == 0 &&
+		LAB_STEP_INTO("02-paging: kvm_map_ram", r, kvm_map_ram(&kernel_vm, &boot_memmap)) &&
+		r == 0 &&
+		LAB_STEP_INTO("02-paging: check the new tables", missing, missing_mapping());
 	if (ok && missing) {
 		kprintf("paging: the new tables do not map %s where it is; not switching to them\n",
 			missing);
@@ -193,7 +196,8 @@ static bool build_tables(void)
 	if (!ok) {
 		if (r < 0)
 			kprintf("paging: out of frames while building the kernel's tables\n");
-		LAB_STEP("02-paging: vm_destroy", vm_destroy(&kernel_vm)); /* give the frames back */
+		LAB_STEP("02-paging: vm_destroy",
+			 vm_destroy(&kernel_vm)); /* give the frames back */
 	}
 	return ok;
 }

@@ -74,7 +74,8 @@ void paging_tour(void)
 	kprintf("the kernel's address space (CR3 = 0x%lx):\n", read_cr3());
 	tour_part("lower half", 0, VM_LOWER_HALF_END, "empty: no identity map");
 	tour_part("direct map of RAM", DIRECT_MAP_BASE,
-		  DIRECT_MAP_BASE + align_up(paging_ram_end(), HUGE_PAGE_SIZE), "rw- nx, 2 MiB pages");
+		  DIRECT_MAP_BASE + align_up(paging_ram_end(), HUGE_PAGE_SIZE),
+		  "rw- nx, 2 MiB pages");
 	tour_part(".text", l.text_start, l.text_end, "r-x");
 	tour_part(".rodata", l.rodata_start, l.rodata_end, "r-- nx");
 	tour_part(".data, .bss", l.data_start, l.stack_guard, "rw- nx");

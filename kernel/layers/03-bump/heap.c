@@ -58,8 +58,8 @@
 #define CHECK_BIG_ALIGN 64
 
 static const struct kheap_allocator *heap; /* what kmalloc runs on; NULL: no heap */
-static const struct kheap_pages *pages;	 /* whole pages for big requests; NULL: none */
-static uintptr_t heap_end = KHEAP_BASE;	 /* the arena is [KHEAP_BASE, heap_end) */
+static const struct kheap_pages *pages;	   /* whole pages for big requests; NULL: none */
+static uintptr_t heap_end = KHEAP_BASE;	   /* the arena is [KHEAP_BASE, heap_end) */
 
 enum kheap_backend kheap_backend(void)
 {

@@ -7,7 +7,7 @@
 #include "kprintf.h"
 
 /* The requests the tour shows: one small, and a string of words. */
-#define TOUR_SMALL 24
+#define TOUR_SMALL     24
 #define TOUR_ARRAY_LEN 16384 /* ints: 64 KiB, more than the first heap can hold */
 
 static const char *const tour_words[] = {"a",	"heap",	 "hands", "out", "memory",
@@ -101,7 +101,8 @@ void heap_tour(void)
 		return;
 	}
 	kprintf("kmalloc runs on %s, over %zu KiB mapped at 0x%lx (at most %lu MiB)\n",
-		kheap_backend_name(kheap_backend()), kheap_size() >> 10, KHEAP_BASE, KHEAP_MAX >> 20);
+		kheap_backend_name(kheap_backend()), kheap_size() >> 10, KHEAP_BASE,
+		KHEAP_MAX >> 20);
 	void *a = kmalloc(TOUR_SMALL), *b = kmalloc(100), *c = kmalloc_aligned(64, PAGE_SIZE);
 	kprintf("a = kmalloc(%d) = heap+0x%lx, b = kmalloc(100) = heap+0x%lx, "
 		"c = kmalloc_aligned(64, 4096) = heap+0x%lx\n",

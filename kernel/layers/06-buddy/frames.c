@@ -1,121 +1,115 @@
 /*
- * The buddy allocator as the kernel's frame source (the kframe_* calls, pages.h): single
- * frames are order-0 blocks, kframe_alloc_contig(n) one block of buddy_order_for(n), from the
- * first region that has one. A frame lab 02's bitmap handed out before the switch (a page
- * table, the heap's first pages) is reserved in the buddy; kframe_free gives it to the buddy
- * for the first time.
+ * What the buddy serves once it is the source: the kernel's frames (paging.h's kframe_*: a
+ * frame is an order-0 block, kframe_alloc_contig(n) one block of order buddy_order_for(n), and
+ * kframe_free_contig takes back only such a block), and kmalloc's whole pages (one block whose
+ * start the region's owner bits mark, so kfree tells it from a frame or the middle of a block).
+ * Misuse panics naming the function that noticed ("kframe_free: ...", "buddy_free: ...").
  */
 #include "local.h"
 #include "panic.h"
 
-/* The region holding frame pa, or a panic naming fn. */
-static struct pages_region *region_of_frame(phys_addr_t pa, const char *fn)
+uint64_t total_frames;
+
+bool pages_owned(const struct pages_region *pr, uint64_t pfn)
 {
+	uint64_t bit = pfn - pr->buddy->base_pfn;
+
+	return pr->owned[bit / 64] >> (bit % 64) & 1;
+}
+
+/* Set by pages_alloc_bytes, cleared by pages_free_bytes: each flips the bit. */
+static void flip_owned(struct pages_region *pr, uint64_t pfn)
+{
+	uint64_t bit = pfn - pr->buddy->base_pfn;
+
+	pr->owned[bit / 64] ^= UINT64_C(1) << (bit % 64);
+}
+
+/* A block of 2^order frames from the first region that has one, or 0. */
+static phys_addr_t alloc_frames(unsigned order)
+{
+	uint64_t pfn = buddy_alloc_first(pages_buddies, pages_nregions, order);
+
+	return pfn == BUDDY_NO_FRAME ? 0 : pfn << PAGE_SHIFT;
+}
+
+/* ---- frames ------------------------------------------------------------------------------ */
+
+/* The region of frame pa, or a panic naming fn. */
+static struct pages_region *frame_region(phys_addr_t pa, const char *fn)
+{
+	struct pages_region *pr = region_of(pa >> PAGE_SHIFT);
+
 	if (pa & (PAGE_SIZE - 1))
 		panic("%s: 0x%lx is not the address of a frame (not page-aligned)", fn, pa);
-	struct pages_region *pr = pages_region_of(pa >> PAGE_SHIFT);
 	if (!pr)
 		panic("%s: 0x%lx is not a frame of RAM the buddy allocator manages", fn, pa);
+	if (pages_owned(pr, pa >> PAGE_SHIFT))
+		panic("%s: 0x%lx is a block from pages_alloc_bytes: give it back with kfree", fn,
+		      pa);
 	return pr;
-}
-
-/*
- * The buddy has frame pa reserved: panic (naming fn) unless the bitmap handed it out before
- * the switch, that is unless it is none of frame 0, lab 02's reserved ranges (the low 1 MiB,
- * the kernel image, the bitmap) and the buddy's own frame tables.
- */
-static void check_frame_from_before(phys_addr_t pa, const char *fn)
-{
-	if (pa == 0)
-		panic("%s: frame 0 is never handed out", fn);
-	for (int i = 0; i < kernel_frames.nreserved; i++)
-		if (pa + PAGE_SIZE > kernel_frames.reserved[i].start &&
-		    pa < kernel_frames.reserved[i].end)
-			panic("%s: 0x%lx is reserved (low memory, the kernel image or the frame "
-			      "bitmap): it was never handed out",
-			      fn, pa);
-	for (size_t i = 0; i < nregions; i++)
-		if ((pa >> PAGE_SHIFT) - regions[i].table_pfn < regions[i].table_frames)
-			panic("%s: 0x%lx holds the buddy allocator's frame table of region %zu: it "
-			      "was never handed out",
-			      fn, pa, i);
-}
-
-phys_addr_t buddy_alloc_frames(unsigned order)
-{
-	if (order > BUDDY_MAX_ORDER)
-		return 0;
-	for (size_t i = 0; i < nregions; i++) {
-		uint64_t pfn = buddy_alloc(&buddies[i], order);
-		if (pfn != BUDDY_NO_FRAME)
-			return pfn << PAGE_SHIFT;
-	}
-	return 0;
 }
 
 static phys_addr_t source_alloc(void)
 {
-	return buddy_alloc_frames(0);
+	return alloc_frames(0);
 }
 
 static void source_free(phys_addr_t pa)
 {
-	struct pages_region *pr = region_of_frame(pa, "kframe_free");
+	struct pages_region *pr = frame_region(pa, "kframe_free");
 	uint64_t pfn = pa >> PAGE_SHIFT;
 
-	if (buddy_frame(pr->buddy, pfn) == BUDDY_RESERVED) {
-		check_frame_from_before(pa, "kframe_free");
-		buddy_add_free_range(pr->buddy, pfn, 1); /* it joins the buddy */
+	if (buddy_frame(pr->buddy, pfn) != BUDDY_RESERVED) {
+		buddy_free(pr->buddy, pfn, 0); /* its checks name any other misuse */
 		return;
 	}
-	if (pages_owned(pr, pfn))
-		panic("kframe_free: 0x%lx is a block from pages_alloc_bytes: give it back with kfree",
+	/* Reserved in the buddy: fine if lab 02's bitmap handed it out before the switch. */
+	if (frame_never_handed_out(&kernel_frames, pfn))
+		panic("kframe_free: 0x%lx is reserved (frame 0, low memory, the kernel image or the "
+		      "frame bitmap): it was never handed out",
 		      pa);
-	buddy_free(pr->buddy, pfn, 0); /* its own checks name any other misuse */
+	for (size_t i = 0; i < pages_nregions; i++)
+		if (pa >= pages_tables[i].start && pa < pages_tables[i].end)
+			panic("kframe_free: 0x%lx holds the buddy allocator's frame table of region "
+			      "%zu: it was never handed out",
+			      pa, i);
+	buddy_add_free_range(pr->buddy, pfn, 1);
 }
 
 static phys_addr_t source_alloc_contig(size_t n)
 {
-	return n ? buddy_alloc_frames(buddy_order_for(n)) : 0;
+	return n ? alloc_frames(buddy_order_for(n)) : 0;
 }
 
 static void source_free_contig(phys_addr_t pa, size_t n)
 {
 	if (n == 0)
 		return;
-	struct pages_region *pr = region_of_frame(pa, "kframe_free_contig");
-	uint64_t pfn = pa >> PAGE_SHIFT;
+	struct pages_region *pr = frame_region(pa, "kframe_free_contig");
+	int order = buddy_block_order(pr->buddy, pa >> PAGE_SHIFT);
 
-	if (pages_owned(pr, pfn))
-		panic("kframe_free_contig: 0x%lx is a block from pages_alloc_bytes: give it back "
-		      "with kfree",
-		      pa);
-	if (buddy_block_order(pr->buddy, pfn) != (int)buddy_order_for(n))
-		panic("kframe_free_contig: 0x%lx, %zu frames: not a block kframe_alloc_contig(%zu) "
-		      "returned (that is an order-%u block; %s)",
-		      pa, n, n, buddy_order_for(n),
-		      buddy_block_order(pr->buddy, pfn) < 0
-			      ? "no allocated block starts there"
-			      : "the block there has another order");
-	buddy_free(pr->buddy, pfn, buddy_order_for(n));
+	if (order != (int)buddy_order_for(n))
+		panic("kframe_free_contig: 0x%lx: not the block of %zu frames (order %u) that "
+		      "kframe_alloc_contig(%zu) returns: %s",
+		      pa, n, buddy_order_for(n), n,
+		      order < 0 ? "no allocated block starts there"
+				: "the block has another order");
+	buddy_free(pr->buddy, pa >> PAGE_SHIFT, (unsigned)order);
 }
 
 static uint64_t source_count_free(void)
 {
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < nregions; i++)
-		n += buddy_free_frames(&buddies[i]);
+	for (size_t i = 0; i < pages_nregions; i++)
+		n += buddy_free_frames(&pages_buddies[i]);
 	return n;
 }
 
 static uint64_t source_count_total(void)
 {
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < nregions; i++)
-		n += buddies[i].nframes;
-	return n;
+	return total_frames;
 }
 
 const struct kframe_source buddy_source = {
@@ -128,7 +122,86 @@ const struct kframe_source buddy_source = {
 	.count_total = source_count_total,
 };
 
-phys_addr_t pages_buddy_alloc_frames(unsigned order)
+/* ---- whole pages for kmalloc --------------------------------------------------------------- */
+
+/* The region of the direct-map address p, or NULL for any other address. */
+static struct pages_region *direct_map_region(const void *p)
 {
-	return buddy_alloc_frames(order);
+	uint64_t a = (uint64_t)p;
+
+	return a >= DIRECT_MAP_BASE && a < KHEAP_BASE ? region_of(virt_to_phys(p) >> PAGE_SHIFT)
+						      : NULL;
 }
+
+void *pages_alloc_bytes(size_t size)
+{
+	if (size == 0 || size > (PAGE_SIZE << BUDDY_MAX_ORDER))
+		return NULL;
+	phys_addr_t pa = alloc_frames(buddy_order_for(align_up(size, PAGE_SIZE) >> PAGE_SHIFT));
+	if (pa)
+		flip_owned(region_of(pa >> PAGE_SHIFT), pa >> PAGE_SHIFT);
+	return pa ? phys_to_virt(pa) : NULL;
+}
+
+/* Why p is not a live block from pages_alloc_bytes (NULL: it is one), with its region. */
+static const char *why_not_pages(const void *p, struct pages_region **region)
+{
+	struct pages_region *pr = *region = direct_map_region(p);
+	uint64_t pfn = virt_to_phys(p) >> PAGE_SHIFT, head;
+
+	if (!pr)
+		return "is not an address in the direct map of the buddy's RAM";
+	if ((uint64_t)p & (PAGE_SIZE - 1))
+		return "is not page-aligned: not the start of a block of pages";
+	if (pages_owned(pr, pfn))
+		return NULL;
+	head = buddy_block_holding(pr->buddy, pfn);
+	if (head != BUDDY_NO_FRAME && head != pfn && pages_owned(pr, head))
+		return "is inside a block of pages, not its start";
+	if (buddy_block_order(pr->buddy, pfn) >= 0)
+		return "is a frame from kframe_alloc, not a block from pages_alloc_bytes";
+	return "is no block of pages: a double free, or a frame never handed out";
+}
+
+bool pages_owns(const void *p)
+{
+	struct pages_region *pr;
+
+	return !why_not_pages(p, &pr);
+}
+
+/* p's region, or a panic naming fn unless p is a live block from pages_alloc_bytes. */
+static struct pages_region *check_owned(const void *p, const char *fn)
+{
+	struct pages_region *pr;
+	const char *why = why_not_pages(p, &pr);
+
+	if (why)
+		panic("%s: %p %s", fn, p, why);
+	return pr;
+}
+
+size_t pages_alloc_size(const void *p)
+{
+	struct pages_region *pr = check_owned(p, "pages_alloc_size");
+
+	return PAGE_SIZE << buddy_block_order(pr->buddy, virt_to_phys(p) >> PAGE_SHIFT);
+}
+
+void pages_free_bytes(void *p)
+{
+	if (!p)
+		return;
+	struct pages_region *pr = check_owned(p, "pages_free_bytes");
+	uint64_t pfn = virt_to_phys(p) >> PAGE_SHIFT;
+
+	flip_owned(pr, pfn);
+	buddy_free(pr->buddy, pfn, (unsigned)buddy_block_order(pr->buddy, pfn));
+}
+
+const struct kheap_pages buddy_pages = {
+	.alloc = pages_alloc_bytes,
+	.owns = pages_owns,
+	.alloc_size = pages_alloc_size,
+	.free = pages_free_bytes,
+};

@@ -1,31 +1,32 @@
-/* Shared by the files of layer 06 only (kernel/layers/06-buddy). */
+/* Shared by the files of layer 06 only (kernel/layers/06-buddy; init.c tells the story). */
 #pragma once
 
+#include "buddy.h"
 #include "kheap.h"
-#include "memmap.h"
-#include "pages.h"
 #include "layer_access.h"
+#include "memmap.h"
 #include "paging.h"
 
-#define COUNTS_TEXT_MAX 128 /* "c0 c1 ... c10" of one region */
+/* One region of the kernel's buddy allocator: the whole frames of a usable memory-map area. */
+struct pages_region {
+	struct buddy_region *buddy; /* lab 06's region: pages_buddies[i] for regions[i] */
+	uint64_t *owned;	    /* bit pfn - base_pfn: a block from pages_alloc_bytes starts */
+	struct buddy_node *nodes;   /* nodes of free blocks on a 2 MiB boundary (init.c) */
+	uint64_t given;		    /* frames the takeover gave it */
+};
 
-/* The regions, one per usable memory-map area (buddies[] contiguous for buddy_find_region). */
-extern struct buddy_region buddies[MEMMAP_MAX];
+/* The regions: pages_buddies[i], pages_tables[i] (layer_access.h: tests look at them too) and
+ * the kernel's own part, regions[i], for i < pages_nregions. */
 extern struct pages_region regions[MEMMAP_MAX];
-extern size_t nregions;
 
-/* The buddy as a frame source (frames.c), and whole pages for kmalloc (pages.c). */
+/* The region holding frame pfn, or NULL. */
+struct pages_region *region_of(uint64_t pfn);
+
+/* frames.c: the buddy as the frame source and as kmalloc's pages; a block of pages starts at
+ * frame pfn of pr; the frames of every region (set at the takeover). */
 extern const struct kframe_source buddy_source;
 extern const struct kheap_pages buddy_pages;
-
-/* A block of 2^order frames from the first region that has one (frames.c), or 0. */
-phys_addr_t buddy_alloc_frames(unsigned order);
-
-/* Bit "a block from pages_alloc_bytes starts at pfn" of its region. */
 bool pages_owned(const struct pages_region *pr, uint64_t pfn);
+extern uint64_t total_frames;
 
-/* "c0 c1 ... c10": a region's free blocks per order, for the log, the tour and the grader. */
-const char *pages_format_counts(const struct buddy_region *r, char *buf, size_t size);
-
-/* This layer's part of the tour (tour.c). */
-void buddy_tour(void);
+void buddy_tour(void); /* tour.c */

@@ -100,7 +100,8 @@ static void threads_layer_init(void)
 		kprintf("threads: %s\n", timer_why);
 	}
 	if (pic)
-		timer_up = LAB_STEP_WHY("07-threads: timer_init", timer_why, WHY_MAX, start_timer());
+		timer_up =
+			LAB_STEP_WHY("07-threads: timer_init", timer_why, WHY_MAX, start_timer());
 	trap_set_guard_owner(kstack_guard_owner);
 	if (!timer_up) {
 		kprintf("threads: no timer (see the notes above): interrupts stay off%s\n",

@@ -146,14 +146,16 @@ static struct thread *report_waiting(uint64_t now)
 				overdue = t;
 		} else if (t->state == THREAD_BLOCKED && (j = joined_by(t)) != NULL) {
 			kprintf("  '%s' BLOCKED in thread_join on '%s' (%s)\n", t->name, j->name,
-				j->state == THREAD_EXITED ? "which has exited: nobody woke the joiner"
-							  : "which waits too");
+				j->state == THREAD_EXITED
+					? "which has exited: nobody woke the joiner"
+					: "which waits too");
 		} else {
 			kprintf("  '%s' %s\n", t->name,
-				t->state == THREAD_BLOCKED    ? "BLOCKED on a wait queue (a mutex, a "
-								"semaphore)"
-				: t->state == THREAD_RUNNABLE ? "RUNNABLE, yet the scheduler never runs it"
-							      : "RUNNING?");
+				t->state == THREAD_BLOCKED ? "BLOCKED on a wait queue (a mutex, a "
+							     "semaphore)"
+				: t->state == THREAD_RUNNABLE
+					? "RUNNABLE, yet the scheduler never runs it"
+					: "RUNNING?");
 		}
 	}
 	return overdue;

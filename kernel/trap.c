@@ -1,8 +1,8 @@
 /*
  * trap_dispatch: every exception and interrupt comes here from trapentry.S.
  *
- * An exception inside a test that did not expect it fails that test (ktry.h) and the run goes
- * on. Otherwise a registered handler takes it, or lab 01's exception_report() prints it (and
+ * An exception of kernel code inside a test that did not expect it fails that test (ktry.h)
+ * and the run goes on. Otherwise a registered handler takes it, or lab 01's exception_report() prints it (and
  * for a page fault, the report a later layer set with trap_set_page_fault_report: lab 02's)
  * and the kernel panics; only a breakpoint (int3) continues after its report.
  */
@@ -89,10 +89,16 @@ static void check_stack_overflow(const struct trap_frame *tf, uint64_t addr)
 		panic("kernel stack overflow: %s ran into its guard page at 0x%lx", who, addr);
 }
 
-/* Faults a test may run into and survive; not those that mean the machine state is lost. */
-static bool catchable(uint64_t vector)
+/*
+ * Faults a test may run into and survive: the kernel's own (a catch point guards kernel code;
+ * a fault in ring 3 belongs to the program that ran there, and goes to the handlers), and not
+ * those that mean the machine state is lost.
+ */
+static bool catchable(const struct trap_frame *tf)
 {
-	return vector != VEC_BP && vector != VEC_DF && vector != VEC_NMI && vector != VEC_MC;
+	uint64_t v = tf->vector;
+
+	return (tf->cs & 3) == 0 && v != VEC_BP && v != VEC_DF && v != VEC_NMI && v != VEC_MC;
 }
 
 void trap_exception_default(struct trap_frame *tf)
@@ -113,7 +119,7 @@ void trap_exception_default(struct trap_frame *tf)
 
 static void exception(struct trap_frame *tf)
 {
-	if (catchable(tf->vector) && ktry_would_catch(KTRY_FAULT)) {
+	if (catchable(tf) && ktry_would_catch(KTRY_FAULT)) {
 		uint64_t cr2 = tf->vector == VEC_PF ? read_cr2() : 0;
 		char msg[KTRY_MSG_MAX];
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAB_NAME = re.compile(r"^(\d\d)-([\w-]+)$")
 SOURCE_SUFFIXES = (".c", ".S")  # what a lab directory holds, and all a submission may change
 # What grading needs from the repository; never build output, the selftests or the history.
-COURSE_PARTS = ("Makefile", "kernel", "grade", "tools", "labs")
+COURSE_PARTS = ("Makefile", "kernel", "grade", "tools", "labs", "user")
 NEVER_COPIED = ("__pycache__", "*.pyc", ".pytest_cache")
 
 # Gradescope's test visibilities, as the grader's own results writer knows them.
@@ -74,8 +74,9 @@ def solution_labs(spec, labs):
 
 def make_pristine(dest, solutions=(), root=ROOT):
     """Copy what grading needs from this repository into dest (which must not exist): the
-    Makefile, kernel/, grade/ (without its selftests), tools/, the starters in labs/, and
-    solutions/ of the labs named in solutions. Returns dest."""
+    Makefile, kernel/, grade/ (without its selftests), tools/, the starters in labs/, the
+    programs of user/ (checkpoint 08 on), and solutions/ of the labs named in solutions.
+    Returns dest."""
     root, dest = Path(root), Path(dest)
     dest.mkdir(parents=True)
     ignore = shutil.ignore_patterns(*NEVER_COPIED)

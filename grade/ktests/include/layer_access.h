@@ -89,3 +89,11 @@ struct thread *kstack_slot_owner(int slot);
  * when they are up. */
 const char *threads_unavailable(void);
 const char *timer_unavailable(void);
+
+/* ---- 08-user (kernel/layers/08-user) ------------------------------------------------------ */
+
+/* Why step 1 (segments_init, tss_set_rsp0) or step 2 (syscall_init) of lab 08 did not come up
+ * at boot: the note of the step that was skipped; NULL when it did. programs_unavailable()
+ * (program.h) says whether programs can run at all. */
+const char *segments_unavailable(void);
+const char *syscalls_unavailable(void);

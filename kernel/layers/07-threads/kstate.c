@@ -8,7 +8,9 @@
  * points (ktry.h), which lives on the stack of the thread that set them, and trap_depth
  * (trap.h), which is 1 inside a preempted thread's timer interrupt and 0 in a thread that
  * yielded. thread_kstate_switch() saves both in the thread that stops and loads those of the
- * thread that runs; schedule() calls it right before context_switch. A new thread starts with
+ * thread that runs; schedule() calls it right before context_switch. A layer above may have
+ * more to do at every switch (layer 08 loads the next thread's address space): it sets a hook
+ * (switch_hook.h), called last. A new thread starts with
  * none of either; while a test runs, thread_run_body() gives it a catch point of its own, so
  * a TODO in a thread fails the test that started it, with the thread's name.
  *
@@ -25,6 +27,7 @@
 #include "local.h"
 #include "panic.h"
 #include "pic.h"
+#include "switch_hook.h"
 #include "timer.h"
 #include "trap.h"
 #include "x86.h"
@@ -33,7 +36,8 @@
 #define THREAD_FAILED_EXIT (-1)		  /* the exit value of a thread a test failure stopped */
 
 static struct thread *main_thread, *idle_thread;
-static uint64_t idle_since; /* the tick when the idle thread last started running */
+static uint64_t idle_since;		 /* the tick when the idle thread last started running */
+static thread_switch_hook_t switch_hook; /* a layer above's (switch_hook.h), or NULL */
 
 void threads_note_main(struct thread *main)
 {
@@ -54,6 +58,16 @@ void thread_kstate_switch(struct thread *prev, struct thread *next)
 	next->kstate.runs++;
 	if (next == idle_thread)
 		idle_since = timer_up ? timer_ticks() : 0;
+	if (switch_hook)
+		switch_hook(prev, next);
+}
+
+thread_switch_hook_t threads_set_switch_hook(thread_switch_hook_t hook)
+{
+	thread_switch_hook_t old = switch_hook;
+
+	switch_hook = hook;
+	return old;
 }
 
 struct body_call {

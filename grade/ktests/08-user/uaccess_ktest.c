@@ -1,0 +1,194 @@
+/*
+ * Lab 08, step 5: what a program hands the kernel. uaccess_ok, copyin, copyout and copyinstr
+ * called directly on a space built by hand (user_fixture.h: lab 02's functions only), whose
+ * pages are:
+ *
+ *   0x400000 code (read, execute)   0x401000 data (read, write)   0x402000 read-only
+ *   0x403000 nothing                0x404000-0x406000 two data pages   0x406000 nothing
+ *   0x7ff000000000 one stack page (read, write), nothing under or above it
+ */
+#include <string.h>
+#include "user_fixture.h"
+
+#define STACK_TOP (HAND_STACK_VA + PAGE_SIZE)
+#define PAIR_END  (HAND_PAIR_VA + 2 * PAGE_SIZE)
+#define FILL	  0x5c
+
+static const uint64_t bad[] = {
+	0,			  /* NULL */
+	8,			  /* next to it */
+	USER_BOTTOM - 8,	  /* below the program's part */
+	HAND_PAIR_VA - PAGE_SIZE, /* a hole: not mapped */
+	PAIR_END,		  /* after the pair: not mapped */
+	HAND_STACK_VA - 8,	  /* under the stack */
+	USER_TOP - 8,		  /* the last page of the lower half */
+	USER_TOP,
+	0x0000800000000000UL, /* not canonical */
+	0xffff7ffffffffff8UL,
+	0xffff800000001000UL,  /* the direct map: mapped, but the kernel's */
+	KERNEL_VMA + 0x100000, /* the kernel image: mapped, the kernel's */
+	0xfffffffffffffff8UL,
+};
+
+static bool build(struct ktest *t, struct uspace *s)
+{
+	static const char hello[] = "hello";
+
+	if (!programs_require(t) || !hand_space_build(t, s, "\xc3", 1))
+		return false;
+	space_poke(s, HAND_DATA_VA, hello, sizeof(hello));
+	return true;
+}
+
+/* Every bad address refused, for reading and writing, and nothing copied either way. */
+KTEST(uaccess, bad_addresses_are_refused, 5)
+{
+	struct uspace s;
+	uint8_t buf[16], src[16];
+
+	if (!build(t, &s))
+		return;
+	memset(src, 0x77, sizeof(src));
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(buf, FILL, sizeof(buf));
+		if (uaccess_ok(&s, bad[i], 8, false) || uaccess_ok(&s, bad[i], 8, true))
+			FAIL(t, "uaccess_ok accepts 8 bytes at 0x%lx", bad[i]);
+		if (copyin(&s, buf, bad[i], 8) != -EFAULT)
+			FAIL(t, "copyin from 0x%lx did not give -EFAULT", bad[i]);
+		if (buf[0] != FILL || buf[7] != FILL)
+			FAIL(t, "copyin from 0x%lx wrote into the kernel's buffer", bad[i]);
+		if (copyout(&s, bad[i], src, 8) != -EFAULT)
+			FAIL(t, "copyout to 0x%lx did not give -EFAULT", bad[i]);
+	}
+	hand_space_free(&s);
+}
+
+struct range {
+	uint64_t addr, len;
+	bool read, write; /* what uaccess_ok must answer */
+	const char *what;
+};
+
+/* Ranges: each page they touch counts, the length may be anything, nothing may wrap. */
+KTEST(uaccess, every_page_of_a_range_counts, 5)
+{
+	static const struct range ranges[] = {
+		{HAND_DATA_VA, 8, true, true, "8 bytes of data"},
+		{HAND_PAIR_VA, 2 * PAGE_SIZE, true, true, "two whole pages"},
+		{HAND_PAIR_VA + PAGE_SIZE - 4, 8, true, true, "8 bytes across two data pages"},
+		{HAND_PAIR_VA, 2 * PAGE_SIZE + 1, false, false, "one byte past the pair"},
+		{HAND_DATA_VA + PAGE_SIZE - 4, 8, true, false, "from data into read-only"},
+		{HAND_CODE_VA, 16, true, false, "code: readable, not writable"},
+		{HAND_CODE_VA, 0x4001, false, false, "code to the pair, over the hole at 0x403000"},
+		{HAND_DATA_VA, ~0UL, false, false, "a length of 2^64 - 1"},
+		{HAND_DATA_VA, 1UL << 63, false, false, "a length of 2^63"},
+		{HAND_DATA_VA, USER_TOP - HAND_DATA_VA + 1, false, false, "up to past USER_TOP"},
+		{0xfffffffffffff000UL, 0x2000, false, false, "wrapping around 2^64"},
+		{STACK_TOP - 8, 8, true, true, "the top of the stack"},
+		{STACK_TOP - 8, 16, false, false, "past the top of the stack"},
+		{HAND_STACK_VA - 4, 8, false, false, "from under the stack into it"},
+	};
+	struct uspace s;
+
+	if (!build(t, &s))
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++) {
+		const struct range *r = &ranges[i];
+		bool read = uaccess_ok(&s, r->addr, r->len, false);
+		bool write = uaccess_ok(&s, r->addr, r->len, true);
+
+		if (read != r->read || write != r->write)
+			FAIL(t, "%s [0x%lx, +0x%lx): reading %s, writing %s; expected %s, %s",
+			     r->what, r->addr, r->len, read ? "allowed" : "refused",
+			     write ? "allowed" : "refused", r->read ? "allowed" : "refused",
+			     r->write ? "allowed" : "refused");
+	}
+	hand_space_free(&s);
+}
+
+/* copyout needs writable pages; reading the same pages is fine. */
+KTEST(uaccess, copyout_needs_a_writable_page, 3)
+{
+	struct uspace s;
+	uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8}, code;
+
+	if (!build(t, &s))
+		return;
+	EXPECT_EQ(t, copyout(&s, HAND_CODE_VA, buf, 1), -EFAULT);
+	EXPECT_EQ(t, copyout(&s, HAND_RO_VA, buf, 8), -EFAULT);
+	EXPECT_EQ(t, copyout(&s, HAND_DATA_VA + PAGE_SIZE - 4, buf, 8), -EFAULT);
+	uint8_t after[8];
+	space_peek(&s, HAND_DATA_VA + PAGE_SIZE - 4, after, 4);
+	EXPECT_EQ(t, after[0], 0); /* nothing written when refused */
+	EXPECT_EQ(t, copyin(&s, &code, HAND_CODE_VA, 1), 0);
+	EXPECT_EQ(t, code, 0xc3);
+	EXPECT_EQ(t, copyin(&s, buf, HAND_RO_VA, 8), 0);
+	hand_space_free(&s);
+}
+
+/* Copies that cross pages land in the right frames, both ways. */
+KTEST(uaccess, copies_cross_pages, 3)
+{
+	struct uspace s;
+	static uint8_t out[300], in[300], direct[300];
+
+	if (!build(t, &s))
+		return;
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (uint8_t)(i * 7 + 1);
+	uint64_t at = HAND_PAIR_VA + PAGE_SIZE - 100;
+	EXPECT_EQ(t, copyout(&s, at, out, sizeof(out)), 0);
+	space_peek(&s, at, direct, sizeof(direct));
+	EXPECT_EQ(t, memcmp(direct, out, sizeof(out)), 0);
+	EXPECT_EQ(t, copyin(&s, in, at, sizeof(in)), 0);
+	EXPECT_EQ(t, memcmp(in, out, sizeof(in)), 0);
+	hand_space_free(&s);
+}
+
+/* Zero bytes are fine whatever the address: nothing is touched. */
+KTEST(uaccess, zero_bytes_are_always_fine, 1)
+{
+	struct uspace s;
+	uint8_t b = FILL;
+
+	if (!build(t, &s))
+		return;
+	EXPECT_TRUE(t, uaccess_ok(&s, 0, 0, true));
+	EXPECT_EQ(t, copyin(&s, &b, 0, 0), 0);
+	EXPECT_EQ(t, copyout(&s, KERNEL_VMA, &b, 0), 0);
+	EXPECT_EQ(t, b, FILL);
+	hand_space_free(&s);
+}
+
+/* copyinstr: up to the NUL, never a page past it; too long; into a hole; not the program's. */
+KTEST(uaccess, copyinstr_stops_where_it_must, 5)
+{
+	struct uspace s;
+	char dst[32], name[40];
+
+	if (!build(t, &s))
+		return;
+	EXPECT_EQ(t, copyinstr(&s, dst, HAND_DATA_VA, sizeof(dst)), 5);
+	EXPECT_STREQ(t, dst, "hello");
+	EXPECT_EQ(t, copyinstr(&s, dst, HAND_DATA_VA + 5, 1), 0); /* "" fits in 1 */
+
+	memset(name, 'n', sizeof(name));
+	name[31] = '\0';
+	space_poke(&s, HAND_PAIR_VA, name, sizeof(name));
+	EXPECT_EQ(t, copyinstr(&s, dst, HAND_PAIR_VA, 32), 31);
+	EXPECT_EQ(t, copyinstr(&s, dst, HAND_PAIR_VA, 31), -ENAMETOOLONG);
+
+	/* "ab" ending with its NUL on the last byte before the hole: fine */
+	space_poke(&s, PAIR_END - 3, "ab", 3);
+	EXPECT_EQ(t, copyinstr(&s, dst, PAIR_END - 3, sizeof(dst)), 2);
+	/* "abc" without a NUL before the hole */
+	space_poke(&s, PAIR_END - 3, "abc", 3);
+	EXPECT_EQ(t, copyinstr(&s, dst, PAIR_END - 3, sizeof(dst)), -EFAULT);
+
+	static const uint64_t nowhere[] = {0, HAND_PAIR_VA - PAGE_SIZE, 0x0000800000000000UL,
+					   KERNEL_VMA + 0x100000, ~0UL};
+	for (size_t i = 0; i < ARRAY_SIZE(nowhere); i++)
+		if (copyinstr(&s, dst, nowhere[i], sizeof(dst)) != -EFAULT)
+			FAIL(t, "copyinstr from 0x%lx did not give -EFAULT", nowhere[i]);
+	hand_space_free(&s);
+}

@@ -1,0 +1,84 @@
+/*
+ * The exceptions a program can cause, and the timer, routed through layer 08.
+ *
+ * Every exception vector a program can raise (all but NMI, the double fault and the machine
+ * check) goes to user_trap, which calls lab 08's user_fault (step 7). A fault of kernel code
+ * is passed on to whatever handled it before this layer (user_fault_pass_on), so the kernel
+ * reports and panics as at checkpoint 07. The kernel also keeps a program from hanging the
+ * machine when step 7 is not written (a TODO) or returns for a fault in ring 3: it ends the
+ * program itself, with a note; returning would run the faulting instruction again, forever.
+ *
+ * The timer: after the handler of lab 07 (which may have switched threads and come back), a
+ * program that was told to stop (program_kill) while it ran in ring 3 ends here. A program
+ * that loops forever in ring 3 makes no system call, so this is where it can be stopped.
+ */
+#include "irq.h"
+#include "kprintf.h"
+#include "ktry.h"
+#include "local.h"
+#include "pic.h"
+#include "segments.h"
+#include "trap.h"
+#include "x86.h"
+
+static trap_handler_t earlier[VEC_IRQ_BASE];
+static trap_handler_t earlier_timer;
+
+/* What a program can raise; NMI, #DF and #MC are never the program's to own. */
+static const int user_vectors[] = {VEC_DE, VEC_DB, VEC_BP, VEC_OF, VEC_BR, VEC_UD,
+				   VEC_NM, VEC_TS, VEC_NP, VEC_SS, VEC_GP, VEC_PF,
+				   VEC_MF, VEC_AC, VEC_XM, 20,	   21};
+
+void user_fault_pass_on(struct trap_frame *tf)
+{
+	if (earlier[tf->vector])
+		earlier[tf->vector](tf);
+	else
+		trap_exception_default(tf);
+}
+
+static void call_user_fault(void *tf)
+{
+	user_fault(tf);
+}
+
+static void user_trap(struct trap_frame *tf)
+{
+	bool from_user = (tf->cs & 3) == SEG_RPL_USER;
+	uint64_t cr2 = tf->vector == VEC_PF ? read_cr2() : 0;
+	struct ktry_result r;
+	int kind = ktry_call(call_user_fault, tf, KTRY_TODO, &r);
+
+	if (!from_user) {
+		if (kind)
+			user_fault_pass_on(tf); /* as before layer 08 */
+		return;
+	}
+	/* A fault in ring 3 that user_fault did not end the program for. */
+	struct user_fault f = {tf->vector, tf->error, tf->rip, cr2};
+	char why[PROGRAM_NOTE_MAX];
+
+	ksnprintf(why, sizeof(why), "%s at rip 0x%016lx, and %s", trap_name(tf->vector), tf->rip,
+		  kind ? r.msg : "user_fault returned instead of ending the program");
+	program_end_broken(&f, why);
+}
+
+static void user_timer(struct trap_frame *tf)
+{
+	earlier_timer(tf);
+	if ((tf->cs & 3) == SEG_RPL_USER && program_running && program_running->kill)
+		program_end_killed();
+}
+
+void usertrap_init(void)
+{
+	unsigned long flags = irq_save(); /* a tick must not find user_timer before earlier_timer */
+	int timer = PIC_VECTOR_BASE + IRQ_TIMER;
+
+	for (size_t i = 0; i < ARRAY_SIZE(user_vectors); i++)
+		earlier[user_vectors[i]] = trap_register(user_vectors[i], user_trap);
+	earlier_timer = trap_register(timer, user_timer);
+	if (!earlier_timer) /* no timer at this boot (lab 07's notes say why): leave it alone */
+		trap_register(timer, NULL);
+	irq_restore(flags);
+}

@@ -1,0 +1,70 @@
+/*
+ * The given parts of address spaces (kernel/uspace.h): walking a program's pages, writing into
+ * them whatever their permissions (for the loader), and making a space the live one.
+ */
+#include <string.h>
+#include "local.h"
+#include "paging.h"
+#include "uspace.h"
+#include "x86.h"
+
+/* The entries of the table at `level` (4: the PML4) covering [base, base + 512 entries). */
+static bool walk_table(const uint64_t *table, int level, uint64_t base, uint64_t lo, uint64_t hi,
+		       bool (*fn)(uint64_t va, uint64_t *pte, void *arg), void *arg)
+{
+	uint64_t size = PAGE_SIZE << (VM_INDEX_BITS * (level - 1));
+	unsigned first = lo > base ? (unsigned)((lo - base) / size) : 0;
+
+	for (unsigned i = first; i < PT_ENTRIES; i++) {
+		uint64_t va = base + i * size;
+		uint64_t e = table[i];
+
+		if (va >= hi)
+			break;
+		if (!(e & PTE_PRESENT))
+			continue;
+		if (level == 1) {
+			if (!fn(va, (uint64_t *)&table[i], arg))
+				return false;
+		} else if (!(e & PTE_HUGE)) {
+			if (!walk_table(phys_to_virt(e & PTE_ADDR_MASK), level - 1, va, lo, hi, fn,
+					arg))
+				return false;
+		}
+	}
+	return true;
+}
+
+void uspace_walk(const struct uspace *s, uint64_t lo, uint64_t hi,
+		 bool (*fn)(uint64_t va, uint64_t *pte, void *arg), void *arg)
+{
+	hi = MIN(hi, VM_LOWER_HALF_END);
+	if (s->vm.pml4 && lo < hi)
+		walk_table(phys_to_virt(s->vm.pml4), VM_LEVELS, 0, lo, hi, fn, arg);
+}
+
+int uspace_poke(struct uspace *s, uint64_t va, const void *src, size_t len)
+{
+	const char *from = src;
+
+	while (len) {
+		size_t n = MIN(len, PAGE_SIZE - (va & (PAGE_SIZE - 1)));
+		phys_addr_t pa = vm_translate(&s->vm, va);
+
+		if (pa == VM_NOT_MAPPED)
+			return -EFAULT;
+		memcpy(phys_to_virt(pa), from, n);
+		va += n;
+		from += n;
+		len -= n;
+	}
+	return 0;
+}
+
+void uspace_activate(const struct uspace *s)
+{
+	phys_addr_t want = s && s->vm.pml4 ? s->vm.pml4 : kernel_vm.pml4;
+
+	if ((read_cr3() & PTE_ADDR_MASK) != want)
+		write_cr3(want);
+}

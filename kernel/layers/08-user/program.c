@@ -28,6 +28,7 @@
 #include "local.h"
 #include "panic.h"
 #include "paging.h"
+#include "program_hooks.h"
 #include "segments.h"
 #include "switch_hook.h"
 #include "thread.h"
@@ -39,6 +40,7 @@ static struct list_node programs = {&programs, &programs};
 static size_t nprograms;
 static int next_pid = 1;
 static thread_switch_hook_t earlier_hook;
+static program_end_hook_t end_hook;
 
 /* ---- images ------------------------------------------------------------------------------ */
 
@@ -207,8 +209,18 @@ static void program_release(struct program *p)
 			p->pid, p->space.pages, r.msg);
 }
 
-int program_load(struct program *p, const void *image, size_t size, int argc,
-		 const char *const argv[])
+/* Give back a space that is not a program's (a failed load): a TODO in uspace_destroy leaves
+ * the pages where they are, with a note. */
+static void space_destroy(struct uspace *s, const char *name)
+{
+	struct ktry_result r;
+
+	if (ktry_call(call_destroy, s, KTRY_TODO, &r))
+		kprintf("user: '%s': its %lu pages stay allocated: %s\n", name, s->pages, r.msg);
+}
+
+int program_load_space(struct uspace *s, const char *name, const void *image, size_t size, int argc,
+		       const char *const argv[], struct syscall_frame *start)
 {
 	struct elf_info info;
 	struct user_start st;
@@ -216,36 +228,45 @@ int program_load(struct program *p, const void *image, size_t size, int argc,
 	const char *bad;
 
 	if (e != ELF_OK) {
-		kprintf("user: '%s' is not a program this kernel runs: %s\n", p->name,
+		kprintf("user: '%s' is not a program this kernel runs: %s\n", name,
 			elf_strerror(e));
 		return -ENOEXEC;
 	}
-	int r = uspace_init(&p->space);
+	int r = uspace_init(s);
 	if (r < 0)
 		return r;
-	p->released = false;
-	choose_layout(&p->space.layout, &info);
-	if ((bad = layout_problem(&p->space.layout)) != NULL) {
-		kprintf("user: '%s': aslr_choose gave a layout the kernel refuses: %s\n", p->name,
+	choose_layout(&s->layout, &info);
+	if ((bad = layout_problem(&s->layout)) != NULL) {
+		kprintf("user: '%s': aslr_choose gave a layout the kernel refuses: %s\n", name,
 			bad);
 		r = -EINVAL;
 	}
 	if (r == 0)
-		r = elf_load(&p->space, image, size, p->space.layout.load_base);
+		r = elf_load(s, image, size, s->layout.load_base);
 	if (r == 0)
-		r = loader_setup_stack(&p->space, argc, argv, &st);
+		r = loader_setup_stack(s, argc, argv, &st);
 	if (r < 0) {
-		program_release(p);
+		space_destroy(s, name);
 		return r;
 	}
-	p->start_frame = (struct syscall_frame){
-		.rip = p->space.layout.entry,
+	*start = (struct syscall_frame){
+		.rip = s->layout.entry,
 		.rsp = st.rsp,
 		.rdi = st.argc,
 		.rsi = st.uargv,
 		.rflags = RFLAGS_IF | RFLAGS_ALWAYS,
 	};
 	return 0;
+}
+
+int program_load(struct program *p, const void *image, size_t size, int argc,
+		 const char *const argv[])
+{
+	int r = program_load_space(&p->space, p->name, image, size, argc, argv, &p->start_frame);
+
+	if (r == 0)
+		p->released = false;
+	return r;
 }
 
 /* ---- running ------------------------------------------------------------------------------ */
@@ -355,7 +376,17 @@ static __noreturn void program_end(struct program *p, enum program_end how, int 
 	p->status = status;
 	program_release(p);
 	p->state = PROGRAM_ENDED;
+	if (end_hook)
+		end_hook(p);
 	thread_exit(status);
+}
+
+program_end_hook_t program_set_end_hook(program_end_hook_t hook)
+{
+	program_end_hook_t old = end_hook;
+
+	end_hook = hook;
+	return old;
 }
 
 void program_exit(int status)

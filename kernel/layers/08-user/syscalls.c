@@ -6,6 +6,7 @@
 #include "kprintf.h"
 #include "local.h"
 #include "panic.h"
+#include "program_hooks.h"
 #include "trap.h"
 
 uint64_t syscall_stack_top;
@@ -46,6 +47,7 @@ static long sys_layout(struct syscall_frame *f)
 {
 	struct program *p = program_current();
 
+	uspace_prepare_write(&p->space, f->rdi, sizeof(p->space.layout));
 	return copyout(&p->space, f->rdi, &p->space.layout, sizeof(p->space.layout));
 }
 

@@ -1,10 +1,12 @@
 /*
  * The given parts of address spaces (kernel/uspace.h): walking a program's pages, writing into
- * them whatever their permissions (for the loader), and making a space the live one.
+ * them whatever their permissions (for the loader), making a space the live one, and the hook
+ * before the kernel writes into a program (program_hooks.h).
  */
 #include <string.h>
 #include "local.h"
 #include "paging.h"
+#include "program_hooks.h"
 #include "uspace.h"
 #include "x86.h"
 
@@ -67,4 +69,20 @@ void uspace_activate(const struct uspace *s)
 
 	if ((read_cr3() & PTE_ADDR_MASK) != want)
 		write_cr3(want);
+}
+
+static uspace_write_hook_t write_hook;
+
+uspace_write_hook_t uspace_set_write_hook(uspace_write_hook_t hook)
+{
+	uspace_write_hook_t old = write_hook;
+
+	write_hook = hook;
+	return old;
+}
+
+void uspace_prepare_write(struct uspace *s, uint64_t uaddr, size_t len)
+{
+	if (write_hook)
+		write_hook(s, uaddr, len);
 }

@@ -3,7 +3,9 @@
     python -m harness qemu --kernel build/01-boot-l [--append "ktest=idt"] [--gdb PORT]
 
 The console is the terminal (Ctrl-A X quits QEMU). Backtrace lines are shown with function
-and file:line; when the run ends, the exit is explained as the grader would explain it.
+and file:line; when the run ends, the exit is explained as the grader would explain it. When
+the input is a terminal, the kernel is told so (console.interactive on its command line): from
+checkpoint 09 on, the tour then leaves the shell to the person at the keyboard.
 """
 import argparse
 import os
@@ -44,6 +46,8 @@ def run_interactive(kernel_dir, append, gdb_port):
         return 2
     if gdb_port:
         print(f"QEMU waits for GDB on port {gdb_port}: run `make gdb` in another terminal.")
+    if sys.stdin.isatty():  # someone can type: the kernel may wait for them (checkpoint 09's shell)
+        append = (append + " console.interactive").strip()
     log = kernel_dir / "runs" / "qemu-interactive.qemu.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = qemu.qemu_command(kernel_dir / "kernel.bin", env("MEM", "128M"), append, log=log,

@@ -5,7 +5,8 @@
  * from main is exit(its value).
  *
  * What a program may rely on, and what it may not: see kernel/user_abi.h (the system calls)
- * and handouts/08-user.md. There is no floating point: the programs are built without the
+ * and handouts/08-user.md; the calls of processes (fork, exec, wait, read) are checkpoint
+ * 09's (kernel/process_abi.h, handouts/09-process.md): at checkpoint 08 they return -ENOSYS. There is no floating point: the programs are built without the
  * x87 and SSE, whose registers the kernel does not save across switches.
  */
 #pragma once
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "compiler.h"
+#include "process_abi.h"
 #include "user_abi.h"
 
 #define USER_EXIT_PANIC 127 /* panic() in a program: its exit status */
@@ -50,6 +52,23 @@ long sys_sbrk(int64_t delta); /* the old break, or -E... */
 void *sbrk(intptr_t delta);   /* the old break, or (void *)-1 */
 long layout(struct user_layout *out);
 long find(const char *name); /* the size of the program image of that name, or -ENOENT */
+
+/* ---- processes (checkpoint 09): the raw result, >= 0 or -E... -------------------------- */
+
+int fork(void);					/* the child's pid, 0 in the child */
+int exec(const char *name, char *const argv[]); /* returns only on an error */
+int wait(int *status);				/* any child: its pid; status may be NULL */
+int waitpid(int pid, int *status);		/* that child (-1: any) */
+long read(int fd, void *buf, size_t len);	/* fd 0: a line of the console; 0 at its end */
+int getppid(void);
+long image(unsigned long i, char *name, size_t size); /* image i's size, its name in name */
+long frames_free(void);				      /* the kernel's free frames */
+
+/* What an error number means, in a few words: "no such program" for -ENOENT. */
+const char *errstr(long err);
+
+/* How a child ended, as wait reported it: "exit status 3", "#PF page fault", ... */
+const char *wait_describe(int status, char *buf, size_t size);
 
 /* ---- output ---------------------------------------------------------------------------- */
 

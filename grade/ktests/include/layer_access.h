@@ -97,3 +97,19 @@ const char *timer_unavailable(void);
  * (program.h) says whether programs can run at all. */
 const char *segments_unavailable(void);
 const char *syscalls_unavailable(void);
+
+/* ---- 09-process (kernel/layers/09-process) --------------------------------------------------- */
+
+/* Tell every process that runs to end (program_kill): a test past its deadline cleans up. */
+void procs_kill_all(void);
+
+/* Type text on the console, as the tour does: what a program's read(0, ...) gets next (the
+ * input ends after it, unless the tour's keyboard poller runs). tty_discard forgets what was
+ * typed and not read yet. */
+void tty_type(const char *text);
+void tty_discard(void);
+
+/* Why the frame counts are not in the kernel's frame path (lab 09's step 2 not working, or
+ * no programs at this boot): the note of the step that was skipped; NULL when they are.
+ * processes_unavailable() (process.h) says whether processes can run at all. */
+const char *frame_counts_unavailable(void);

@@ -1,0 +1,106 @@
+/*
+ * Lab 09, step 2: frame reference counts, on frames from kframe_alloc: one owner each, more
+ * with take, fewer with drop, and the frame back to the buddy with the last.
+ */
+#include "paging.h"
+#include "proc_fixture.h"
+
+/* What kframe_alloc gives has one owner; kframe_free of it frees it. */
+KTEST(frameref, a_new_frame_has_one_owner, 2)
+{
+	if (!counts_require(t))
+		return;
+	uint64_t free = kframes_free();
+	phys_addr_t pa = kframe_alloc();
+
+	ASSERT_NE(t, pa, 0);
+	EXPECT_EQ(t, frame_ref_count(pa), 1);
+	kframe_free(pa);
+	EXPECT_EQ(t, frame_ref_count(pa), 0);
+	EXPECT_EQ(t, kframes_free(), free);
+}
+
+/* should be: 1 -> take, take -> 3 -> drop -> 2 ... -> drop -> 0, free only then */
+KTEST(frameref, take_and_drop_count_owners, 3)
+{
+	if (!counts_require(t))
+		return;
+	uint64_t free = kframes_free();
+	phys_addr_t pa = kframe_alloc();
+
+	ASSERT_NE(t, pa, 0);
+	frame_ref_take(pa);
+	frame_ref_take(pa);
+	EXPECT_EQ(t, frame_ref_count(pa), 3);
+	frame_ref_drop(pa);
+	EXPECT_EQ(t, frame_ref_count(pa), 2);
+	frame_ref_drop(pa);
+	EXPECT_EQ(t, frame_ref_count(pa), 1);
+	if (kframes_free() != free - 1)
+		FAIL(t, "the frame went back to the buddy while it still had an owner");
+	frame_ref_drop(pa);
+	EXPECT_EQ(t, frame_ref_count(pa), 0);
+	if (kframes_free() != free)
+		FAIL(t, "the last drop did not give the frame back (%lu free, %lu before)",
+		     kframes_free(), free);
+}
+
+/* kframe_free (what lab 08's uspace_unmap and uspace_destroy call) drops one owner. */
+KTEST(frameref, kframe_free_of_a_shared_frame_drops_one_owner, 2)
+{
+	if (!counts_require(t))
+		return;
+	uint64_t free = kframes_free();
+	phys_addr_t pa = kframe_alloc();
+
+	ASSERT_NE(t, pa, 0);
+	frame_ref_take(pa);
+	kframe_free(pa);
+	EXPECT_EQ(t, frame_ref_count(pa), 1);
+	EXPECT_EQ(t, kframes_free(), free - 1);
+	kframe_free(pa);
+	EXPECT_EQ(t, frame_ref_count(pa), 0);
+	EXPECT_EQ(t, kframes_free(), free);
+}
+
+/* A frame with count 0 is free, or never counted: taking it panics, as does a drop too many. */
+KTEST(frameref, misuse_panics, 2)
+{
+	if (!counts_require(t))
+		return;
+	phys_addr_t block = kframe_alloc_contig(1), pa = kframe_alloc();
+
+	ASSERT_NE(t, block, 0);
+	ASSERT_NE(t, pa, 0);
+	EXPECT_EQ(t, frame_ref_count(block), 0);
+	EXPECT_PANIC(t, "frame_ref_take", frame_ref_take(block));
+	kframe_free_contig(block, 1);
+	kframe_free(pa);
+	EXPECT_PANIC(t, "frame_ref_drop", frame_ref_drop(pa));
+}
+
+/* Many frames, many owners each: every count exact, and every frame back at the end. */
+KTEST(frameref, many_frames_many_owners, 2)
+{
+	enum { FRAMES = 64 };
+	static phys_addr_t pa[FRAMES];
+
+	if (!counts_require(t))
+		return;
+	uint64_t free = kframes_free();
+
+	for (int i = 0; i < FRAMES; i++) {
+		pa[i] = kframe_alloc();
+		ASSERT_NE(t, pa[i], 0);
+		for (int k = 0; k < i % 5; k++)
+			frame_ref_take(pa[i]);
+	}
+	for (int i = 0; i < FRAMES; i++)
+		if (frame_ref_count(pa[i]) != (unsigned)(1 + i % 5))
+			FAIL(t, "frame %d (0x%lx) has count %u, not %d", i, pa[i],
+			     frame_ref_count(pa[i]), 1 + i % 5);
+	for (int i = 0; i < FRAMES; i++)
+		for (int k = 0; k <= i % 5; k++)
+			kframe_free(pa[i]);
+	EXPECT_EQ(t, kframes_free(), free);
+}

@@ -1,0 +1,239 @@
+/* The helpers of proc_fixture.h. */
+#include <string.h>
+#include "heap.h"
+#include "irq.h"
+#include "kprintf.h"
+#include "paging.h"
+#include "proc_fixture.h"
+#include "program_hooks.h"
+#include "thread.h"
+#include "timer.h"
+
+#define KILL_GRACE_MS 1000 /* after procs_kill_all: the next tick in ring 3, or system call */
+
+bool procs_require(struct ktest *t)
+{
+	const char *why = processes_unavailable();
+
+	if (!why)
+		why = timer_unavailable();
+	if (why) {
+		char msg[KTRY_MSG_MAX];
+
+		ksnprintf(msg, sizeof(msg), "processes cannot run at this boot: %s", why);
+		ktest_fail_msg(t, msg);
+	}
+	return why == NULL;
+}
+
+static bool any_running(void)
+{
+	for (int i = 0; i < PROC_MAX; i++)
+		if (proc_table[i].state == PROC_RUNNING || proc_table[i].state == PROC_NEW)
+			return true;
+	return false;
+}
+
+bool counts_require(struct ktest *t)
+{
+	const char *why = frame_counts_unavailable();
+
+	if (why) {
+		char msg[KTRY_MSG_MAX];
+
+		ksnprintf(msg, sizeof(msg), "the frames are not counted at this boot: %s", why);
+		ktest_fail_msg(t, msg);
+	}
+	return why == NULL;
+}
+
+/* Kill whatever runs, then reap every process left, children before parents (a test that
+ * failed). */
+static void kill_everything(void)
+{
+	uint64_t deadline = timer_ticks() + timer_ms_to_ticks(KILL_GRACE_MS);
+
+	while (any_running() && timer_ticks() < deadline) {
+		procs_kill_all();
+		thread_sleep(TIMER_MS_PER_TICK);
+	}
+	for (int round = 0; round < PROC_MAX; round++)
+		for (int i = 0; i < PROC_MAX; i++) {
+			struct process *pr = &proc_table[i];
+
+			if (pr->state == PROC_ZOMBIE && list_empty(&pr->children))
+				proc_reap(pr);
+		}
+}
+
+int proc_last_pid;
+
+bool proc_run(struct ktest *t, const char *name, int argc, const char *const argv[], bool as_init,
+	      struct test_output *o, uint64_t ms, int *status)
+{
+	int err = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->out = (struct program_output){o->buf, TEST_OUT_MAX, 0, 0};
+	struct process *pr = proc_spawn(name, argc, argv, &o->out, as_init, &err);
+	if (!pr) {
+		FAIL(t, "proc_spawn(\"%s\") failed: error %d", name, err);
+		return false;
+	}
+	proc_last_pid = pr->pid;
+	bool ended = proc_join(pr, ms, status);
+	o->buf[o->out.len] = '\0';
+	if (!ended) {
+		kill_everything();
+		FAIL(t, "%s %s did not end within %lu ms (killed); it wrote: %s", name,
+		     argc > 1 ? argv[1] : "", ms, o->buf);
+	}
+	tty_discard();
+	return ended;
+}
+
+bool proc_expect_ok(struct ktest *t, const char *name, int argc, const char *const argv[],
+		    bool as_init)
+{
+	struct test_output *o = kmalloc(sizeof(*o));
+	char ok[64], how[64];
+	int status = -1;
+
+	if (!o) {
+		FAIL(t, "no memory for the test's output buffer");
+		return false;
+	}
+	bool good = proc_run(t, name, argc, argv, as_init, o, TEST_PROC_DEADLINE_MS, &status);
+	ksnprintf(ok, sizeof(ok), "%s %s: ok", name, argc > 1 ? argv[1] : "");
+	if (good && (!WAIT_EXITED(status) || WAIT_EXIT_CODE(status) != 0 || !strstr(o->buf, ok))) {
+		if (WAIT_EXITED(status))
+			ksnprintf(how, sizeof(how), "exited with status %d",
+				  WAIT_EXIT_CODE(status));
+		else if (WAIT_FAULTED(status))
+			ksnprintf(how, sizeof(how), "was ended by exception %d",
+				  WAIT_FAULT_VECTOR(status));
+		else
+			ksnprintf(how, sizeof(how), "was ended by the kernel");
+		FAIL(t, "%s %s %s; it wrote: %s", name, argc > 1 ? argv[1] : "", how,
+		     o->out.len ? o->buf : "(nothing)");
+		good = false;
+	}
+	kfree(o);
+	return good;
+}
+
+uint64_t proc_frames_now(void)
+{
+	return kframes_free() + kheap_size() / PAGE_SIZE;
+}
+
+void proc_leaks_start(struct ktest *t, struct proc_leaks *l)
+{
+	static bool warmed;
+
+	if (!warmed) { /* the first processes of a boot may grow what the kernel keeps */
+		static const char *const argv[] = {"forktest", "share"};
+		proc_expect_ok(t, "forktest", 2, argv, false);
+		warmed = true;
+	}
+	l->frames = proc_frames_now();
+	l->procs = proc_count();
+	l->programs = program_count();
+}
+
+void proc_leaks_check(struct ktest *t, const struct proc_leaks *l, const char *what)
+{
+	uint64_t frames = proc_frames_now();
+
+	if (frames != l->frames)
+		FAIL(t,
+		     "%s: %ld frames %s (%lu free before, %lu after): every frame a process had "
+		     "must come back when the last process sharing it ends",
+		     what,
+		     frames > l->frames ? (long)(frames - l->frames) : (long)(l->frames - frames),
+		     frames > l->frames ? "more than before" : "lost", l->frames, frames);
+	if (proc_count() != l->procs)
+		FAIL(t,
+		     "%s: %zu slots of the process table in use, %zu before: a zombie not reaped?",
+		     what, proc_count(), l->procs);
+	if (program_count() != l->programs)
+		FAIL(t, "%s: %zu program records, %zu before", what, program_count(), l->programs);
+}
+
+/* ---- spaces ---------------------------------------------------------------------------------- */
+
+struct fill_walk {
+	struct uspace *s;
+	uint8_t fill;
+};
+
+static bool fill_page(uint64_t va, uint64_t *pte, void *arg)
+{
+	struct fill_walk *w = arg;
+
+	if (*pte & PTE_WRITABLE)
+		memset(phys_to_virt(*pte & PTE_ADDR_MASK), w->fill, PAGE_SIZE);
+	return true;
+}
+
+bool space_load(struct ktest *t, struct uspace *s, const char *name, uint8_t fill)
+{
+	static const char *const argv[] = {"x"};
+	const struct user_image *img = user_image_find(name);
+	struct syscall_frame start;
+
+	if (!img) {
+		FAIL(t, "no program '%s' in the kernel image", name);
+		return false;
+	}
+	int r = program_load_space(s, name, img->data, img->size, 1, argv, &start);
+	if (r < 0) {
+		FAIL(t, "could not load '%s' into a space: error %d", name, r);
+		return false;
+	}
+	struct fill_walk w = {s, fill};
+	uspace_walk(s, 0, USER_TOP, fill_page, &w);
+	return true;
+}
+
+struct find_walk {
+	uint64_t found;
+};
+
+static bool find_writable(uint64_t va, uint64_t *pte, void *arg)
+{
+	struct find_walk *w = arg;
+
+	if (*pte & PTE_WRITABLE) {
+		w->found = va;
+		return false;
+	}
+	return true;
+}
+
+uint64_t space_writable_page(const struct uspace *s, uint64_t va)
+{
+	struct find_walk w = {0};
+
+	uspace_walk(s, va, USER_TOP, find_writable, &w);
+	return w.found;
+}
+
+uint64_t space_pte(const struct uspace *s, uint64_t va)
+{
+	return vm_leaf_entry(&s->vm, va);
+}
+
+unsigned long space_enter(const struct uspace *s)
+{
+	unsigned long flags = irq_save();
+
+	uspace_activate(s);
+	return flags;
+}
+
+void space_leave(unsigned long flags)
+{
+	uspace_activate(NULL);
+	irq_restore(flags);
+}

@@ -1,0 +1,164 @@
+/*
+ * Lab 09, step 6: exit and wait, from programs that fork (forktest, init): statuses to the
+ * right parent, zombies that keep only their slot, orphans to init, -ECHILD. Every process
+ * forked also needs steps 3 and 4 (a child writes its stack as soon as it runs).
+ */
+#include <string.h>
+#include "heap.h"
+#include "kprintf.h"
+#include "proc_fixture.h"
+#include "thread.h"
+#include "timer.h"
+
+#define ZOMBIE_DEADLINE_MS 1000
+
+static void run_mode(struct ktest *t, const char *mode, const char *n)
+{
+	const char *argv[] = {"forktest", mode, n};
+
+	proc_expect_ok(t, "forktest", n ? 3 : 2, argv, false);
+}
+
+KTEST(wait, a_hundred_children_each_status_to_its_pid, 3)
+{
+	struct proc_leaks l;
+
+	if (!procs_require(t))
+		return;
+	proc_leaks_start(t, &l);
+	run_mode(t, "many", "100");
+	proc_leaks_check(t, &l, "a hundred children, waited for");
+}
+
+KTEST(wait, statuses_go_to_the_right_parent, 3)
+{
+	if (procs_require(t))
+		run_mode(t, "tree", NULL);
+}
+
+KTEST(wait, wait_blocks_until_a_child_ends, 2)
+{
+	if (procs_require(t))
+		run_mode(t, "late", NULL);
+}
+
+KTEST(wait, wait_without_a_child_is_echild, 2)
+{
+	if (procs_require(t))
+		run_mode(t, "nochild", NULL);
+}
+
+KTEST(wait, a_child_ended_by_a_fault_is_reported, 2)
+{
+	if (procs_require(t))
+		run_mode(t, "fault", NULL);
+}
+
+static char zombie_problem[KTRY_MSG_MAX];
+
+/* System call 56 of forktest zombie (rdi: the child's pid), after the child was told to exit:
+ * once it has, it must be a zombie with its status and without its pages. */
+static long look_at_the_zombie(struct syscall_frame *f)
+{
+	struct process *pr = proc_current(), *c = NULL, *k;
+	uint64_t deadline = timer_ticks() + timer_ms_to_ticks(ZOMBIE_DEADLINE_MS);
+
+	list_for_each_entry (k, &pr->children, sibling)
+		if (k->pid == (int)f->rdi)
+			c = k;
+	if (!c) {
+		ksnprintf(zombie_problem, sizeof(zombie_problem),
+			  "the child (pid %d) is not in its parent's children", (int)f->rdi);
+		return 0;
+	}
+	while (c->state != PROC_ZOMBIE && (!c->prog || c->prog->state != PROGRAM_ENDED) &&
+	       timer_ticks() < deadline)
+		thread_sleep(TIMER_MS_PER_TICK);
+	thread_sleep(TIMER_MS_PER_TICK); /* its thread finishes ending */
+	if (c->state != PROC_ZOMBIE)
+		ksnprintf(zombie_problem, sizeof(zombie_problem),
+			  "the child exited, and its slot is in state %d, not PROC_ZOMBIE (%d), "
+			  "until its parent waits",
+			  c->state, PROC_ZOMBIE);
+	else if (c->status != WAIT_STATUS_EXITED(9))
+		ksnprintf(zombie_problem, sizeof(zombie_problem),
+			  "the zombie's status is 0x%x, not 0x%x (exit 9)", c->status,
+			  WAIT_STATUS_EXITED(9));
+	else if (!c->prog || c->prog->space.vm.pml4)
+		ksnprintf(zombie_problem, sizeof(zombie_problem),
+			  "the zombie still has its address space: the pages go when it exits");
+	else if (c->parent != pr)
+		ksnprintf(zombie_problem, sizeof(zombie_problem),
+			  "the zombie's parent is no longer the process that forked it");
+	return 0;
+}
+
+/* A child that exited and was not waited for: a zombie, holding its status, pages gone. */
+KTEST(wait, a_zombie_keeps_only_its_slot, 2)
+{
+	struct proc_leaks l;
+
+	if (!procs_require(t))
+		return;
+	proc_leaks_start(t, &l);
+	zombie_problem[0] = '\0';
+	syscall_fn_t old = test_syscall_set(TEST_SYS_A, look_at_the_zombie);
+	run_mode(t, "zombie", NULL);
+	test_syscall_set(TEST_SYS_A, old);
+	if (zombie_problem[0])
+		FAIL(t, "%s", zombie_problem);
+	proc_leaks_check(t, &l, "a zombie, then waited for");
+}
+
+/* The number after `key` in text, or -1. */
+static long number_after(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+	long n = 0;
+
+	if (!p)
+		return -1;
+	for (p += strlen(key); *p >= '0' && *p <= '9'; p++)
+		n = n * 10 + (*p - '0');
+	return n;
+}
+
+/* forktest's child leaves its own child behind: init gets it, and reaps it. */
+KTEST(wait, orphans_go_to_init, 3)
+{
+	static const char *const argv[] = {"init", "forktest", "orphan"};
+	struct test_output *o = kmalloc(sizeof(*o));
+	struct proc_leaks l;
+	char want[64];
+	int status = -1;
+
+	ASSERT_NOT_NULL(t, o);
+	if (!procs_require(t)) {
+		kfree(o);
+		return;
+	}
+	proc_leaks_start(t, &l);
+	if (proc_run(t, "init", 3, argv, true, o, TEST_PROC_DEADLINE_MS, &status)) {
+		long orphan = number_after(o->buf, "forktest orphan: pid ");
+		long parent = number_after(o->buf, "its parent is now ");
+		ksnprintf(want, sizeof(want), "init: reaped orphan %ld (exit status 0)", orphan);
+		if (status != 0 || !strstr(o->buf, "forktest orphan: ok"))
+			FAIL(t, "init forktest orphan ended with status 0x%x; it wrote: %s", status,
+			     o->buf);
+		else if (orphan < 0 || parent < 0)
+			FAIL(t, "the orphan did not say who its parent became; the output: %s",
+			     o->buf);
+		else if (parent != proc_last_pid)
+			FAIL(t,
+			     "the orphan's parent became %ld, not init (pid %d): give orphans to "
+			     "proc_init()",
+			     parent, proc_last_pid);
+		else if (!strstr(o->buf, want))
+			FAIL(t,
+			     "init did not reap the orphan (pid %ld): it never said \"%s\"; the "
+			     "orphan's parent became %ld; the output: %s",
+			     orphan, want, parent, o->buf);
+	}
+	proc_leaks_check(t, &l, "an orphan and init");
+	kfree(o);
+}

@@ -1,0 +1,230 @@
+/*
+ * The given parts of processes (kernel/process.h): a process's program (layer 08's struct
+ * program, whose `owner` points back at the process), launching and discarding it, reaping a
+ * zombie, the status wait reports, and the processes the kernel itself starts and waits for.
+ *
+ * How a process ends. Layer 08 ends a program on its own thread, whatever the cause (exit, a
+ * fault, a kill), gives back its pages and calls the end hook registered here, which tells
+ * lab 09 (proc_exit) with the status wait will report. A process with no parent that the
+ * kernel does not wait for (an orphan when there was no init to take it) is reaped by the
+ * kernel itself, at its next proc_spawn or proc_join.
+ */
+#include "heap.h"
+#include "irq.h"
+#include "kprintf.h"
+#include "ktry.h"
+#include "layer_access.h"
+#include "local.h"
+#include "panic.h"
+#include "program_hooks.h"
+#include "thread.h"
+#include "timer.h"
+#include "trap.h"
+
+struct process *init_proc;
+static program_end_hook_t earlier_end_hook;
+
+struct process *proc_current(void)
+{
+	return proc_of(program_current());
+}
+
+struct process *proc_init(void)
+{
+	return init_proc;
+}
+
+size_t proc_count(void)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < PROC_MAX; i++)
+		n += proc_table[i].state != PROC_UNUSED;
+	return n;
+}
+
+int proc_status_of(const struct program *p)
+{
+	switch (p->end) {
+	case PROGRAM_EXITED:
+		return WAIT_STATUS_EXITED(p->status);
+	case PROGRAM_FAULTED:
+		return WAIT_STATUS_FAULTED(p->fault.vector);
+	default:
+		return WAIT_STATUS_KILLED;
+	}
+}
+
+int proc_attach(struct process *pr, const char *name)
+{
+	struct program *p = program_create(name);
+
+	if (!p)
+		return -ENOMEM;
+	int r = uspace_init(&p->space);
+	if (r < 0) {
+		program_free(p);
+		return r;
+	}
+	p->released = false; /* a space to give back from now on */
+	p->owner = pr;
+	if (pr->parent && pr->parent->prog)
+		p->output = pr->parent->prog->output;
+	pr->prog = p;
+	pr->pid = p->pid;
+	return 0;
+}
+
+int proc_launch(struct process *pr)
+{
+	pr->state = PROC_RUNNING; /* before its thread can run, and end */
+	int r = program_launch(pr->prog);
+	if (r < 0)
+		pr->state = PROC_NEW;
+	return r;
+}
+
+void proc_discard(struct process *pr)
+{
+	if (pr->prog)
+		program_free(pr->prog); /* its space too, and the counts of what it shared */
+	pr->prog = NULL;
+	proc_free(pr);
+}
+
+int proc_reap(struct process *child)
+{
+	if (child->state != PROC_ZOMBIE)
+		panic("proc_reap: process %d is not a zombie", child->pid);
+	int status = child->status;
+	struct program *p = child->prog;
+
+	child->prog = NULL;
+	if (p)
+		program_wait(p); /* its thread has ended, or is about to */
+	proc_free(child);
+	return status;
+}
+
+/* ---- the end of a program ------------------------------------------------------------------ */
+
+struct exit_call {
+	struct process *pr;
+	int status;
+};
+
+static void call_exit(void *arg)
+{
+	struct exit_call *c = arg;
+
+	proc_exit(c->pr, c->status);
+}
+
+static void end_hook(struct program *p)
+{
+	struct process *pr = proc_of(p);
+
+	if (earlier_end_hook)
+		earlier_end_hook(p);
+	if (!pr)
+		return;
+	struct exit_call c = {pr, proc_status_of(p)};
+	struct ktry_result r;
+	static bool noted;
+
+	if (pr == init_proc)
+		init_proc = NULL; /* orphans from now on have no one to go to */
+	if (ktry_call(call_exit, &c, KTRY_TODO, &r) == 0)
+		return;
+	/* Step 6 is not written: the zombie without the family (enough for the kernel's joins). */
+	if (!noted)
+		kprintf("proc: %s\n", r.msg);
+	noted = true;
+	pr->status = c.status;
+	pr->state = PROC_ZOMBIE;
+}
+
+void procs_end_hook_init(void)
+{
+	earlier_end_hook = program_set_end_hook(end_hook);
+}
+
+/* ---- the processes the kernel starts -------------------------------------------------------- */
+
+/* Zombies nobody will wait for: orphans that found no init. */
+static void reap_strays(void)
+{
+	for (int i = 0; i < PROC_MAX; i++) {
+		struct process *pr = &proc_table[i];
+
+		if (pr->state == PROC_ZOMBIE && !pr->parent && !pr->kernel_waits)
+			proc_reap(pr);
+	}
+}
+
+struct process *proc_spawn(const char *name, int argc, const char *const argv[],
+			   struct program_output *out, bool as_init, int *err)
+{
+	const struct user_image *img = user_image_find(name);
+	struct process *pr;
+	int r;
+
+	if (processes_unavailable()) {
+		*err = -ENOSYS;
+		return NULL;
+	}
+	reap_strays();
+	if (!img) {
+		*err = -ENOENT;
+		return NULL;
+	}
+	if (!(pr = proc_alloc(NULL))) {
+		*err = -EAGAIN;
+		return NULL;
+	}
+	pr->kernel_waits = true;
+	struct program *p = program_create(name);
+	if (!p) {
+		proc_free(pr);
+		*err = -ENOMEM;
+		return NULL;
+	}
+	p->output = out;
+	p->owner = pr;
+	pr->prog = p;
+	pr->pid = p->pid;
+	r = program_load(p, img->data, img->size, argc, argv);
+	if (r == 0) {
+		if (as_init)
+			init_proc = pr;
+		r = proc_launch(pr);
+	}
+	if (r < 0) {
+		if (init_proc == pr)
+			init_proc = NULL;
+		proc_discard(pr);
+		*err = r;
+		return NULL;
+	}
+	return pr;
+}
+
+bool proc_join(struct process *pr, uint64_t ms, int *status)
+{
+	uint64_t deadline = timer_ticks() + timer_ms_to_ticks(ms);
+
+	while (pr->state != PROC_ZOMBIE && (ms == UINT64_MAX || timer_ticks() < deadline))
+		thread_sleep(TIMER_MS_PER_TICK);
+	if (pr->state != PROC_ZOMBIE)
+		return false;
+	*status = proc_reap(pr);
+	reap_strays();
+	return true;
+}
+
+void procs_kill_all(void)
+{
+	for (int i = 0; i < PROC_MAX; i++)
+		if (proc_table[i].state == PROC_RUNNING && proc_table[i].prog)
+			program_kill(proc_table[i].prog);
+}

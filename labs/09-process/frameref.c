@@ -1,0 +1,36 @@
+/*
+ * Frame reference counts (see kernel/frameref.h): one owner more, one fewer, and the frame
+ * back to the buddy allocator when the last owner lets go.
+ *
+ * A count is a uint16_t in the kernel's table (frame_ref_slot). Changing it is a read, an add
+ * and a write: preempted between the read and the write, a process would write back a count
+ * that misses another's change (two drops that both read 2 and both write 1 leave a frame
+ * that no space maps, never freed; two takes that lose one free a frame still mapped). So
+ * each change runs with interrupts off.
+ *
+ *   fork of a 3-page parent:   counts 1 1 1  ->  take x3  ->  2 2 2
+ *   the child exits:           drop x3       ->  1 1 1   (nothing freed)
+ *   the parent exits:          drop x3       ->  0 0 0   (3 frames back to the buddy)
+ */
+#include "frameref.h"
+#include "irq.h"
+#include "panic.h"
+#include "todo.h"
+
+/* Step 2: the count of the frame at pa (0 outside RAM). */
+unsigned frame_ref_count(phys_addr_t pa)
+{
+	TODO("step 2: *frame_ref_slot(pa), or 0 when it is NULL");
+}
+
+/* Step 2: one more owner of a counted frame. */
+void frame_ref_take(phys_addr_t pa)
+{
+	TODO("step 2: with interrupts off: panic if the count (frame_ref_slot) is missing or 0, or at FRAME_REF_MAX; else add one");
+}
+
+/* Step 2: one owner fewer; the last one frees the frame. */
+void frame_ref_drop(phys_addr_t pa)
+{
+	TODO("step 2: with interrupts off: panic if the count is missing or 0; take one off; if that was the last owner, frame_ref_release(pa)");
+}

@@ -17,6 +17,7 @@
 #include "process.h"
 
 #define TEST_PROC_DEADLINE_MS 3000 /* for a process tree that should be done well before */
+#define TEST_LONG_DEADLINE_MS 8000 /* for a thousand forks or execs (a second or less) */
 
 /* True if processes can run at this boot; else the test fails saying why, and false. */
 bool procs_require(struct ktest *t);
@@ -44,6 +45,9 @@ extern int proc_last_pid;
  */
 bool proc_expect_ok(struct ktest *t, const char *name, int argc, const char *const argv[],
 		    bool as_init);
+/* The same with a deadline of ms (a long run: a thousand forks). */
+bool proc_expect_ok_within(struct ktest *t, const char *name, int argc, const char *const argv[],
+			   bool as_init, uint64_t ms);
 
 /* Frames (the kernel heap's counted as free), processes and programs now, to compare after:
  * the first call of a boot runs a process tree first, so that the kernel heap has grown. */

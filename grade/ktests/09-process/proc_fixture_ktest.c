@@ -55,6 +55,12 @@ static void kill_everything(void)
 
 	while (any_running() && timer_ticks() < deadline) {
 		procs_kill_all();
+		for (int i = 0; i < PROC_MAX; i++) { /* a parent stuck in wait looks again */
+			unsigned long flags = irq_save();
+			if (proc_table[i].state == PROC_RUNNING)
+				thread_wake_one(&proc_table[i].waiters);
+			irq_restore(flags);
+		}
 		thread_sleep(TIMER_MS_PER_TICK);
 	}
 	for (int round = 0; round < PROC_MAX; round++)
@@ -95,6 +101,12 @@ bool proc_run(struct ktest *t, const char *name, int argc, const char *const arg
 bool proc_expect_ok(struct ktest *t, const char *name, int argc, const char *const argv[],
 		    bool as_init)
 {
+	return proc_expect_ok_within(t, name, argc, argv, as_init, TEST_PROC_DEADLINE_MS);
+}
+
+bool proc_expect_ok_within(struct ktest *t, const char *name, int argc, const char *const argv[],
+			   bool as_init, uint64_t ms)
+{
 	struct test_output *o = kmalloc(sizeof(*o));
 	char ok[64], how[64];
 	int status = -1;
@@ -103,7 +115,7 @@ bool proc_expect_ok(struct ktest *t, const char *name, int argc, const char *con
 		FAIL(t, "no memory for the test's output buffer");
 		return false;
 	}
-	bool good = proc_run(t, name, argc, argv, as_init, o, TEST_PROC_DEADLINE_MS, &status);
+	bool good = proc_run(t, name, argc, argv, as_init, o, ms, &status);
 	ksnprintf(ok, sizeof(ok), "%s %s: ok", name, argc > 1 ? argv[1] : "");
 	if (good && (!WAIT_EXITED(status) || WAIT_EXIT_CODE(status) != 0 || !strstr(o->buf, ok))) {
 		if (WAIT_EXITED(status))

@@ -1,7 +1,6 @@
 /*
- * Lab 09, all steps together: fork's semantics from the inside, a thousand forks and a
- * thousand execs that must leave nothing behind, a fork bomb, fork with no memory, bad
- * pointers, and the shell.
+ * Lab 09, all steps together: fork's semantics from the inside, a fork bomb, fork with no
+ * memory, bad pointers, and the shell (leaks_ktest.c has the thousand forks and execs).
  */
 #include <string.h>
 #include "heap.h"
@@ -27,28 +26,6 @@ KTEST(process, writes_after_fork_are_private_both_ways, 3)
 {
 	if (procs_require(t))
 		run_mode(t, "forktest", "private", NULL);
-}
-
-KTEST(process, a_thousand_forks_leave_nothing_behind, 3)
-{
-	struct proc_leaks l;
-
-	if (!procs_require(t))
-		return;
-	proc_leaks_start(t, &l);
-	run_mode(t, "forktest", "cycles", "1000");
-	proc_leaks_check(t, &l, "1000 forks, exits and waits");
-}
-
-KTEST(process, a_thousand_execs_leave_nothing_behind, 3)
-{
-	struct proc_leaks l;
-
-	if (!procs_require(t))
-		return;
-	proc_leaks_start(t, &l);
-	run_mode(t, "exectest", "loop", "1000");
-	proc_leaks_check(t, &l, "1000 execs");
 }
 
 /* Each process forks the next until the table is full: exactly the free slots are used,

@@ -16,8 +16,9 @@ RETRY_TIMEOUT_MIN = 1.0             # seconds: the shortened timeout is timeout 
 
 
 class KernelUnderTest:
-    def __init__(self, directory, seed, timeout, append="", rerun=None):
+    def __init__(self, directory, seed, timeout, append="", rerun=None, tag=""):
         self.dir = Path(directory)
+        self.tag = tag  # added to the name of each boot's logs, to tell runs of one kernel apart
         self.rerun = rerun or f"SEED={seed}"  # in words: what replays this run
         self.append = append  # more kernel command line for every suite
         self.elf = self.dir / "kernel.elf"
@@ -58,7 +59,7 @@ class KernelUnderTest:
     def suite(self, name):
         """Boot once for a whole suite and keep the result for each of its tests."""
         if name not in self._suites:
-            run = self.boot(f"suite-{name}", append=f"ktest={name} ktest.seed={self.seed} {self.append}")
+            run = self.boot(f"suite-{name}{self.tag}", append=f"ktest={name} ktest.seed={self.seed} {self.append}")
             self._suites[name] = (run, ktap.parse(run.text, run.key))
         return self._suites[name]
 

@@ -4,6 +4,10 @@ A purpose-built suite (grade/selftest/ktests/selftest_ktest.c) misbehaves on req
 second test; the harness must name what happened, pin it to that test, and still give the
 first test its result.
 """
+import os
+import subprocess
+import sys
+
 import pytest
 
 from conftest import require_solutions
@@ -22,10 +26,11 @@ def selftest_kernel(labs):
                         tests=[ROOT / "grade/selftest/ktests"])
 
 
-def verdicts(kernel_dir, misbehave="", timeout=4.0):
+def verdicts(kernel_dir, misbehave="", timeout=30.0):
     """What the harness says about each of the four tests: None for a pass, else the message."""
     k = grading.KernelUnderTest(kernel_dir, seed=1, timeout=timeout,
-                                append=f"misbehave={misbehave}" if misbehave else "")
+                                append=f"misbehave={misbehave}" if misbehave else "",
+                                tag=f"-{misbehave or 'none'}")
     out = {}
     for c in CASES:
         try:
@@ -49,11 +54,40 @@ def test_failed_expectation_names_file_line_and_values(selftest_kernel):
     assert "expected 2 + 2 == 5, but 2 + 2 = 4 (0x4) and 5 = 5 (0x5)" in v["second"]
 
 
-def test_hang_is_a_timeout_pinned_to_the_test(selftest_kernel):
-    v = verdicts(selftest_kernel, "hang", timeout=2)
+def test_an_endless_loop_is_a_timeout_pinned_to_the_test(selftest_kernel):
+    v = verdicts(selftest_kernel, "spin", timeout=2)
     assert v["first"] is None
     assert "timed out after 2 s" in v["second"] and "during this test" in v["second"]
+    # Where it was stopped, from QEMU's monitor: the loop in the test, interrupts off.
+    assert "When it was stopped the CPU was at rip 0x" in v["second"]
+    assert "ktest_fn_selftest_second (grade/selftest/ktests/selftest_ktest.c:" in v["second"]
+    assert "interrupts disabled" in v["second"]
     assert "during test selftest.second (the first without a result)" in v["third"]
+
+
+def test_a_halt_with_nothing_to_wake_it_ends_at_once(selftest_kernel):
+    # cli; hlt: QEMU sleeps, so no timeout would come soon; the halt itself ends the run.
+    v = verdicts(selftest_kernel, "hang", timeout=60)
+    assert v["first"] is None
+    assert "the CPU halted with interrupts disabled (hlt after cli)" in v["second"], v["second"]
+    assert "during this test" in v["second"]
+
+
+def test_a_busy_machine_does_not_shorten_a_timeout(selftest_kernel):
+    # QEMU's running time is what counts: a boot that waits for the CPU gets its time back.
+    # Two spinning processes per CPU make QEMU wait; the loop still gets its 2 s of running.
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        run = qemu.boot(selftest_kernel, "busy-spin", append="ktest=selftest misbehave=spin",
+                        timeout=2)
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    assert run.end == "timeout"
+    assert run.ran >= 2 and run.wall > run.ran, (run.wall, run.ran)
+    assert "ktest_fn_selftest_second" in run.describe()
 
 
 def test_triple_fault_is_a_reset_with_qemus_record(selftest_kernel):
@@ -80,8 +114,11 @@ def test_kernel_panic_is_shown_with_a_symbolized_backtrace(selftest_kernel):
     assert "kernel_main (kernel/main.c:" in msg
 
 
-def test_flood_is_cut_off(selftest_kernel):
-    v = verdicts(selftest_kernel, "flood")
+def test_flood_is_cut_off(selftest_kernel, monkeypatch):
+    # The cap, not the time, ends a flood: a smaller cap and no deadline worth the name keep
+    # the test as quick on a slow machine as on a fast one.
+    monkeypatch.setattr(qemu, "SERIAL_CAP", 64 << 10)
+    v = verdicts(selftest_kernel, "flood", timeout=120)
     assert v["first"] is None
     assert "KiB of output, more than a run may print" in v["second"]
     assert "flooding the serial port" in v["second"]
@@ -143,6 +180,24 @@ def test_ktap_parser_notices_duplicates_and_ignores_garbage():
                         "    # Subtest: s\n    1..1\n    ok 1 a\n    ok 1 a\nok 1 s\n")
     assert report.case("s", "a").ok and report.suites["s"].duplicates == ["a"]
     assert report.case("s", "x") is None
+
+
+def test_a_timer_that_stops_is_said_with_its_count():
+    # (Lab 07's planted bug "the EOI sent last" shows it on a real kernel: mutants/07-threads.toml.)
+    halted = qemu.Run("t", [], None, 10, "halted", timer_irqs=3, timer_quiet=4.2,
+                      cpu=qemu.CpuState(0xffffffff80100000, 0x202, True))
+    text = halted.describe()
+    assert text.startswith("the CPU halted (hlt) to wait for an interrupt, and none came")
+    assert "timer interrupts stopped after 3 (IRQ 0 came 3 times, then never again in the last 4 s)" in text
+    assert "Is the EOI sent" in text
+    spinning = qemu.Run("t", [], None, 10, "timeout", timer_irqs=1, timer_quiet=9,
+                        cpu=qemu.CpuState(0xffffffff80100000, 0x2, False))
+    text = spinning.describe()
+    assert "timer interrupts stopped after 1 (IRQ 0 came 1 time," in text
+    assert "interrupts were disabled and not enabled again" in text and "EOI" not in text
+    assert "(interrupts disabled)" in text
+    ticking = qemu.Run("t", [], None, 10, "timeout", timer_irqs=900, timer_quiet=0.1)
+    assert "timer" not in ticking.describe()
 
 
 def test_exception_chain_starts_at_the_first_exception():

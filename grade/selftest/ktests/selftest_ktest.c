@@ -30,6 +30,11 @@ KTEST(selftest, second, 1)
 		for (;;)
 			hlt();
 	}
+	if (misbehave("spin")) {
+		cli();
+		for (;;)
+			__asm__ volatile("pause");
+	}
 	if (misbehave("triple_fault")) {
 		struct descriptor_table_ptr none = {0, 0};
 		lidt(&none);

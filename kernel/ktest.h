@@ -122,23 +122,29 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
 #define EXPECT_GE(t, a, b) KTEST_CMP(t, false, a, >=, b)
 #define EXPECT_TRUE(t, c)  KTEST_TRUE(t, false, c, "expected %s to be true", #c)
 #define EXPECT_FALSE(t, c) KTEST_TRUE(t, false, !(c), "expected %s to be false", #c)
-#define EXPECT_NULL(t, p) \
-	KTEST_TRUE(t, false, (p) == NULL, "expected %s to be NULL, got %p", #p, (void *)(p))
+/* p is evaluated once: a call such as EXPECT_NULL(t, bump_alloc(&h, 1, 1)) runs once. */
+#define KTEST_NULL(t, fatal, p)                                                                    \
+	do {                                                                                       \
+		const void *ktest_p_ = (const void *)(p);                                          \
+		if (ktest_p_ != NULL)                                                              \
+			ktest_fail(t, fatal, __FILE__, __LINE__, "expected %s to be NULL, got %p", \
+				   #p, ktest_p_);                                                  \
+	} while (0)
+#define EXPECT_NULL(t, p)     KTEST_NULL(t, false, p)
 #define EXPECT_NOT_NULL(t, p) KTEST_TRUE(t, false, (p) != NULL, "expected %s not to be NULL", #p)
 #define EXPECT_STREQ(t, a, b)                   \
 	KTEST_TRUE(t, false, !strcmp((a), (b)), \
 		   "expected %s == %s, but they are \"%s\" and \"%s\"", #a, #b, (a), (b))
 
-#define ASSERT_EQ(t, a, b) KTEST_CMP(t, true, a, ==, b)
-#define ASSERT_NE(t, a, b) KTEST_CMP(t, true, a, !=, b)
-#define ASSERT_LT(t, a, b) KTEST_CMP(t, true, a, <, b)
-#define ASSERT_LE(t, a, b) KTEST_CMP(t, true, a, <=, b)
-#define ASSERT_GT(t, a, b) KTEST_CMP(t, true, a, >, b)
-#define ASSERT_GE(t, a, b) KTEST_CMP(t, true, a, >=, b)
-#define ASSERT_TRUE(t, c)  KTEST_TRUE(t, true, c, "expected %s to be true", #c)
-#define ASSERT_FALSE(t, c) KTEST_TRUE(t, true, !(c), "expected %s to be false", #c)
-#define ASSERT_NULL(t, p) \
-	KTEST_TRUE(t, true, (p) == NULL, "expected %s to be NULL, got %p", #p, (void *)(p))
+#define ASSERT_EQ(t, a, b)    KTEST_CMP(t, true, a, ==, b)
+#define ASSERT_NE(t, a, b)    KTEST_CMP(t, true, a, !=, b)
+#define ASSERT_LT(t, a, b)    KTEST_CMP(t, true, a, <, b)
+#define ASSERT_LE(t, a, b)    KTEST_CMP(t, true, a, <=, b)
+#define ASSERT_GT(t, a, b)    KTEST_CMP(t, true, a, >, b)
+#define ASSERT_GE(t, a, b)    KTEST_CMP(t, true, a, >=, b)
+#define ASSERT_TRUE(t, c)     KTEST_TRUE(t, true, c, "expected %s to be true", #c)
+#define ASSERT_FALSE(t, c)    KTEST_TRUE(t, true, !(c), "expected %s to be false", #c)
+#define ASSERT_NULL(t, p)     KTEST_NULL(t, true, p)
 #define ASSERT_NOT_NULL(t, p) KTEST_TRUE(t, true, (p) != NULL, "expected %s not to be NULL", #p)
 
 /*

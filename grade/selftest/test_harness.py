@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from conftest import require_solutions
-from harness import build, grading, ktap, qemu
+from harness import build, grading, ktap, qemu, summary
 from harness.manifest import KCase
 from harness.paths import ROOT, SOLUTIONS
 
@@ -208,3 +208,43 @@ def test_exception_chain_starts_at_the_first_exception():
            "env->regs[R_EAX]=0\nTriple fault\n")
     chain = qemu.last_exception_chain(log)
     assert [e.vector for e in chain] == [14, 8] and chain[0].cr2 == 0x1000
+
+
+def test_failures_come_in_the_order_a_student_fixes_them():
+    notes = ("While booting, the kernel had to skip:\n"
+             "    07-threads: thread_init skipped: not implemented: thread_init() ...")
+
+    def failed(lab, test, message):
+        return {"lab": lab, "test": test, "status": "failed", "max_points": 2,
+                "message": message}
+    results = [
+        failed("02-paging", "kframes.exhaustion", "expected 0, got 5\n(console log: a.log)"),
+        failed("07-threads", "sync.mutex", f"the kernel has no threads\n{notes}\n(console log: b.log)"),
+        failed("07-threads", "sleep.sleepy", f"the kernel has no threads\n{notes}\n(console log: c.log)"),
+        failed("07-threads", "context.switch", "not implemented: context_switch() at labs/"
+               "07-threads/switch.S:20: step 3: push ...\n(console log: d.log)"),
+        {"lab": "01-boot", "test": "idt.fine", "status": "passed", "max_points": 2, "message": ""},
+    ]
+    steps = {"07-threads": {"sync.mutex": 10, "sleep.sleepy": 9}}
+    layers = {"02-paging": "solutions", "06-buddy": "labs", "07-threads": "labs"}
+    text = "\n".join(t for t, _ in summary.report(results, "07-threads", layers, steps))
+    # The boot notes once, at the top; then lab 07 by step; then the earlier lab, said to
+    # run on the later labs' code.
+    assert text.count("While booting, the kernel had to skip:") == 1 and text.startswith("While")
+    order = [text.index(s) for s in ("FAIL 07-threads context.switch", "FAIL 07-threads sleep.sleepy",
+                                      "FAIL for the same reason: 1 more test(s): 07:sync.mutex",
+                                      "FAIL 02-paging kframes.exhaustion")]
+    assert order == sorted(order), text
+    assert "(0/2 points, step 3)" in text and "step 9)" in text
+    assert "the kernel's frames come from labs/06-buddy/buddy.c" in text
+    assert "02-paging itself is the reference solution here" in text
+    assert "Start with the first failure below (context.switch, step 3)" in text
+    assert "(console log: d.log)" in text
+
+
+def test_commands_the_kernel_suggests_repeat_the_run():
+    from harness.__main__ import with_run_variables
+    run = "make qemu LAB=6 SOLUTIONS=1-5 CC=clang QEMUEXTRA='-d int'"
+    said = with_run_variables("Try `make grade LAB=6`.", run)
+    assert said == "Try `make grade LAB=6 SOLUTIONS=1-5 CC=clang QEMUEXTRA='-d int'`.", said
+    assert with_run_variables("no command here", run) == "no command here"

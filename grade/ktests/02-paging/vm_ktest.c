@@ -260,9 +260,15 @@ KTEST(vm, misuse_panics, 1)
 	if (!private_space(t, &as))
 		return;
 	ASSERT_EQ(t, vm_map(&as, va, 0x300000, 0), 0);
-	EXPECT_PANIC(t, "vm_map", vm_map(&as, va, 0x400000, 0));	     /* already mapped */
-	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + 8, 0x400000, 0));	     /* not aligned */
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, va, 0x400000, 0));     /* already mapped */
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + 8, 0x400000, 0)); /* not aligned */
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + PAGE_SIZE + 1, 0x400000, 0)); /* by one byte */
 	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + PAGE_SIZE, 0x400008, 0)); /* pa not aligned */
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + PAGE_SIZE, 0x400001, 0));
+	/* a huge page must be aligned to 2 MiB, not just to 4 KiB */
+	EXPECT_PANIC(t, "vm_map",
+		     vm_map(&as, TEST_VA + HUGE_PAGE_SIZE + PAGE_SIZE, 0x400000, PTE_HUGE));
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, TEST_VA + HUGE_PAGE_SIZE, 0x401000, PTE_HUGE));
 	EXPECT_PANIC(t, "vm_map", vm_map(&as, 0x0000900000000000UL, 0x400000, 0));
 	EXPECT_EQ(t, vm_translate(&as, va), 0x300000u);
 	EXPECT_EQ(t, vm_unmap(&as, va), 0);

@@ -47,7 +47,7 @@ LAB_UPTO = $(shell printf '%s\n' $(LABS) | sed -n '0,/^$(LAB_DIR)$$/p')
 ALL_NUMS := $(foreach d,$(LABS),$(call labnum,$(d)))
 # The labs whose solutions this copy of the course has: all of them, or (in a students' copy
 # from `make release`) some or none. SOLUTIONS=all means these.
-HAVE_NUMS := $(foreach d,$(LABS),$(if $(wildcard solutions/$(d)/.),$(call labnum,$(d))))
+HAVE_NUMS := $(strip $(foreach d,$(LABS),$(if $(wildcard solutions/$(d)/.),$(call labnum,$(d)))))
 # SOLUTIONS=all, none, or a list of numbers and ranges: 1,2,3 or 1-6 or 1-3,5.
 SOL_ITEMS = $(subst $(comma),$(space),$(SOLUTIONS))
 sol_range = $(if $(findstring -,$(1)),$(shell seq $(subst -, ,$(1)) 2>/dev/null),$(1))

@@ -170,7 +170,10 @@ _SUGGESTED = re.compile(r"`make ([a-z-]+)((?: [A-Z_]+=[^ `]*)*)`")
 def with_run_variables(text, make_command):
     """text with each `make target VAR=...` in it completed by the variables of
     make_command ("make qemu LAB=6 SOLUTIONS=1,2") that it does not set itself."""
-    given = shlex.split(make_command)[2:]
+    given = []
+    for word in shlex.split(make_command)[2:]:
+        name, _, value = word.partition("=")
+        given.append(f"{name}={shlex.quote(value)}" if value else word)
 
     def complete(m):
         own = m.group(2).split()

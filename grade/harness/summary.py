@@ -18,7 +18,8 @@ from .paths import ROOT
 STEPS_FILE = ROOT / "grade" / "steps.toml"
 BOOT_NOTES_HEADER = "While booting, the kernel had to skip:"
 LOG_LINE_PREFIXES = ("(console log:", "(QEMU's log:", "(log:")
-_STEP = re.compile(r"\bsteps? (\d+)")
+# The step a message names: a TODO the test reached, or a test that cannot pass before a step.
+_STEP = re.compile(r"(?:not implemented: .*?|cannot pass before )\bsteps? (\d+)")
 _LAYER = re.compile(r"(\d\d-[\w-]+):(\S+)")
 
 # What a lab's code does for the kernel from its checkpoint on, and which earlier labs' tests

@@ -39,6 +39,20 @@ def require_starters():
         pytest.skip("checks that labs/ holds the starters; in a students' copy it holds your work")
 
 
+# The tests that take longest start first, so that neither worker is left with one of them
+# at the end while the other has nothing to do.
+SLOW_FIRST = ("test_instructor.py::test_release", "test_instructor.py::test_batch",
+              "test_bench.py::test_bench_smoke", "test_source.py::test_clang",
+              "test_commands.py::test_gdb_attaches", "test_instructor.py::test_autograder",
+              "test_checkpoints.py::test_starter", "test_checkpoints.py::test_solutions")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        return next((i for i, s in enumerate(SLOW_FIRST) if s in item.nodeid), len(SLOW_FIRST))
+    items.sort(key=rank)
+
+
 _skipped = []
 
 

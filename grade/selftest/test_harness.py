@@ -248,3 +248,28 @@ def test_commands_the_kernel_suggests_repeat_the_run():
     said = with_run_variables("Try `make grade LAB=6`.", run)
     assert said == "Try `make grade LAB=6 SOLUTIONS=1-5 CC=clang QEMUEXTRA='-d int'`.", said
     assert with_run_variables("no command here", run) == "no command here"
+
+
+def test_a_missing_record_leads_with_what_happened():
+    from harness import check
+    panicked = qemu.Run("p", [], None, 10, "exit", qemu.EXIT_PANIC,
+                        b"teachos: checkpoint x\nPANIC: buddy_free: double free of frame 7\n",
+                        serial_path="p.log")
+    with pytest.raises(pytest.fail.Exception) as e:
+        check.unconfirmed(panicked, "the kernel booted", "the scenario's signed record", seen=False)
+    text = str(e.value)
+    assert text.startswith("the kernel panicked:") and "PANIC: buddy_free: double free" in text
+    assert "never came" in text and "earns no points" not in text
+    assert not isinstance(e.value, check.Unconfirmed)
+    # Unsigned results printed by something else: that, and only that, is said as forgery.
+    printed = qemu.Run("f", [], None, 10, "exit", qemu.EXIT_SUCCESS, b"memmap: 123 KiB usable\n",
+                       serial_path="f.log")
+    with pytest.raises(check.Unconfirmed) as e:
+        check.unconfirmed(printed, "the console shows the memory map", "the signed record")
+    assert "earns no points" in str(e.value)
+    forged = qemu.Run("g", [], None, 10, "exit", qemu.EXIT_SUCCESS,
+                      b"# attest: memmap usable_kib=1 regions=1 [mac " + b"0" * 32 + b"]\n",
+                      serial_path="g.log", key="k" * 32)
+    with pytest.raises(check.Unconfirmed) as e:
+        check.unconfirmed(forged, "the kernel booted", "the signed record", seen=False)
+    assert "tag is wrong" in str(e.value)

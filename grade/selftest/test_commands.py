@@ -98,6 +98,7 @@ def test_grade_exit_status_follows_the_result(labs):
 
 
 def test_solutions_takes_ranges_and_errors_fit_the_copy(labs, tmp_path):
+    require_solutions(*labs)
     assert make("check-lab", "SOLUTIONS=1-3,5").returncode == 0
     p = make("check-lab", "SOLUTIONS=3-1")
     assert p.returncode == 2 and "the range 3-1 runs backwards" in p.stderr, p.stderr

@@ -72,7 +72,8 @@ def kernel(name, checkpoint, layers, tests=None, extra_srcs=(), cc="gcc", kcflag
     _make(["-f", "kernel/build.mk", f"OUT={out}", f"CC={compiler(cc)}", f"CHECKPOINT={checkpoint}",
            f"CHECKPOINT_NAME={Path(layers[-1]).name if layers else checkpoint}",
            f"LAYERS={' '.join(layers)}", f"TESTS={' '.join(str(t) for t in tests)}",
-           f"EXTRA_SRCS={' '.join(str(s) for s in extra_srcs)}", f"KCFLAGS={kcflags}"], out)
+           f"EXTRA_SRCS={' '.join(str(s) for s in extra_srcs)}", f"KCFLAGS={kcflags}",
+           f"{out}/kernel.bin"], out)  # not the disassembly: no test reads it
     return out
 
 

@@ -5,15 +5,25 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from conftest import require_solutions, require_starters
+from harness import build
 from harness.paths import ROOT
+
+
+CCACHE_BIN = Path("/usr/lib/ccache")  # Debian's ccache: gcc and clang that go through it
 
 
 def quiet_env(more=None):
     """The environment for a make run of its own: none of the variables of a `make test`
-    around it (MAKEFLAGS would pass on its LAB=, SOLUTIONS=, ...)."""
+    around it (MAKEFLAGS would pass on its LAB=, SOLUTIONS=, ...), and its compilers through
+    the cache the other tests' builds fill (build.py), so that what they compiled is not
+    compiled again."""
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env.update(build.ccache_env())
+    if (CCACHE_BIN / "gcc").exists():
+        env["PATH"] = f"{CCACHE_BIN}:{env.get('PATH', '')}"
     return {**env, **(more or {})}
 
 
@@ -194,12 +204,13 @@ def test_gdb_attaches_unwinds_traps_and_shows_the_kernels_state(labs):
 
 
 def test_gdb_port_in_use_says_how_to_pick_another(labs):
-    require_solutions(labs[0])
+    require_solutions(*labs)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = make("qemu-gdb", "LAB=1", "SOLUTIONS=all", f"GDBPORT={port}")
+        # The kernel the test above debugs: built once for both.
+        r = make("qemu-gdb", f"LAB={labs[-1][:2]}", "SOLUTIONS=all", f"GDBPORT={port}")
     assert r.returncode != 0
     assert f"GDB port {port} is already in use" in r.stderr, r.stdout + r.stderr
     assert "leave GDBPORT out" in r.stderr and "QEMU waits" not in r.stdout

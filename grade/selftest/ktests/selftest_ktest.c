@@ -51,6 +51,13 @@ KTEST(selftest, second, 1)
 		qemu_exit(0x05);
 	if (misbehave("fail"))
 		EXPECT_EQ(t, 2 + 2, 5);
+	if (misbehave("fail_addresses")) {
+		uint64_t kernel_address = 0xffffffff80100000ULL;
+		const void *p = (const void *)kernel_address;
+		EXPECT_EQ(t, kernel_address, 0);
+		EXPECT_EQ(t, p, NULL);
+		EXPECT_EQ(t, -1, 1);
+	}
 }
 
 KTEST(selftest, third, 1)

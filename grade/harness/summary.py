@@ -108,9 +108,12 @@ def order(failures, current):
 def runs_through(lab, current, layers):
     """Why a test of `lab` can fail through the code of a later lab at this checkpoint: a
     sentence, or "" if no later lab serves its tests."""
-    said = []
+    said, whats = [], {}
     for later, (what, file, users) in SERVES.items():
         if lab < later <= current and lab in users:
+            whats[what] = later  # a later lab serving the same takes over from an earlier one
+    for later, (what, file, users) in SERVES.items():
+        if whats.get(what) == later:
             src = layers.get(later)
             if src not in ("labs", "solutions"):
                 path = f"lab {later[:2]}'s code ({file})"

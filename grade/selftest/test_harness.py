@@ -282,3 +282,13 @@ def test_a_missing_record_leads_with_what_happened():
     with pytest.raises(check.Unconfirmed) as e:
         check.unconfirmed(forged, "the kernel booted", "the signed record", seen=False)
     assert "tag is wrong" in str(e.value)
+
+
+def test_an_earlier_labs_failure_names_what_serves_it_at_this_checkpoint():
+    layers = {"03-bump": "solutions", "04-linked-list": "solutions", "05-fixed-block": "labs",
+              "06-buddy": "labs"}
+    said = summary.runs_through("03-bump", "06-buddy", layers)
+    # The heap at checkpoint 06 is the block heap: the list heap under it is not named.
+    assert "kmalloc) runs on labs/05-fixed-block/block_heap.c" in said, said
+    assert "list_heap.c" not in said and "frames come from labs/06-buddy/buddy.c" in said
+    assert summary.runs_through("06-buddy", "06-buddy", layers) == ""

@@ -189,7 +189,7 @@ grade: kernel
 	@echo "grading checkpoint $(LAB_DIR) on $(JOBS) cores ..."
 	@$(GRADE_PYTEST)
 
-# `make test TESTS=grade/selftest/test_harness.py` or TESTS="-k mutant": some of the tests,
+# `make test TESTS=grade/selftest/test_harness.py` or TESTS="grade/selftest -k mutant": some tests,
 # with the same Python and plugins as the whole run (another python3 first on the PATH may
 # lack pytest).
 TESTS ?=

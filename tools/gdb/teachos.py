@@ -185,7 +185,7 @@ class KernelCommand(gdb.Command):
         try:
             self.run(arg.strip())
         except Missing as e:
-            print(f"{self._name()}: this kernel has no {e} ({self.needs}).")
+            print(f"{self._name()}: this kernel has no `{e}`: {self.needs}.")
         except gdb.MemoryError as e:
             print(f"{self._name()}: cannot read the kernel's memory there ({e}): is the kernel "
                   f"past the point where it sets this up?")
@@ -200,7 +200,7 @@ class KthreadsCommand(KernelCommand):
     """List the kernel's threads: address, name, state, stack and where each one stopped.
     The running thread is marked *; `bt` shows its frames. With an argument, only the
     threads whose name contains it, with longer backtraces."""
-    needs = "threads before checkpoint 07, or thread_init has not run yet"
+    needs = "threads come with lab 07 (checkpoint 07 on)"
 
     def __init__(self):
         super().__init__("kthreads")
@@ -245,7 +245,7 @@ class KthreadsCommand(KernelCommand):
 class RunqueueCommand(KernelCommand):
     """Show the run queue (RUNNABLE threads, the next to run first) and the sleep queue
     (SLEEPING threads, the earliest wake tick first)."""
-    needs = "run queue before checkpoint 07"
+    needs = "the run queue comes with lab 07 (checkpoint 07 on)"
 
     def __init__(self):
         super().__init__("runqueue")
@@ -302,7 +302,7 @@ class HeapfreeCommand(KernelCommand):
     """Show the free memory of the allocator kmalloc runs on: the bump allocator's arena
     (checkpoint 03), the list heap's free regions in address order (04), or the block heap's
     class lists and its fallback's free regions (05 on)."""
-    needs = "kernel heap before checkpoint 03"
+    needs = "the kernel heap comes with lab 03 (checkpoint 03 on)"
 
     def __init__(self):
         super().__init__("heapfree")
@@ -347,7 +347,7 @@ class BuddyfreeCommand(KernelCommand):
     """Show the buddy allocator's free blocks: for each region (or region N), the free frames
     and, order by order, how many blocks the list holds and the first frames on it; a list
     whose length or blocks disagree with nr_free is pointed out."""
-    needs = "buddy allocator before checkpoint 06"
+    needs = "the buddy allocator comes with lab 06 (checkpoint 06 on)"
 
     def __init__(self):
         super().__init__("buddyfree")

@@ -1,33 +1,49 @@
 /*
- * The fixed-block allocator: size classes in front of the linked-list allocator (see
- * kernel/block_heap.h).
+ * The fixed-block allocator: size classes carved out of slabs, in front of the linked-list
+ * allocator (see kernel/block_heap.h).
  *
- * Theory of operation. Most kernel allocations are small and come in a few sizes, so keep,
- * for each power of two from 8 to 2048, a list of free blocks of exactly that size. A request
- * is rounded up to its class (the smallest power of two that is at least its size and its
- * alignment); allocating pops the first block of the class's list and freeing pushes it back,
- * both O(1), with the list's links stored in the free blocks themselves. Blocks come from the
- * fallback list_heap, one block per fallback allocation, aligned to their own size: a class's
- * list grows only when a block of it is freed. Requests larger than 2048 bytes (or aligned to
- * more) go to the fallback directly. Two settings shape the lists: at init each list gets
- * `prefill` blocks, so the first allocations do not pay for a fallback walk; and a list keeps
- * at most `cap` blocks, the rest going back to the fallback, where they can merge and serve
- * other sizes again.
+ * Theory of operation. Most kernel allocations are small and come in a few sizes, so each
+ * power of two from 8 to 2048 bytes is a class, and a request is rounded up to its class (the
+ * smallest power of two that is at least its size and its alignment). A class gets its
+ * memory in slabs: a 16 KiB window at a multiple of 16 KiB, taken from the fallback's free
+ * memory and cut into blocks of the class size all at once (the carving, step 2). The slab's record, at
+ * the end of its window, keeps its free blocks on a list threaded through the blocks
+ * themselves, and counts its live ones. Allocating pops a block off the first slab on the
+ * class's list (step 3); freeing finds the block's slab by rounding the address down to 16
+ * KiB, pushes the block back and puts that slab first (step 4). Every step is O(1): the
+ * fallback's list, whose walk grows with the number of blocks live in the arena, is walked
+ * once per slab, never per block. A slab whose blocks are all free again is empty; a class
+ * keeps `cap` empty slabs for its next allocations and gives any other back to the fallback
+ * whole, where it merges and can serve any size again. Requests larger than 2048 bytes (or
+ * aligned to more) go to the fallback directly.
  *
- * Free gets only the pointer. The fallback's header of the block says its size: a power of
- * two up to 2048 is a class block of that class; anything larger is a big allocation.
+ * Free gets only the pointer. The record at the end of its 16 KiB window says whether a slab
+ * is there (its check) and which class; its live map (one bit per block) tells a live block
+ * from a free one, so a double free is caught at once. Anything else is a big allocation,
+ * which the fallback's header describes.
  *
- * Worked example, default settings except prefill = 1:
+ * Why not one block at a time? Taking each block from the fallback as its own allocation
+ * walks the fallback's list for every new block, and that list grows with the blocks live in
+ * the arena (each leaves an alignment gap behind it); giving blocks back one at a time walks
+ * it again to find each block's place. On the recorded allocations of a real program (make
+ * bench) that made some operations thousands of times slower than glibc's malloc.
  *
- *   init              each class's list gets one block: 8, 16, ..., 2048 bytes
- *   alloc(24, 8)      max(24, 8) = 24 -> class 2 (32 bytes): pop its block A; list now empty
- *   alloc(20, 8)      class 2 again, list empty: the fallback gives a new 32-byte block B,
- *                     at a multiple of 32
- *   alloc(10, 64)     max(10, 64) = 64 -> class 3 (64 bytes): the block's alignment, 64,
- *                     is its size
- *   alloc(3000, 8)    more than 2048: the fallback allocates 3000 bytes directly
- *   free(A)           the fallback's header says 32: class 2; push A. list: A
- *   free(B)           push B. list: B -> A (the last freed is the first reused)
+ * Worked example, default settings (cap 1), an arena at 0x100000 (a multiple of 16 KiB):
+ *
+ *   alloc(24, 8)      max(24, 8) = 24 -> class 2 (32 bytes). Its list is empty: carve a slab.
+ *                     The first window the fallback can give is 0x104000 (0x100000 cannot
+ *                     be: the 16 bytes in front of it lie below the arena): the slab takes
+ *                     [0x103ff0, 0x107ff0). Its record goes to 0x104000 + 16072 = 0x107ec8;
+ *                     16072 / 32 = 502 blocks, on the free list in address order: 0x104000
+ *                     -> 0x104020 -> ... Pop 0x104000 (A).
+ *   alloc(20, 8)      class 2 again: pop 0x104020 (B). The slab: 2 live, 500 free.
+ *   free(A)           0x104000 rounded down to 16 KiB is 0x104000: the record at 0x107ec8
+ *                     says class 2, and block (A - 0x104000) / 32 = 0 is live. Push A: free
+ *                     list A -> 0x104040 -> ...; 1 live.
+ *   alloc(30, 8)      class 2: pop A again (the last freed is the first reused).
+ *   free(A), free(B)  0 live: the slab is empty, and class 2 may keep cap = 1 empty slab: it
+ *                     stays for the next request of up to 32 bytes.
+ *   alloc(3000, 8)    more than 2048: the fallback allocates 3000 bytes directly.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,10 +55,70 @@
 #include "panic.h"
 /// STARTER: #include "todo.h"
 
+/* log2(BLOCK_HEAP_MIN_CLASS): block i of a slab of class c is at base + (i << (c + 3)). */
+#define MIN_SHIFT 3
+_Static_assert(BLOCK_HEAP_MIN_CLASS == 1 << MIN_SHIFT, "MIN_SHIFT is log2 of the smallest class");
+
+/* What an unlinked slab's list pointers hold: an address that faults if anyone follows it. */
+#define SLAB_LIST_POISON ((struct block_slab *)0xdead000000000200ul)
+
+/* The cookies of successive heaps: "SLABSLAB" times an odd number, a new one each init. */
+#define COOKIE_BASE 0x534c4142534c4142ul
+#define COOKIE_STEP 0x9e3779b97f4a7c15ul
+static uintptr_t heaps_made;
+
 static const struct block_heap_config block_heap_defaults = {
 	.prefill = BLOCK_HEAP_DEFAULT_PREFILL,
 	.cap = BLOCK_HEAP_DEFAULT_CAP,
 };
+
+/* Put slab s first on class k's list. */
+static inline void slab_push(struct block_class *k, struct block_slab *s)
+{
+	s->prev = NULL;
+	s->next = k->slabs;
+	if (k->slabs)
+		k->slabs->prev = s;
+	k->slabs = s;
+}
+
+/* Take slab s off class k's list (it is on it). */
+static inline void slab_unlink(struct block_class *k, struct block_slab *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		k->slabs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = SLAB_LIST_POISON;
+}
+
+/*
+ * A slab's memory from the fallback: the free piece list_heap_alloc would take for
+ * BLOCK_HEAP_SLAB_BYTES at a multiple of BLOCK_HEAP_SLAB_SIZE, [base - 16, base + 16 KiB -
+ * 16), taken through lab 04's steps without the header list_heap_alloc would write in its
+ * first 16 bytes (list_heap_alloc aligns to a page at most; the slab's record says what the
+ * memory is). Returns base, the first byte of the slab's window, or NULL when no free region
+ * holds one.
+ */
+static inline uint8_t *slab_take(struct block_heap *h)
+{
+	struct list_fit fit;
+
+	if (!list_heap_find_region(&h->fallback, BLOCK_HEAP_SLAB_BYTES, BLOCK_HEAP_SLAB_SIZE, &fit))
+		return NULL;
+	list_heap_split_region(&fit);
+	h->slabs++;
+	return (uint8_t *)(fit.block + LIST_HEAP_HEADER);
+}
+
+/* Give the memory of the slab at base back to the fallback, merged with its neighbours. */
+static inline void slab_give_back(struct block_heap *h, uintptr_t base)
+{
+	h->slabs--;
+	list_heap_insert_free(&h->fallback, base - LIST_HEAP_HEADER, BLOCK_HEAP_SLAB_SIZE);
+}
 
 /* Step 1: the smallest class that holds max(size, align), or -1. */
 int block_heap_class(size_t size, size_t align)
@@ -59,59 +135,88 @@ int block_heap_class(size_t size, size_t align)
 	/// STARTER: TODO("step 1: return the smallest c with block_heap_class_size(c) >= max(size, align), or -1 above BLOCK_HEAP_MAX_CLASS");
 }
 
-/* Step 2: pop a block of class c, or get a new one from the fallback. */
+/* Step 2: a slab from the fallback, carved into blocks of class c. */
+struct block_slab *block_heap_slab_new(struct block_heap *h, int c)
+{
+	/// SOLUTION BEGIN
+	uint8_t *base = slab_take(h);
+
+	if (!base)
+		return NULL;
+	struct block_slab *s = block_heap_slab_of(base);
+	size_t size = block_heap_class_size(c);
+
+	*s = (struct block_slab){.class = (uint16_t)c,
+				 .blocks = (uint16_t)block_heap_slab_blocks(c)};
+	/* From the last block down, so that the list runs in address order. */
+	for (unsigned i = s->blocks; i-- > 0;) {
+		struct block_free *b = (struct block_free *)(base + i * size);
+
+		b->next = s->free;
+		s->free = b;
+	}
+	s->check = block_heap_slab_check(h, s);
+	slab_push(&h->classes[c], s);
+	h->classes[c].empty++;
+	return s;
+	/// SOLUTION END
+	/// STARTER: TODO("step 2: base = slab_take(h) (NULL: return NULL); fill the record block_heap_slab_of(base): class, blocks, live 0, live_map 0, every block on its free list in address order, check = block_heap_slab_check(h, s); slab_push it on class c's list; one more empty slab");
+}
+
+/* Step 3: pop a block off the first slab of class c (a new slab if there is none). */
 void *block_heap_class_alloc(struct block_heap *h, int c)
 {
 	/// SOLUTION BEGIN
 	struct block_class *k = &h->classes[c];
-	struct block_free *b = k->head;
+	struct block_slab *s = k->slabs;
 
-	if (b) {
-		k->head = b->next;
-		k->count--;
-		return b;
-	}
-	return list_heap_alloc(&h->fallback, block_heap_class_size(c), block_heap_class_size(c));
+	if (!s && !(s = block_heap_slab_new(h, c)))
+		return NULL;
+	struct block_free *b = s->free;
+
+	s->free = b->next;
+	if (s->live++ == 0)
+		k->empty--;
+	if (!s->free) /* full: nothing more to take from it until a block comes back */
+		slab_unlink(k, s);
+	return b;
 	/// SOLUTION END
-	/// STARTER: TODO("step 2: pop the head of class c's list (count one less), or if it is empty allocate a block of the class size, aligned to it, from h->fallback");
+	/// STARTER: TODO("step 3: take the first slab on class c's list (none: block_heap_slab_new; NULL: return NULL), pop a block off its free list, one more live (if it was 0, one empty slab less), slab_unlink it if its free list is now empty");
 }
 
-/* Step 3: push block p of class c, or give it back to the fallback at the cap. */
+/* Step 4: push block p back onto its slab; an empty slab past the cap goes back. */
 void block_heap_class_free(struct block_heap *h, int c, void *p)
 {
 	/// SOLUTION BEGIN
 	struct block_class *k = &h->classes[c];
+	struct block_slab *s = block_heap_slab_of(p);
 	struct block_free *b = p;
+	bool was_full = !s->free;
 
-	if (k->count >= h->config.cap) {
-		list_heap_free(&h->fallback, p);
-		return;
+	b->next = s->free;
+	s->free = b;
+	s->live--;
+	/* First on the list: the next allocation of the class takes p again, still in the
+	 * cache. A full slab was on no list. */
+	if (k->slabs != s) {
+		if (!was_full)
+			slab_unlink(k, s);
+		slab_push(k, s);
 	}
-	b->next = k->head;
-	k->head = b;
-	k->count++;
+	if (s->live == 0 && k->empty++ >= h->config.cap)
+		block_heap_slab_release(h, s);
 	/// SOLUTION END
-	/// STARTER: TODO("step 3: if class c's list holds config.cap blocks, list_heap_free p to the fallback; else push p on the list (count one more)");
+	/// STARTER: TODO("step 4: push p on the free list of its slab (block_heap_slab_of(p)), one less live; unless the slab is first on class c's list, slab_unlink it (if it was on it: it had a free block) and slab_push it; if it has no live block now, one more empty slab, and if the class held config.cap empty slabs already, block_heap_slab_release it");
 }
 
-/* Step 4: config.prefill blocks on every list. */
-void block_heap_prefill(struct block_heap *h)
+void block_heap_slab_release(struct block_heap *h, struct block_slab *s)
 {
-	/// SOLUTION BEGIN
-	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++) {
-		struct block_class *k = &h->classes[c];
-		size_t size = block_heap_class_size(c);
+	struct block_class *k = &h->classes[s->class];
 
-		while (k->count < h->config.prefill) {
-			void *b = list_heap_alloc(&h->fallback, size, size);
-			if (!b)
-				return; /* the arena is full: stop filling */
-			/* Pushed, not given back: prefill <= cap. */
-			block_heap_class_free(h, c, b);
-		}
-	}
-	/// SOLUTION END
-	/// STARTER: TODO("step 4: for every class, push blocks of the class size (aligned to it) from the fallback until the list holds config.prefill; stop if the fallback returns NULL");
+	slab_unlink(k, s);
+	k->empty--;
+	s->check = 0; /* no longer a slab: free must not take it for one */
+	slab_give_back(h, block_heap_slab_base(s));
 }
 
 void block_heap_init(struct block_heap *h, void *start, size_t len,
@@ -123,15 +228,29 @@ void block_heap_init(struct block_heap *h, void *start, size_t len,
 		      h->config.cap);
 	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++)
 		h->classes[c] = (struct block_class){NULL, 0};
-	h->used_bytes = h->live_allocs = 0;
+	h->used_bytes = h->live_allocs = h->slabs = 0;
+	h->cookie = COOKIE_BASE ^ (++heaps_made * COOKIE_STEP);
 	list_heap_init(&h->fallback, start, len);
-	if (h->config.prefill)
-		block_heap_prefill(h);
+	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++)
+		for (unsigned i = 0; i < h->config.prefill; i++)
+			if (!block_heap_slab_new(h, c))
+				return; /* the arena is full: stop carving */
 }
 
 void block_heap_add_region(struct block_heap *h, void *start, size_t len)
 {
 	list_heap_add_region(&h->fallback, start, len);
+}
+
+/* Block i of slab s (at offset `off` in its window) as a bit of the live map. */
+static inline uint64_t *live_word(struct block_slab *s, size_t i)
+{
+	return &s->live_map[i / 64];
+}
+
+static inline uint64_t live_bit(size_t i)
+{
+	return UINT64_C(1) << (i % 64);
 }
 
 void *block_heap_alloc(struct block_heap *h, size_t size, size_t align)
@@ -143,59 +262,86 @@ void *block_heap_alloc(struct block_heap *h, size_t size, size_t align)
 		return NULL;
 
 	int c = block_heap_class(size, align);
-	size_t n = c >= 0 ? block_heap_class_size(c) : MAX(size, align);
-	void *p = c >= 0 ? block_heap_class_alloc(h, c) : list_heap_alloc(&h->fallback, n, align);
-
-	if (p) {
-		h->used_bytes += n;
-		h->live_allocs++;
+	if (c < 0) {
+		size_t n = MAX(size, align);
+		void *p = list_heap_alloc(&h->fallback, n, align);
+		if (p) {
+			h->used_bytes += n;
+			h->live_allocs++;
+		}
+		return p;
 	}
+	void *p = block_heap_class_alloc(h, c);
+	if (!p)
+		return NULL;
+	size_t i = ((uintptr_t)p - block_heap_slab_base(p)) >> (c + MIN_SHIFT);
+	*live_word(block_heap_slab_of(p), i) |= live_bit(i);
+	h->used_bytes += block_heap_class_size(c);
+	h->live_allocs++;
 	return p;
 }
 
-/* The class of a fallback allocation of n bytes, if n is a class size; else -1. */
-static int class_of_block(size_t n)
+/* The slab whose window holds p, if a slab is there; NULL otherwise. Reads only inside the
+ * arena. */
+static struct block_slab *slab_at(const struct block_heap *h, const void *p)
 {
-	int c = block_heap_class(n, 1);
+	uintptr_t base = block_heap_slab_base(p);
+	struct block_slab *s = block_heap_slab_of(p);
 
-	return c >= 0 && block_heap_class_size(c) == n ? c : -1;
+	if (base < h->fallback.lo || base > h->fallback.hi ||
+	    h->fallback.hi - base < BLOCK_HEAP_SLAB_BYTES)
+		return NULL;
+	return s->check == block_heap_slab_check(h, s) ? s : NULL;
 }
 
-static bool on_class_list(const struct block_heap *h, int c, const void *p)
+/* The index of block p in slab s, or -1 if p is not where a block of s starts. */
+static long block_index(const struct block_slab *s, const void *p)
 {
-	for (const struct block_free *b = h->classes[c].head; b; b = b->next)
-		if (b == p)
-			return true;
-	return false;
+	size_t off = (uintptr_t)p - block_heap_slab_base(p);
+	size_t i = off >> (s->class + MIN_SHIFT);
+
+	if (off & (block_heap_class_size(s->class) - 1) || i >= s->blocks)
+		return -1;
+	return (long)i;
 }
 
 void block_heap_free(struct block_heap *h, void *p)
 {
 	if (!p)
 		return;
+	struct block_slab *s = slab_at(h, p);
+	if (s) {
+		long i = block_index(s, p);
+		if (i < 0)
+			panic("block_heap_free: %p was never returned by block_heap_alloc (inside a "
+			      "slab of %zu-byte blocks, but not where one starts)",
+			      p, block_heap_class_size(s->class));
+		uint64_t *word = live_word(s, (size_t)i), bit = live_bit((size_t)i);
+		if (!(*word & bit))
+			panic("block_heap_free: double free of %p (a free block of a slab)", p);
+		*word &= ~bit;
+
+		size_t n = block_heap_class_size(s->class);
+		h->used_bytes -= n;
+		h->live_allocs--;
+		if (HEAP_DEBUG)
+			memset(p, HEAP_POISON_BYTE, n);
+		block_heap_class_free(h, s->class, p);
+		return;
+	}
+
 	size_t n = list_heap_alloc_size(&h->fallback, p);
 	if (n == 0)
 		panic("block_heap_free: %p is not allocated (freed already, or never returned by "
 		      "block_heap_alloc)",
 		      p);
-
-	int c = class_of_block(n);
-	if (n <= BLOCK_HEAP_MAX_CLASS && c < 0)
-		panic("block_heap_free: %p was never returned by block_heap_alloc (%zu bytes is "
-		      "not a class size)",
+	if (n <= BLOCK_HEAP_MAX_CLASS)
+		panic("block_heap_free: %p was never returned by block_heap_alloc (a fallback "
+		      "allocation of %zu bytes, which only a class block could be)",
 		      p, n);
-	if (HEAP_DEBUG && c >= 0 && on_class_list(h, c, p))
-		panic("block_heap_free: double free of %p", p);
-
 	h->used_bytes -= n;
 	h->live_allocs--;
-	if (c < 0) {
-		list_heap_free(&h->fallback, p);
-		return;
-	}
-	if (HEAP_DEBUG)
-		memset(p, HEAP_POISON_BYTE, n);
-	block_heap_class_free(h, c, p);
+	list_heap_free(&h->fallback, p);
 }
 
 void block_heap_stats(const struct block_heap *h, struct heap_stats *s)
@@ -208,10 +354,14 @@ void block_heap_stats(const struct block_heap *h, struct heap_stats *s)
 	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++) {
 		size_t size = block_heap_class_size(c);
 
-		cached += h->classes[c].count * size;
-		blocks += h->classes[c].count;
-		if (h->classes[c].count && size > s->largest_free)
-			s->largest_free = size;
+		for (const struct block_slab *sl = h->classes[c].slabs; sl; sl = sl->next) {
+			size_t n = sl->blocks - sl->live;
+
+			cached += n * size;
+			blocks += n;
+			if (n && size > s->largest_free)
+				s->largest_free = size;
+		}
 	}
 	s->total_bytes = fb.total_bytes;
 	s->used_bytes = h->used_bytes;
@@ -223,19 +373,27 @@ void block_heap_stats(const struct block_heap *h, struct heap_stats *s)
 
 size_t block_heap_alloc_size(const struct block_heap *h, const void *p)
 {
-	return list_heap_alloc_size(&h->fallback, p);
+	struct block_slab *s = slab_at(h, p);
+
+	if (s) {
+		long i = block_index(s, p);
+		return i >= 0 && (*live_word(s, (size_t)i) & live_bit((size_t)i))
+			       ? block_heap_class_size(s->class)
+			       : 0;
+	}
+	size_t n = list_heap_alloc_size(&h->fallback, p);
+	return n > BLOCK_HEAP_MAX_CLASS ? n : 0;
 }
 
 void block_heap_drain(struct block_heap *h)
 {
 	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++) {
-		struct block_class *k = &h->classes[c];
+		struct block_slab *s = h->classes[c].slabs, *next;
 
-		while (k->head) {
-			struct block_free *b = k->head;
-			k->head = b->next;
-			list_heap_free(&h->fallback, b);
+		for (; s; s = next) {
+			next = s->next;
+			if (s->live == 0)
+				block_heap_slab_release(h, s);
 		}
-		k->count = 0;
 	}
 }

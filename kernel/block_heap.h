@@ -45,7 +45,7 @@ _Static_assert((BLOCK_HEAP_MIN_CLASS << (BLOCK_HEAP_CLASSES - 1)) == BLOCK_HEAP_
 /* The bytes of its window a slab uses: all but the last LIST_HEAP_HEADER, which belong to
  * the piece after it (see the top of this file). */
 #define BLOCK_HEAP_SLAB_BYTES (BLOCK_HEAP_SLAB_SIZE - LIST_HEAP_HEADER)
-/* The most blocks a slab can have (of the smallest class): bits in its live map. */
+/* One bit per BLOCK_HEAP_MIN_CLASS bytes of a window: bits in a slab's live map. */
 #define BLOCK_HEAP_SLAB_MAX_BLOCKS (BLOCK_HEAP_SLAB_SIZE / BLOCK_HEAP_MIN_CLASS)
 
 /* The default settings (see struct block_heap_config and handouts/05-fixed-block.md). */
@@ -76,7 +76,8 @@ struct block_slab {
 	uint16_t blocks;		/* how many blocks it has: block_heap_slab_blocks(class) */
 	uintptr_t check;		/* block_heap_slab_check(h, itself) while it is a slab of
 					   h: free knows a slab from any other memory */
-	uint64_t live_map[BLOCK_HEAP_SLAB_MAX_BLOCKS / 64]; /* bit i set: block i is live */
+	uint64_t live_map[BLOCK_HEAP_SLAB_MAX_BLOCKS / 64]; /* bit k: 8 bytes at base + 8k; a
+							       block's first bit set: it is live */
 };
 
 /* Where the record is in the window, and so where the blocks must end. */
@@ -101,7 +102,9 @@ struct block_heap {
 	size_t used_bytes;  /* class size of each live small block, max(size, align) of each big */
 	size_t live_allocs; /* allocations returned and not freed yet */
 	size_t slabs;	    /* slabs carved and not given back, full ones too */
-	uintptr_t cookie;   /* different for every block_heap_init: a record left in the arena
+	uintptr_t slab_lo, slab_span; /* a slab's window starts in [slab_lo, slab_lo +
+					 slab_span]: free reads a record only there */
+	uintptr_t cookie; /* different for every block_heap_init: a record left in the arena
 			       by an earlier heap over the same memory is no slab of this one */
 };
 

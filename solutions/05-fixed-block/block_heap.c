@@ -59,6 +59,11 @@
 #define MIN_SHIFT 3
 _Static_assert(BLOCK_HEAP_MIN_CLASS == 1 << MIN_SHIFT, "MIN_SHIFT is log2 of the smallest class");
 
+/* block_heap_alloc and block_heap_free have the steps they call compiled into them (flatten),
+ * all but these two, which run once per slab: the common path stays short. */
+__attribute__((noinline)) struct block_slab *block_heap_slab_new(struct block_heap *h, int c);
+__attribute__((noinline)) void block_heap_slab_release(struct block_heap *h, struct block_slab *s);
+
 /* What an unlinked slab's list pointers hold: an address that faults if anyone follows it. */
 #define SLAB_LIST_POISON ((struct block_slab *)0xdead000000000200ul)
 
@@ -219,6 +224,20 @@ void block_heap_slab_release(struct block_heap *h, struct block_slab *s)
 	slab_give_back(h, block_heap_slab_base(s));
 }
 
+/* Where the fallback's memory can hold a slab window (its range grows with add_region). */
+static void slab_bounds(struct block_heap *h)
+{
+	uintptr_t lo = h->fallback.lo, hi = h->fallback.hi;
+
+	if (hi - lo < BLOCK_HEAP_SLAB_BYTES) { /* room for none: no base is 1 past any */
+		h->slab_lo = 1;
+		h->slab_span = 0;
+		return;
+	}
+	h->slab_lo = lo;
+	h->slab_span = hi - lo - BLOCK_HEAP_SLAB_BYTES;
+}
+
 void block_heap_init(struct block_heap *h, void *start, size_t len,
 		     const struct block_heap_config *config)
 {
@@ -231,6 +250,7 @@ void block_heap_init(struct block_heap *h, void *start, size_t len,
 	h->used_bytes = h->live_allocs = h->slabs = 0;
 	h->cookie = COOKIE_BASE ^ (++heaps_made * COOKIE_STEP);
 	list_heap_init(&h->fallback, start, len);
+	slab_bounds(h);
 	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++)
 		for (unsigned i = 0; i < h->config.prefill; i++)
 			if (!block_heap_slab_new(h, c))
@@ -240,20 +260,53 @@ void block_heap_init(struct block_heap *h, void *start, size_t len,
 void block_heap_add_region(struct block_heap *h, void *start, size_t len)
 {
 	list_heap_add_region(&h->fallback, start, len);
+	slab_bounds(h);
 }
 
-/* Block i of slab s (at offset `off` in its window) as a bit of the live map. */
-static inline uint64_t *live_word(struct block_slab *s, size_t i)
+/* Where the live map of slab s keeps the bit of the block at p: one bit per 8 bytes of the
+ * window, a block's bit being that of its first 8 bytes. */
+static inline uint64_t *live_word(struct block_slab *s, const void *p)
 {
-	return &s->live_map[i / 64];
+	return &s->live_map[((uintptr_t)p & (BLOCK_HEAP_SLAB_SIZE - 1)) >> (MIN_SHIFT + 6)];
 }
 
-static inline uint64_t live_bit(size_t i)
+static inline uint64_t live_bit(const void *p)
 {
-	return UINT64_C(1) << (i % 64);
+	return UINT64_C(1) << (((uintptr_t)p >> MIN_SHIFT) % 64);
 }
 
-void *block_heap_alloc(struct block_heap *h, size_t size, size_t align)
+/* The fallback serves a request above the largest class, counted as max(size, align). Out of
+ * line, as the other paths that are not the common one: the common one stays short. */
+static __attribute__((noinline)) void *big_alloc(struct block_heap *h, size_t size, size_t align)
+{
+	size_t n = MAX(size, align);
+	void *p = list_heap_alloc(&h->fallback, n, align);
+
+	if (p) {
+		h->used_bytes += n;
+		h->live_allocs++;
+	}
+	return p;
+}
+
+/* The live map's bit of a block just handed out, and the counts. */
+static inline void *hand_out(struct block_heap *h, int c, void *p)
+{
+	*live_word(block_heap_slab_of(p), p) |= live_bit(p);
+	h->used_bytes += block_heap_class_size(c);
+	h->live_allocs++;
+	return p;
+}
+
+/* A block of class c when its list is empty: from a new slab. */
+static __attribute__((noinline)) void *alloc_from_new_slab(struct block_heap *h, int c)
+{
+	void *p = block_heap_class_alloc(h, c);
+
+	return p ? hand_out(h, c, p) : NULL;
+}
+
+__attribute__((flatten)) void *block_heap_alloc(struct block_heap *h, size_t size, size_t align)
 {
 	if (!heap_align_valid(align))
 		panic("block_heap_alloc: bad alignment %zu (a power of two from 1 to %lu)", align,
@@ -262,74 +315,38 @@ void *block_heap_alloc(struct block_heap *h, size_t size, size_t align)
 		return NULL;
 
 	int c = block_heap_class(size, align);
-	if (c < 0) {
-		size_t n = MAX(size, align);
-		void *p = list_heap_alloc(&h->fallback, n, align);
-		if (p) {
-			h->used_bytes += n;
-			h->live_allocs++;
-		}
-		return p;
-	}
-	void *p = block_heap_class_alloc(h, c);
-	if (!p)
-		return NULL;
-	size_t i = ((uintptr_t)p - block_heap_slab_base(p)) >> (c + MIN_SHIFT);
-	*live_word(block_heap_slab_of(p), i) |= live_bit(i);
-	h->used_bytes += block_heap_class_size(c);
-	h->live_allocs++;
-	return p;
+	if (c < 0)
+		return big_alloc(h, size, align);
+	if (!h->classes[c].slabs) /* out of line: the common path calls nothing */
+		return alloc_from_new_slab(h, c);
+	return hand_out(h, c, block_heap_class_alloc(h, c));
 }
 
 /* The slab whose window holds p, if a slab is there; NULL otherwise. Reads only inside the
  * arena. */
 static struct block_slab *slab_at(const struct block_heap *h, const void *p)
 {
-	uintptr_t base = block_heap_slab_base(p);
 	struct block_slab *s = block_heap_slab_of(p);
 
-	if (base < h->fallback.lo || base > h->fallback.hi ||
-	    h->fallback.hi - base < BLOCK_HEAP_SLAB_BYTES)
+	if (block_heap_slab_base(p) - h->slab_lo > h->slab_span)
 		return NULL;
 	return s->check == block_heap_slab_check(h, s) ? s : NULL;
 }
 
-/* The index of block p in slab s, or -1 if p is not where a block of s starts. */
-static long block_index(const struct block_slab *s, const void *p)
+/* True if p is where a block of slab s starts: a multiple of the class size from the
+ * window's start, the whole block before the record. */
+static bool block_start(const struct block_slab *s, const void *p)
 {
-	size_t off = (uintptr_t)p - block_heap_slab_base(p);
-	size_t i = off >> (s->class + MIN_SHIFT);
+	size_t off = (uintptr_t)p & (BLOCK_HEAP_SLAB_SIZE - 1), n = block_heap_class_size(s->class);
 
-	if (off & (block_heap_class_size(s->class) - 1) || i >= s->blocks)
-		return -1;
-	return (long)i;
+	return (off & (n - 1)) == 0 && off + n <= BLOCK_HEAP_SLAB_RECORD;
 }
 
-void block_heap_free(struct block_heap *h, void *p)
+/* A pointer in no slab: NULL, a big allocation of the fallback, or a mistake. */
+static __attribute__((noinline)) void big_free(struct block_heap *h, void *p)
 {
 	if (!p)
 		return;
-	struct block_slab *s = slab_at(h, p);
-	if (s) {
-		long i = block_index(s, p);
-		if (i < 0)
-			panic("block_heap_free: %p was never returned by block_heap_alloc (inside a "
-			      "slab of %zu-byte blocks, but not where one starts)",
-			      p, block_heap_class_size(s->class));
-		uint64_t *word = live_word(s, (size_t)i), bit = live_bit((size_t)i);
-		if (!(*word & bit))
-			panic("block_heap_free: double free of %p (a free block of a slab)", p);
-		*word &= ~bit;
-
-		size_t n = block_heap_class_size(s->class);
-		h->used_bytes -= n;
-		h->live_allocs--;
-		if (HEAP_DEBUG)
-			memset(p, HEAP_POISON_BYTE, n);
-		block_heap_class_free(h, s->class, p);
-		return;
-	}
-
 	size_t n = list_heap_alloc_size(&h->fallback, p);
 	if (n == 0)
 		panic("block_heap_free: %p is not allocated (freed already, or never returned by "
@@ -342,6 +359,56 @@ void block_heap_free(struct block_heap *h, void *p)
 	h->used_bytes -= n;
 	h->live_allocs--;
 	list_heap_free(&h->fallback, p);
+}
+
+/* Why p, a pointer inside slab s whose live map has no bit for it, cannot be freed. */
+static __attribute__((noinline, noreturn)) void bad_free(const struct block_slab *s, void *p)
+{
+	if (!block_start(s, p))
+		panic("block_heap_free: %p was never returned by block_heap_alloc (inside a slab of "
+		      "%zu-byte blocks, but not where one starts)",
+		      p, block_heap_class_size(s->class));
+	panic("block_heap_free: double free of %p (a free block of a slab)", p);
+}
+
+/*
+ * Debug: fill a freed block with HEAP_POISON_BYTE, so that a use after free reads 0x6b6b...
+ * A block is a multiple of 8 bytes: one `rep stosq` (store rax to rcx words from rdi) does
+ * it in place of a call to memset, which would cost the common path a call and the registers
+ * saved around it.
+ */
+static inline void poison(void *p, size_t n)
+{
+	size_t words = n / 8;
+
+	__asm__ volatile("rep stosq"
+			 : "+D"(p), "+c"(words)
+			 : "a"(HEAP_POISON_BYTE * UINT64_C(0x0101010101010101))
+			 : "memory");
+}
+
+__attribute__((flatten)) void block_heap_free(struct block_heap *h, void *p)
+{
+	struct block_slab *s = slab_at(h, p);
+
+	if (!s) {
+		big_free(h, p);
+		return;
+	}
+	/* A live block has its bit; any other address in the slab (a free block, the middle of
+	 * a block, the record) has none. */
+	uint64_t *word = live_word(s, p), bit = live_bit(p);
+	if ((uintptr_t)p % BLOCK_HEAP_MIN_CLASS || !(*word & bit))
+		bad_free(s, p);
+	*word &= ~bit;
+
+	int c = s->class;
+	size_t n = block_heap_class_size(c);
+	h->used_bytes -= n;
+	h->live_allocs--;
+	if (HEAP_DEBUG)
+		poison(p, n);
+	block_heap_class_free(h, c, p);
 }
 
 void block_heap_stats(const struct block_heap *h, struct heap_stats *s)
@@ -375,12 +442,10 @@ size_t block_heap_alloc_size(const struct block_heap *h, const void *p)
 {
 	struct block_slab *s = slab_at(h, p);
 
-	if (s) {
-		long i = block_index(s, p);
-		return i >= 0 && (*live_word(s, (size_t)i) & live_bit((size_t)i))
+	if (s)
+		return block_start(s, p) && (*live_word(s, p) & live_bit(p))
 			       ? block_heap_class_size(s->class)
 			       : 0;
-	}
 	size_t n = list_heap_alloc_size(&h->fallback, p);
 	return n > BLOCK_HEAP_MAX_CLASS ? n : 0;
 }

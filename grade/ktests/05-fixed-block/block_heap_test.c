@@ -78,9 +78,10 @@ static unsigned free_listed(const struct block_slab *s)
 	return n;
 }
 
+/* The live map's bit of block p: one bit per 8 bytes of the window, the block's first. */
 static bool is_live(const struct block_slab *s, const void *p)
 {
-	size_t i = ((uintptr_t)p - block_heap_slab_base(p)) / block_heap_class_size(s->class);
+	size_t i = ((uintptr_t)p - block_heap_slab_base(p)) / BLOCK_HEAP_MIN_CLASS;
 
 	return (s->live_map[i / 64] >> (i % 64)) & 1;
 }

@@ -77,8 +77,8 @@ static const struct block_heap_config block_heap_defaults = {
 	.cap = BLOCK_HEAP_DEFAULT_CAP,
 };
 
-/* Put slab s first on class k's list. */
-static inline void slab_push(struct block_class *k, struct block_slab *s)
+/* Put slab s first on class k's list. (__unused: until your steps 2 and 4 call it.) */
+static inline __unused void slab_push(struct block_class *k, struct block_slab *s)
 {
 	s->prev = NULL;
 	s->next = k->slabs;
@@ -105,9 +105,9 @@ static inline void slab_unlink(struct block_class *k, struct block_slab *s)
  * 16), taken through lab 04's steps without the header list_heap_alloc would write in its
  * first 16 bytes (list_heap_alloc aligns to a page at most; the slab's record says what the
  * memory is). Returns base, the first byte of the slab's window, or NULL when no free region
- * holds one.
+ * holds one. (__unused: until your step 2 calls it.)
  */
-static inline uint8_t *slab_take(struct block_heap *h)
+static inline __unused uint8_t *slab_take(struct block_heap *h)
 {
 	struct list_fit fit;
 

@@ -293,7 +293,8 @@ def real_text(r, names):
     if not progs:
         return []
     L = ["", "2b. Real programs, recorded at the start of this run (tools/bench/realtrace.py); a -x2",
-         "   trace is the same program twice, interleaved: twice the blocks live at every point"]
+         "   trace is the same program twice, interleaved: twice the blocks live at every point;",
+         "   ns/op: the fastest of the rounds in which every allocator replays every trace in turn"]
     for n, p in progs.items():
         if "error" in p:
             L.append(f"  {n:<10}{p['what']}: not recorded: {p['error'].splitlines()[0]}")

@@ -154,11 +154,13 @@ static void replay_file(const char *name, uint16_t select, uint32_t size)
 		replay(chunk, n, false, &empty);
 		oom = replay(chunk, n, true, &ticks);
 		if (oom >= 0)
-			kprintf("bench: trace name=%s oom_at=%lu\n", name, done + (unsigned long)oom);
+			kprintf("bench: trace name=%s oom_at=%lu\n", name,
+				done + (unsigned long)oom);
 		done += n;
 	}
 	if (oom < 0 && done == ops)
-		kprintf("bench: trace name=%s ops=%u ticks=%lu empty=%lu\n", name, ops, ticks, empty);
+		kprintf("bench: trace name=%s ops=%u ticks=%lu empty=%lu\n", name, ops, ticks,
+			empty);
 	for (uint32_t i = 0; i < nslots; i++) /* what is still live (a trace that stopped) */
 		if (slots[i]) {
 			kfree(slots[i]);
@@ -197,7 +199,8 @@ KTEST_SCENARIO(bench_trace)
 		} f;
 		read_ports(&f, sizeof(f));
 		f.name[FW_CFG_NAME_MAX - 1] = '\0';
-		if (strncmp(f.name, TRACE_PREFIX, strlen(TRACE_PREFIX)) || n == (int)ARRAY_SIZE(files))
+		if (strncmp(f.name, TRACE_PREFIX, strlen(TRACE_PREFIX)) ||
+		    n == (int)ARRAY_SIZE(files))
 			continue;
 		files[n].size = __builtin_bswap32(f.size);
 		files[n].select = __builtin_bswap16(f.select);

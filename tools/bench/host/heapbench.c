@@ -235,13 +235,15 @@ static void trace_load(struct trace *tr, const char *path)
 	if (read(fd, text, (size_t)st.st_size) != st.st_size)
 		measure_die("cannot read the trace file");
 	close(fd);
-	if ((size_t)st.st_size >= GTRACE_HEADER && !memcmp(text, GTRACE_MAGIC, sizeof(GTRACE_MAGIC))) {
+	if ((size_t)st.st_size >= GTRACE_HEADER &&
+	    !memcmp(text, GTRACE_MAGIC, sizeof(GTRACE_MAGIC))) {
 		gtrace_load(tr, path, text, (size_t)st.st_size);
 		munmap(text, (size_t)st.st_size + 1);
 		return;
 	}
 	if (strncmp(text, TRACE_MAGIC, strlen(TRACE_MAGIC)))
-		measure_die("not a trace file (tools/bench/tracegen.py and realtrace.py write them)");
+		measure_die(
+			"not a trace file (tools/bench/tracegen.py and realtrace.py write them)");
 
 	size_t lines = 0;
 	for (const char *c = text; *c; c++)
@@ -468,7 +470,8 @@ int main(int argc, char **argv)
 			measure_die("cannot map the arena");
 	}
 	if (a >= argc)
-		measure_die("usage: heapbench [--callgrind] [--limit SECS] pairs|batch|trace|holes ...");
+		measure_die(
+			"usage: heapbench [--callgrind] [--limit SECS] pairs|batch|trace|holes ...");
 	const char *cmd = argv[a++];
 	int n = argc - a;
 	if (!strcmp(cmd, "pairs") && n >= 3) {

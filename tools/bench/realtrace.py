@@ -208,8 +208,9 @@ def record(recorder, name, outdir, timeout=120):
     tmp.mkdir(parents=True)
     try:
         cmd, env_extra, proc_name = make(tmp)
-        env = dict(os.environ, HEAPRECORD_DIR=str(tmp), LD_PRELOAD=str(Path(recorder).resolve()),
-                   **env_extra)
+        # A fixed environment: a program allocates for each variable it is given.
+        env = dict(PATH=os.environ.get("PATH", "/usr/bin:/bin"), LC_ALL="C", HOME=str(tmp),
+                   HEAPRECORD_DIR=str(tmp), LD_PRELOAD=str(Path(recorder).resolve()), **env_extra)
         if shutil.which("setarch"):  # no address randomization: the same allocations every run
             cmd = ["setarch", "-R", *cmd]
         start = time.monotonic()

@@ -278,7 +278,15 @@ format:
 # BENCHFLAGS: e.g. --only heap,boot, or --smoke for a quick check of the benchmark itself.
 BENCHFLAGS ?=
 
+# The recorder of real programs' allocations: an LD_PRELOAD library (tools/bench/record/).
+HEAPRECORD := build/bench/heaprecord.so
+
+$(HEAPRECORD): tools/bench/record/heaprecord.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -fPIC -shared -Wall -Wextra -Werror -o $@ $<
+
 .PHONY: bench
 bench:
 	@tools/need build qemu grade bench
-	@$(PYTHON) tools/bench/bench.py --cc $(CC) $(BENCHFLAGS)
+	@$(MAKE) --no-print-directory $(HEAPRECORD)
+	@$(PYTHON) tools/bench/bench.py --cc $(CC) --recorder $(HEAPRECORD) $(BENCHFLAGS)

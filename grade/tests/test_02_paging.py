@@ -23,7 +23,7 @@ PAGE_FAULT_FORMAT = ("PAGE FAULT: address 0x<16 hex digits>, <read|write|execute
                      "<page not present|protection violation>, <kernel|user> mode, as "
                      "kernel/pagefault.h describes")
 PAGE = 4096
-OWN_TABLES_LINE = r"^paging: the kernel runs on its own page tables"  # kernel/paging.c
+OWN_TABLES_LINE = r"^paging: the kernel runs on its own page tables"  # kernel/layers/02-paging/init.c
 
 
 def page_fault_report(run):

@@ -390,7 +390,7 @@ def reference_builds(labs=None):
     """Kernels of every lab's solution and of every lab's starter, built as `make test` builds
     them; their build directories."""
     from harness import build
-    from harness.paths import LABS, SOLUTIONS
+    from harness.paths import LABS
     labs = labs or build.lab_dirs()
     last = int(labs[-1][:2])
     return [build.kernel(f"check-{labs[-1]}-solutions", last, build.checkpoint_layers(labs, labs[-1])),

@@ -146,22 +146,23 @@ def _build(copy, make_vars, env, found, course_root):
         ok, text = _run(["make", "-k", "-C", str(copy), "--no-print-directory", "kernel", *make_vars],
                         BUILD_TIMEOUT, "the build", env)
         log += text
-        refused = {}
+        refused = {}  # source -> [why]
         for source, path in _sandbox_notes(notes):
             if source in found.files and _outside(copy, source, path):
-                refused.setdefault(source, f"compiling it reads {path}, a file outside the course: "
-                                           "a lab file may read only the course's include "
-                                           "directories and its own folder")
+                refused.setdefault(source, []).append(
+                    f"compiling it reads {path}, a file outside the course: a lab file may read "
+                    "only the course's include directories and its own folder")
         build_dirs = [d for d in (copy / "build").iterdir() if (d / "obj").is_dir()]
         for build_dir in build_dirs:
             for f in objects.check(build_dir, copy, sources=list(found.files)):
                 if f.refuse:
-                    refused.setdefault(f.source, f.why)
+                    refused.setdefault(f.source, []).append(f.why)
                 elif (f.source, None, f.why) not in found.review:
                     found.review.append((f.source, None, f.why))
         if not refused:
             return ok, log
-        for source, why in sorted(refused.items()):
+        for source, whys in sorted(refused.items()):
+            why = "; ".join(dict.fromkeys(whys))
             found.refuse(source, why)
             # A fresh file (copyfile: a new time stamp, so make compiles it), and no object
             # of the refused one left behind in any case.

@@ -75,8 +75,8 @@ def hang(dest):
 FORGED_IDT = r'''/*
  * A cheating idt.c: no IDT at all. When the grader boots a test of it, it prints what the
  * grader reads (KTAP results, exception reports, even tags made up to look like the kernel's)
- * and leaves QEMU (through its exit device's port: qemu_exit is not for lab code) before the
- * real test runner can say anything.
+ * and leaves QEMU, writing to its exit device's port, before the real test runner can say
+ * anything.
  */
 #include <string.h>
 #include "cmdline.h"

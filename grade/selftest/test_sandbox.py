@@ -61,8 +61,7 @@ def compile_lab(course, mode, name, text, tmp_path):
     obj = course["out"] / "obj" / f"labs_01-boot_{name}.o"
     obj.unlink(missing_ok=True)
     notes = tmp_path / f"notes-{mode}-{name}"
-    env = {**os.environ, "TEACHOS_CC": "gcc", "TEACHOS_SANDBOX_ROOT": str(root),
-           "TEACHOS_SANDBOX": mode, "TEACHOS_SANDBOX_NOTES": str(notes)}
+    env = {**os.environ, **sandbox.environment(root, mode == "bwrap", notes, tmp_path / "scratch")}
     p = subprocess.run([str(CC), *course["flags"], "-MMD", "-MP", "-c", f"labs/01-boot/{name}",
                         "-o", str(obj.relative_to(root))], cwd=root, env=env,
                        capture_output=True, text=True, timeout=300)
@@ -124,8 +123,7 @@ def test_the_course_is_there_and_errors_are_shown(course, modes, mode, tmp_path)
 def test_the_course_own_sources_are_not_sandboxed(course, tmp_path):
     """Only labs/ goes through the sandbox: the course's files compile as they always do."""
     root = course["root"]
-    env = {**os.environ, "TEACHOS_CC": "gcc", "TEACHOS_SANDBOX_ROOT": str(root),
-           "TEACHOS_SANDBOX": "bwrap", "TEACHOS_SANDBOX_NOTES": str(tmp_path / "notes")}
+    env = {**os.environ, **sandbox.environment(root, True, tmp_path / "notes", tmp_path / "scratch")}
     p = subprocess.run([str(CC), "--version"], env=env, capture_output=True, text=True)
     assert p.returncode == 0 and "gcc" in p.stdout.lower()
     p = subprocess.run([str(CC), *course["flags"], "-c", "kernel/kprintf.c", "-o",

@@ -83,9 +83,8 @@ def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibilit
             + ([f"SOLUTIONS={','.join(s[:2] for s in sol)}"] if sol else [])
         if hidden:
             make_vars += [f"HIDDEN={Path(hidden).resolve()}", f"HIDDEN_VISIBILITY={hidden_visibility}"]
-        env = {**os.environ, "TEACHOS_CC": cc, "TEACHOS_SANDBOX_ROOT": str(copy),
-               "TEACHOS_SANDBOX": "bwrap" if boxed else "fallback",
-               "TEACHOS_SANDBOX_NOTES": str(work / "sandbox-notes")}
+        env = {**os.environ, **sandbox.environment(copy, boxed, work / "sandbox-notes",
+                                                    work / "sandbox", cc)}
 
         build_log = out / "build.log"
         if found.error:

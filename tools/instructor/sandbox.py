@@ -38,17 +38,38 @@ _LOCATION = re.compile(r"^(.+?):(\d+)(?::\d+)?: ")
 _probed = {}
 
 
-def bwrap_args():
-    """bubblewrap's options for a compile, but for the course's directories."""
+def compiler(cc="gcc"):
+    """The compiler's absolute path."""
+    return shutil.which(cc) or cc
+
+
+def bwrap_args(cc="gcc"):
+    """bubblewrap's options for a compile, but for the course's directories: the system's
+    compiler and libraries read-only, a private /tmp, no network, nothing else."""
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--ro-bind", "/usr", "/usr",
-            "--tmpfs", "/tmp", "--dev", "/dev"]
+            "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LC_ALL", "C",
+            "--setenv", "TMPDIR", "/tmp", "--ro-bind", "/usr", "/usr", "--tmpfs", "/tmp",
+            "--dev", "/dev"]
     for d in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
+    home = os.path.dirname(os.path.realpath(compiler(cc)))
+    if not home.startswith(SYSTEM + "/"):
+        args += ["--ro-bind", home, home]
     return args
+
+
+def environment(root, boxed, notes, scratch, cc="gcc"):
+    """The variables tools/instructor/cc needs to compile the course copy root's lab files:
+    in the sandbox if boxed, else with the fallback; notes and scratch are a file and a folder
+    of the grading's own."""
+    Path(scratch).mkdir(parents=True, exist_ok=True)
+    return {"TEACHOS_CC": compiler(cc), "TEACHOS_SANDBOX_ROOT": str(root),
+            "TEACHOS_SANDBOX": "bwrap" if boxed else "fallback",
+            "TEACHOS_SANDBOX_NOTES": str(notes), "TEACHOS_SANDBOX_SCRATCH": str(scratch),
+            "TEACHOS_BWRAP": "\n".join(bwrap_args(cc))}
 
 
 def probe(cc="gcc"):
@@ -59,9 +80,8 @@ def probe(cc="gcc"):
     if not bwrap:
         result = (False, "bubblewrap is not installed (apt-get install bubblewrap; tools/need sandbox)")
     else:
-        compiler = shutil.which(cc) or cc
         try:
-            p = subprocess.run([bwrap, *bwrap_args(), "--", compiler, "--version"],
+            p = subprocess.run([bwrap, *bwrap_args(cc), "--", compiler(cc), "--version"],
                                capture_output=True, text=True, timeout=60)
             if p.returncode == 0:
                 version = subprocess.run([bwrap, "--version"], capture_output=True, text=True,

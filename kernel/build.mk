@@ -86,6 +86,8 @@ $(foreach s,$(SRCS),$(eval $(call compile_rule,$(s))))
 
 # Relinked when the layout changes.
 $(OUT)/layout: FORCE
+	@case "$(KERNEL_LAYOUT_SEED)" in *[!0-9]*) \
+		echo "KERNEL_LAYOUT_SEED=$(KERNEL_LAYOUT_SEED): a layout seed is a whole number." >&2; exit 2;; esac
 	@mkdir -p $(@D)
 	@echo "$(KERNEL_LAYOUT_SEED)" > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@

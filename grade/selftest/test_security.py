@@ -1,9 +1,9 @@
 """Hostile submissions (hostile.py) against the instructor's graders, end to end:
 
-* graded by `grade-batch`, with the sandbox and, bubblewrap made to fail, with its fallback:
-  no byte of a file outside the course (a canary file, the hidden tests' source, the course's
-  solution) appears in any output, log or result; no forged point is earned; every hostile
-  file is refused or flagged for review, with its reason, in the intake;
+* graded by `grade-batch` with the sandbox, and by `make grade-batch` with bubblewrap made to
+  fail (the fallback): no byte of a file outside the course (a canary file, the hidden tests'
+  source, the course's solution) appears in any output, log or result; no forged point is
+  earned; every hostile file is refused or flagged for review, with its reason, in the intake;
 * the same through `make grade-submission` and the Gradescope autograder run locally;
 * the attacks are real: on a kernel of the fixed layout, built without these checks, the
   signing attacks earn every point of the idt suite;
@@ -154,10 +154,10 @@ def test_without_bubblewrap_the_fallback_holds(tmp_path, bait):
     folder, out = tmp_path / "submissions", tmp_path / "grades"
     folder.mkdir()
     expected = make_hostile(folder, bait, ("reader-1", "reader-2"))
-    p = subprocess.run([PYTHON, "tools/grade-batch", "--lab", FIRST[:2], "--jobs", "2",
-                        "--boot-timeout", str(BOOT_TIMEOUT), "--hidden", str(bait["hidden"]),
-                        "--out", str(out), str(folder)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=1800,
+    p = subprocess.run(["make", "--no-print-directory", "grade-batch", f"SUBMISSIONS={folder}",
+                        f"LAB={FIRST[:2]}", "JOBS=2", f"BOOT_TIMEOUT={BOOT_TIMEOUT}",
+                        f"HIDDEN={bait['hidden']}", f"GRADING_DIR={out}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL,
                        env={**os.environ, "PATH": fake_bwrap(tmp_path)})
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     no_leak(bait, p.stdout, p.stderr, folder=out)

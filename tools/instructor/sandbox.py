@@ -46,7 +46,7 @@ def compiler(cc="gcc"):
 def bwrap_args(cc="gcc"):
     """bubblewrap's options for a compile, but for the course's directories: the system's
     compiler and libraries read-only, a private /tmp, no network, nothing else."""
-    args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+    args = ["--unshare-all", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "LC_ALL", "C",
             "--setenv", "TMPDIR", "/tmp", "--ro-bind", "/usr", "/usr", "--tmpfs", "/tmp",
             "--dev", "/dev"]

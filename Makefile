@@ -230,11 +230,12 @@ INSTRUCTOR_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions $(SOLU
 	$(if $(BOOT_TIMEOUT),--boot-timeout $(BOOT_TIMEOUT))
 
 # One submission (a directory, a git bundle or a tarball), graded from outside: only its lab
-# files, in a pristine copy of this repository. Writes build/grading/<name>/ (or GRADING_DIR).
+# files, in a pristine copy of this repository, compiled in a sandbox (bubblewrap) and linked at
+# a layout of their own. Writes build/grading/<name>/ (or GRADING_DIR).
 .PHONY: grade-submission
 grade-submission:
 	@if [ -z "$(SUBMISSION)" ]; then echo "usage: make grade-submission SUBMISSION=path [LAB=N] [HIDDEN=dir]" >&2; exit 2; fi
-	@tools/need build qemu grade
+	@tools/need build qemu grade sandbox
 	@$(PYTHON) tools/grade-submission $(INSTRUCTOR_ARGS) $(if $(GRADING_DIR),--out $(GRADING_DIR)) \
 		--jobs $(JOBS) $(SUBMISSION)
 
@@ -242,7 +243,7 @@ grade-submission:
 .PHONY: grade-batch
 grade-batch:
 	@if [ -z "$(SUBMISSIONS)" ]; then echo "usage: make grade-batch SUBMISSIONS=dir [LAB=N] [JOBS=n] [HIDDEN=dir]" >&2; exit 2; fi
-	@tools/need build qemu grade
+	@tools/need build qemu grade sandbox
 	@$(PYTHON) tools/grade-batch $(INSTRUCTOR_ARGS) $(if $(GRADING_DIR),--out $(GRADING_DIR)) \
 		--jobs $(JOBS) $(SUBMISSIONS)
 
@@ -262,6 +263,14 @@ release:
 .PHONY: autograder
 autograder:
 	@$(PYTHON) tools/autograder/build --out $(AUTOGRADER) $(INSTRUCTOR_ARGS)
+
+# grade/imports/NN-name.txt: what each lab's solution and starter use from the rest of the
+# kernel, which grading allows that lab without a note for review. Run it when a lab changes
+# what it calls, and read the diff (`make test` says when a list is out of date).
+.PHONY: imports
+imports:
+	@tools/need build
+	@PYTHONPATH=tools:grade $(PYTHON) -m instructor.objects --write-lists
 
 .PHONY: clean
 clean:

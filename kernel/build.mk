@@ -76,7 +76,7 @@ empty :=
 space := $(empty) $(empty)
 comma := ,
 SOL_ARG := $(if $(SOL_NUMS),$(if $(filter $(words $(SOL_NUMS)),$(words $(LAYERS))),all,$(subst $(space),$(comma),$(strip $(SOL_NUMS)))))
-GRADE_COMMAND := make grade LAB=$(CHECKPOINT)$(if $(SOL_ARG), SOLUTIONS=$(SOL_ARG))$(if $(filter-out gcc,$(notdir $(CC))), CC=$(notdir $(CC)))
+GRADE_COMMAND := make grade LAB=$(CHECKPOINT)$(if $(SOL_ARG), SOLUTIONS=$(SOL_ARG))$(if $(filter-out gcc,$(notdir $(lastword $(CC)))), CC=$(notdir $(lastword $(CC))))
 define BUILD_INFO
 #pragma once
 #define CHECKPOINT_NAME "$(CHECKPOINT_NAME)"

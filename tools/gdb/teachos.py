@@ -8,7 +8,7 @@ list and the buddy allocator's free blocks. `make gdb` loads this file (tools/gd
     (gdb) buddyfree [N]     the buddy allocator's free blocks per order, region by region
 
 They read the kernel's data by the names of its variables and types (run_queue, slot_owner,
-struct thread, buddies, ...), not by file or line, and say what they cannot find: a command
+struct thread, pages_buddies, ...), not by file or line, and say what they cannot find: a command
 about threads at a checkpoint before lab 07 says there are none yet.
 """
 import gdb
@@ -301,7 +301,7 @@ def print_regions(regions, indent="  "):
 class HeapfreeCommand(KernelCommand):
     """Show the free memory of the allocator kmalloc runs on: the bump allocator's arena
     (checkpoint 03), the list heap's free regions in address order (04), or the block heap's
-    class lists and its fallback's free regions (05 on)."""
+    slabs with a free block, class by class, and its fallback's free regions (05 on)."""
     needs = "the kernel heap comes with lab 03 (checkpoint 03 on)"
 
     def __init__(self):
@@ -328,15 +328,18 @@ class HeapfreeCommand(KernelCommand):
             n = classes.type.range()[1] + 1
             for c in range(n):
                 cls = classes[c]
-                addrs, p, seen = [], cls["head"], set()
-                while int(p) and len(addrs) < WALK_MAX and int(p) not in seen:
+                slabs, p, seen = [], cls["slabs"], set()
+                while int(p) and len(slabs) < WALK_MAX and int(p) not in seen:
                     seen.add(int(p))
-                    addrs.append(int(p))
+                    free, f = 0, p["free"]
+                    while int(f) and free < WALK_MAX:
+                        free, f = free + 1, f["next"]
+                    slabs.append(f"{int(p):#x} ({int(p['live'])} live, {free} free)")
                     p = p["next"]
-                shown = " ".join(f"{a:#x}" for a in addrs[:4]) + (" ..." if len(addrs) > 4 else "")
+                shown = " ".join(slabs[:3]) + (" ..." if len(slabs) > 3 else "")
                 loop = "  <- the list loops" if int(p) and int(p) in seen else ""
-                print(f"  class {c} ({8 << c} bytes): {int(cls['count'])} counted, "
-                      f"{len(addrs)} on the list {shown}{loop}")
+                print(f"  class {c} ({8 << c} bytes): {len(slabs)} slab(s) with a free block, "
+                      f"{int(cls['empty'])} counted empty: {shown or '-'}{loop}")
             print("  the fallback list heap:")
             print_regions(list_regions(h["fallback"]["head"]), indent="    ")
         else:
@@ -353,7 +356,7 @@ class BuddyfreeCommand(KernelCommand):
         super().__init__("buddyfree")
 
     def run(self, arg):
-        regions, n = symbol("buddies"), int(symbol("nregions"))
+        regions, n = symbol("pages_buddies"), int(symbol("pages_nregions"))
         if n == 0:
             print("buddyfree: the buddy allocator has no regions yet (buddy_layer_init has not "
                   "run, or it was skipped).")

@@ -185,7 +185,8 @@ void *kmalloc_aligned(size_t size, size_t align)
 void *kmalloc(size_t size)
 {
 	unsigned long flags = irq_save();
-	void *p = likely(heap && size - 1 < PAGE_SIZE - 1) ? heap->alloc(size, KMALLOC_ALIGN) : NULL;
+	void *p =
+		likely(heap && size - 1 < PAGE_SIZE - 1) ? heap->alloc(size, KMALLOC_ALIGN) : NULL;
 
 	if (unlikely(!p))
 		p = __kmalloc_aligned(size, KMALLOC_ALIGN);

@@ -45,7 +45,13 @@ LAB_NUM = $(call labnum,$(LAB_DIR))
 LAB_UPTO = $(shell printf '%s\n' $(LABS) | sed -n '0,/^$(LAB_DIR)$$/p')
 
 ALL_NUMS := $(foreach d,$(LABS),$(call labnum,$(d)))
-SOL_NUMS = $(if $(filter all,$(SOLUTIONS)),$(ALL_NUMS),$(if $(filter none,$(SOLUTIONS)),,$(patsubst 0%,%,$(subst $(comma),$(space),$(SOLUTIONS)))))
+# The labs whose solutions this copy of the course has: all of them, or (in a students' copy
+# from `make release`) some or none. SOLUTIONS=all means these.
+HAVE_NUMS := $(strip $(foreach d,$(LABS),$(if $(wildcard solutions/$(d)/.),$(call labnum,$(d)))))
+# SOLUTIONS=all, none, or a list of numbers and ranges: 1,2,3 or 1-6 or 1-3,5.
+SOL_ITEMS = $(subst $(comma),$(space),$(SOLUTIONS))
+sol_range = $(if $(findstring -,$(1)),$(shell seq $(subst -, ,$(1)) 2>/dev/null),$(1))
+SOL_NUMS = $(if $(filter all,$(SOLUTIONS)),$(HAVE_NUMS),$(if $(filter none,$(SOLUTIONS)),,$(patsubst 0%,%,$(foreach x,$(SOL_ITEMS),$(call sol_range,$(x))))))
 BAD_SOLUTIONS = $(filter-out $(ALL_NUMS),$(SOL_NUMS))
 layer_src = $(if $(filter $(call labnum,$(1)),$(SOL_NUMS)),solutions,labs)/$(1)
 LAYERS = $(foreach d,$(LAB_UPTO),$(call layer_src,$(d)))
@@ -57,8 +63,17 @@ OUT = build/$(LAB_DIR)-$(SRCTAG)$(if $(filter-out gcc,$(CC)),-$(notdir $(CC)))$(
 DEBUG =
 qemu-gdb: DEBUG = 1
 
-GDBPORT := $(shell echo $$(( 26000 + $$(id -u) % 5000 )))
+# Empty: `make qemu-gdb` picks a free port itself and `make gdb` finds it in .gdbinit.
+GDBPORT ?=
 HARNESS = PYTHONPATH=grade $(PYTHON) -m harness
+
+# The variables that decide what a run builds and how it boots: every command the grader or
+# the kernel suggests repeats them, so that it does again what this run did.
+RUN_VARS = LAB=$(LAB_NUM) $(if $(SOLUTIONS),SOLUTIONS=$(SOLUTIONS)) \
+	$(if $(filter-out gcc,$(CC)),CC=$(CC)) $(if $(filter-out 128M,$(MEM)),MEM=$(MEM)) \
+	$(if $(filter-out tcg,$(ACCEL)),ACCEL=$(ACCEL)) $(if $(filter-out microvm,$(MACHINE)),MACHINE=$(MACHINE)) \
+	$(if $(QEMUEXTRA),QEMUEXTRA='$(QEMUEXTRA)') $(if $(HIDDEN),HIDDEN=$(HIDDEN)) \
+	$(if $(BOOT_TIMEOUT),BOOT_TIMEOUT=$(BOOT_TIMEOUT))
 
 .PHONY: help
 help:
@@ -66,19 +81,29 @@ help:
 	@echo
 	@echo "  make qemu [LAB=N]        build checkpoint N (default: the last) and boot it: a tour"
 	@echo "  make qemu TEST=suite     boot it and run one test suite on the console"
-	@echo "  make qemu-gdb [LAB=N]    boot it halted, waiting for GDB on port $(GDBPORT)"
-	@echo "  make gdb                 attach GDB (in another terminal), symbols loaded"
+	@echo "  make qemu-gdb [LAB=N]    boot it halted, waiting for GDB (on a free port it names)"
+	@echo "  make gdb                 attach GDB (in another terminal), symbols and helpers loaded"
 	@echo "  make grade [LAB=N]       grade checkpoint N (default: all labs): a points table"
-	@echo "  make test                the project's own tests"
+	@echo "  make test [TESTS=...]    the project's own tests (TESTS: some of them, as pytest names them)"
 	@echo "  make site                the handouts as a web edition, in build/site/"
 	@echo "  make clean               remove build output"
 	@echo
-	@echo "Variables: LAB=N  SOLUTIONS=all|1,2,3  MEM=$(MEM)  QEMUEXTRA=...  ACCEL=tcg|kvm  CC=gcc|clang  GDBPORT=$(GDBPORT)"
+	@echo "Variables: LAB=N  SOLUTIONS=all|1,2,3|1-6  MEM=$(MEM)  QEMUEXTRA=...  ACCEL=tcg|kvm  CC=gcc|clang  GDBPORT=N"
 	@echo "           SEED=N (randomized tests)  JUNIT=file.xml  RESULTS=file.json  GRADESCOPE=results.json"
 	@echo "Labs: $(LABS)"
 	@echo "Instructors: handouts/instructors.md (grade-submission, grade-batch, release, autograder)"
 
 # --- checks -----------------------------------------------------------------------------------
+
+# What SOLUTIONS may be in this copy of the course, for the errors below.
+HAVE_LIST = $(subst $(space),$(comma),$(HAVE_NUMS))
+HAVE_SOME = This copy has the solutions of lab$(if $(word 2,$(HAVE_NUMS)),s) $(HAVE_LIST): use \
+	SOLUTIONS=all for $(if $(word 2,$(HAVE_NUMS)),them all or a list or range of them such as \
+	$(firstword $(HAVE_NUMS))-$(lastword $(HAVE_NUMS)),it); or leave SOLUTIONS out to build \
+	every layer from labs/.
+HAVE_NONE = This copy of the course has no solutions: leave SOLUTIONS out to build every layer \
+	from your files in labs/.
+SOLUTIONS_HINT = $(if $(HAVE_NUMS),$(HAVE_SOME),$(HAVE_NONE))
 
 .PHONY: check-lab
 check-lab:
@@ -87,11 +112,17 @@ check-lab:
 		echo "Unknown LAB=$(LAB). The labs are:" >&2; \
 		$(foreach l,$(LABS),echo "    LAB=$(call labnum,$(l))   $(l)" >&2;) \
 		exit 2; fi
+	@for x in $(SOL_ITEMS); do case "$$x" in all|none) ;; *[!0-9-]*|-*|*-|*-*-*) \
+		echo "SOLUTIONS=$(SOLUTIONS): \"$$x\" is not a lab number or a range. $(SOLUTIONS_HINT)" >&2; \
+		exit 2;; *-*) [ "$${x%-*}" -le "$${x#*-}" ] || { \
+		echo "SOLUTIONS=$(SOLUTIONS): the range $$x runs backwards. $(SOLUTIONS_HINT)" >&2; exit 2; };; \
+		esac; done
 	@if [ -n "$(BAD_SOLUTIONS)" ]; then \
-		echo "SOLUTIONS=$(SOLUTIONS): no lab numbered $(BAD_SOLUTIONS). Use SOLUTIONS=all or a list of: $(ALL_NUMS)" >&2; \
+		echo "SOLUTIONS=$(SOLUTIONS): no lab numbered $(BAD_SOLUTIONS). $(SOLUTIONS_HINT)" >&2; \
 		exit 2; fi
 	@for d in $(filter solutions/%,$(LAYERS)); do if [ ! -d $$d ]; then \
-		echo "SOLUTIONS=$(SOLUTIONS): $$d is not part of this copy of the course." >&2; exit 2; fi; done
+		echo "SOLUTIONS=$(SOLUTIONS): $$d is not part of this copy of the course. $(SOLUTIONS_HINT)" >&2; \
+		exit 2; fi; done
 	@if [ -n "$(HIDDEN)" ] && [ ! -d "$(HIDDEN)/ktests" ] && [ ! -d "$(HIDDEN)/tests" ]; then \
 		echo "HIDDEN=$(HIDDEN) is not a hidden test directory: one holds ktests/NN-lab/*.c," \
 			"tests/test_*.py or both (handouts/instructors.md)." >&2; exit 2; fi
@@ -127,39 +158,46 @@ labs:
 .PHONY: qemu
 qemu: kernel
 	@tools/need qemu
-	@$(HARNESS) qemu --kernel $(OUT) $(if $(TEST),--append "ktest=$(TEST)")
+	@$(HARNESS) qemu --kernel $(OUT) $(if $(TEST),--append "ktest=$(TEST)") --make "make qemu $(RUN_VARS)"
 
+# QEMU waits for GDB on GDBPORT, or on a free port it names; the .gdbinit it writes tells
+# `make gdb` where, and loads the GDB helpers of tools/gdb/.
 .PHONY: qemu-gdb
 qemu-gdb: kernel
 	@tools/need qemu
-	@sed -e "s|@KERNEL@|$(OUT)/kernel.elf|g" -e "s|@PORT@|$(GDBPORT)|g" tools/gdbinit.tmpl > .gdbinit
-	@$(HARNESS) qemu --kernel $(OUT) --gdb $(GDBPORT) $(if $(TEST),--append "ktest=$(TEST)")
+	@$(HARNESS) qemu --kernel $(OUT) --gdb $(or $(GDBPORT),auto) --gdbinit .gdbinit \
+		$(if $(TEST),--append "ktest=$(TEST)") --make "make qemu $(RUN_VARS)"
 
 .PHONY: gdb
 gdb:
 	@tools/need gdb
-	@if [ ! -f .gdbinit ]; then echo "No .gdbinit yet: start \`make qemu-gdb\` first." >&2; exit 2; fi
-	gdb -q -nx -x .gdbinit
+	@$(HARNESS) gdb --gdbinit .gdbinit
 
 # --- grading and testing ----------------------------------------------------------------------
 
 GRADE_PYTEST = $(PYTHON) -m pytest grade/tests -q --tb=no -rN -n $(JOBS) --dist loadgroup \
-	--kernel $(OUT) --checkpoint $(LAB_NUM) \
+	--kernel $(OUT) --checkpoint $(LAB_NUM) $(GRADE_RERUN) \
 	$(if $(SEED),--seed $(SEED)) $(if $(JUNIT),--junitxml=$(JUNIT)) \
 	$(if $(RESULTS),--results $(RESULTS)) $(if $(GRADESCOPE),--gradescope $(GRADESCOPE)) \
 	$(if $(BOOT_TIMEOUT),--boot-timeout $(BOOT_TIMEOUT)) \
 	$(if $(HIDDEN),--hidden $(HIDDEN) --hidden-visibility $(HIDDEN_VISIBILITY) $(wildcard $(HIDDEN)/tests))
 
+GRADE_RERUN =
 .PHONY: grade
+grade: GRADE_RERUN = --rerun "make grade $(strip $(RUN_VARS))"
 grade: kernel
 	@tools/need qemu grade
 	@echo "grading checkpoint $(LAB_DIR) on $(JOBS) cores ..."
 	@$(GRADE_PYTEST)
 
+# `make test TESTS=grade/selftest/test_harness.py` or TESTS="grade/selftest -k mutant": some tests,
+# with the same Python and plugins as the whole run (another python3 first on the PATH may
+# lack pytest).
+TESTS ?=
 .PHONY: test
 test:
 	@tools/need build qemu grade test site
-	@$(PYTHON) -m pytest grade/selftest -n $(JOBS) -q -rfEs
+	@$(PYTHON) -m pytest $(or $(TESTS),grade/selftest) -n $(JOBS) -q -rfEs
 
 # --- the handouts as a web edition -----------------------------------------------------------
 
@@ -192,11 +230,12 @@ INSTRUCTOR_ARGS = $(if $(LAB),--lab $(LAB)) $(if $(SOLUTIONS),--solutions $(SOLU
 	$(if $(BOOT_TIMEOUT),--boot-timeout $(BOOT_TIMEOUT))
 
 # One submission (a directory, a git bundle or a tarball), graded from outside: only its lab
-# files, in a pristine copy of this repository. Writes build/grading/<name>/ (or GRADING_DIR).
+# files, in a pristine copy of this repository, compiled in a sandbox (bubblewrap) and linked at
+# a layout of their own. Writes build/grading/<name>/ (or GRADING_DIR).
 .PHONY: grade-submission
 grade-submission:
 	@if [ -z "$(SUBMISSION)" ]; then echo "usage: make grade-submission SUBMISSION=path [LAB=N] [HIDDEN=dir]" >&2; exit 2; fi
-	@tools/need build qemu grade
+	@tools/need build qemu grade sandbox
 	@$(PYTHON) tools/grade-submission $(INSTRUCTOR_ARGS) $(if $(GRADING_DIR),--out $(GRADING_DIR)) \
 		--jobs $(JOBS) $(SUBMISSION)
 
@@ -204,7 +243,7 @@ grade-submission:
 .PHONY: grade-batch
 grade-batch:
 	@if [ -z "$(SUBMISSIONS)" ]; then echo "usage: make grade-batch SUBMISSIONS=dir [LAB=N] [JOBS=n] [HIDDEN=dir]" >&2; exit 2; fi
-	@tools/need build qemu grade
+	@tools/need build qemu grade sandbox
 	@$(PYTHON) tools/grade-batch $(INSTRUCTOR_ARGS) $(if $(GRADING_DIR),--out $(GRADING_DIR)) \
 		--jobs $(JOBS) $(SUBMISSIONS)
 
@@ -225,6 +264,14 @@ release:
 autograder:
 	@$(PYTHON) tools/autograder/build --out $(AUTOGRADER) $(INSTRUCTOR_ARGS)
 
+# grade/imports/NN-name.txt: what each lab's solution and starter use from the rest of the
+# kernel, which grading allows that lab without a note for review. Run it when a lab changes
+# what it calls, and read the diff (`make test` says when a list is out of date).
+.PHONY: imports
+imports:
+	@tools/need build
+	@PYTHONPATH=tools:grade $(PYTHON) -m instructor.objects --write-lists
+
 .PHONY: clean
 clean:
 	rm -rf build .gdbinit compile_commands.json
@@ -240,7 +287,15 @@ format:
 # BENCHFLAGS: e.g. --only heap,boot, or --smoke for a quick check of the benchmark itself.
 BENCHFLAGS ?=
 
+# The recorder of real programs' allocations: an LD_PRELOAD library (tools/bench/record/).
+HEAPRECORD := build/bench/heaprecord.so
+
+$(HEAPRECORD): tools/bench/record/heaprecord.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -fPIC -shared -Wall -Wextra -Werror -o $@ $<
+
 .PHONY: bench
 bench:
 	@tools/need build qemu grade bench
-	@$(PYTHON) tools/bench/bench.py --cc $(CC) $(BENCHFLAGS)
+	@$(MAKE) --no-print-directory $(HEAPRECORD)
+	@$(PYTHON) tools/bench/bench.py --cc $(CC) --recorder $(HEAPRECORD) $(BENCHFLAGS)

@@ -7,6 +7,11 @@ table per lab is printed; --results writes every result as JSON, --gradescope as
 results.json (pytest's own --junitxml writes JUnit XML). Tests from an instructor's --hidden
 directory are marked hidden (Gradescope visibility --hidden-visibility). --build-failed LOG
 grades a kernel that could not be built: every test fails, quoting LOG.
+
+The seed of the randomized tests is drawn once, here in the controlling process, and handed to
+every xdist worker, so the seed printed at the end is the one every boot used. --rerun is
+the command that repeats this run (`make grade LAB=7 SOLUTIONS=1-6`): the hints to replay a
+seed are built from it.
 """
 import json
 import random
@@ -18,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import gradescope  # noqa: E402
+from harness import gradescope, summary  # noqa: E402
 from harness.check import Unconfirmed  # noqa: E402
 from harness.grading import KernelUnderTest  # noqa: E402
 from harness.paths import rel  # noqa: E402
@@ -35,6 +40,7 @@ def pytest_addoption(parser):
     g.addoption("--checkpoint", type=int, help="grade the tests of labs 1..N (and 00-kernel)")
     g.addoption("--only-lab", type=int, help="only the tests of this lab")
     g.addoption("--seed", type=int, help="seed for randomized tests (default: a fresh one)")
+    g.addoption("--rerun", help="the command that repeats this run, for the hints to replay it")
     g.addoption("--boot-timeout", type=float, default=10.0, help="seconds per QEMU boot")
     g.addoption("--results", type=Path, help="write the results as JSON here")
     g.addoption("--gradescope", type=Path, help="write Gradescope's results.json here")
@@ -46,12 +52,27 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    if config.getoption("seed") is None:
+    worker = getattr(config, "workerinput", None)
+    if worker is not None and "grade_seed" in worker:
+        config.option.seed = worker["grade_seed"]  # the controller's: one seed for the run
+    elif config.getoption("seed") is None:
         config.option.seed = random.randrange(1, 1 << 31)
     config._grade_results = {}
     config._grade_start = time.monotonic()
     global _config
     _config = config
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """xdist, on the controller, for each worker it starts: the run's seed goes with it."""
+    node.workerinput["grade_seed"] = node.config.getoption("seed")
+
+
+def rerun_command(config, seed):
+    """The command that replays this run with seed, in words for a hint."""
+    rerun = config.getoption("rerun")
+    return f"`{rerun} SEED={seed}`" if rerun else f"SEED={seed} (with the rest of this run's command)"
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +85,9 @@ def kernel(request):
         pytest.exit("grading needs --kernel DIR (use `make grade`)", returncode=4)
     if not (d / "kernel.bin").is_file():
         pytest.exit(f"no kernel at {d}/kernel.bin: build it first (`make grade` does)", returncode=4)
-    return KernelUnderTest(d, request.config.getoption("seed"),
-                           request.config.getoption("boot_timeout"))
+    seed = request.config.getoption("seed")
+    return KernelUnderTest(d, seed, request.config.getoption("boot_timeout"),
+                           rerun=rerun_command(request.config, seed))
 
 
 def build_failure(log):
@@ -170,11 +192,6 @@ def pytest_runtest_logreport(report):
                                   "forged": bool(props.get("forged"))}
 
 
-def _cause(message):
-    """A failure message without its log paths: tests that failed for one reason share it."""
-    return "\n".join(l for l in message.splitlines() if not l.startswith(("(console log:", "(QEMU's log:", "(log:")))
-
-
 def _failure_text(report):
     longrepr = report.longrepr
     crash = getattr(longrepr, "reprcrash", None)
@@ -193,29 +210,20 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     tr = terminalreporter
     ordered = sorted(results.values(), key=lambda r: (r["lab"], r["test"]))
-    failed = [r for r in ordered if r["status"] != "passed"]
-    if failed:
+    if any(r["status"] != "passed" for r in ordered):
         tr.write_sep("-", "what failed")
-        # Each cause once, in full, with every test that failed for it listed after it.
-        by_cause = {}
-        for r in failed:
-            by_cause.setdefault(_cause(r["message"]), []).append(r)
-        for rs in by_cause.values():
-            first = rs[0]
-            tr.write_line(f"FAIL {first['lab']} {first['test']} (0/{first['max_points']} points)",
-                          red=True, bold=True)
-            for line in first["message"].splitlines():
-                tr.write_line("    " + line)
-            if len(rs) > 1:
-                names = [f"{r['lab'][:2]}:{r['test']}" for r in rs[1:]]
-                shown = ", ".join(names[:12]) + (f", and {len(names) - 12} more" if len(names) > 12 else "")
-                tr.write_line(f"FAIL for the same reason: {len(names)} more test(s): {shown}",
-                              red=True, bold=True)
+        current = config.getoption("only_lab")
+        labs = sorted({r["lab"] for r in ordered})
+        current = next((l for l in labs if int(l[:2]) == current), None) if current else labs[-1]
+        for text, style in summary.report(ordered, current, summary.layers_of(config.getoption("kernel")),
+                                          summary.load_steps()):
+            tr.write_line(text, **style)
     tr.write_sep("-", "points")
     table, tot = points_table(ordered)
     for text, style in table:
         tr.write_line(text, **style)
-    tr.write_line(f"seed {config.getoption('seed')}; console logs in "
+    seed = config.getoption("seed")
+    tr.write_line(f"seed {seed} ({rerun_command(config, seed)} replays this run); console logs in "
                   f"{rel(config.getoption('kernel') / 'runs') if config.getoption('kernel') else '?'}")
 
     elapsed = time.monotonic() - config._grade_start
@@ -229,12 +237,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             "score": tot[2], "max_score": tot[3], "tests": ordered}, indent=2) + "\n")
     out = config.getoption("gradescope")
     if out:
-        summary = "\n".join(text for text, _ in table)
+        table_text = "\n".join(text for text, _ in table)
         if config.getoption("build_failed"):
-            summary = build_failure(config.getoption("build_failed")) + "\n\n" + summary
+            table_text = build_failure(config.getoption("build_failed")) + "\n\n" + table_text
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(gradescope.results(
-            ordered, elapsed, summary, config.getoption("hidden_visibility")), indent=2) + "\n")
+            ordered, elapsed, table_text, config.getoption("hidden_visibility")), indent=2) + "\n")
 
 
 def points_table(ordered):

@@ -47,6 +47,12 @@ CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pi
 	$(KCFLAGS)
 LDFLAGS := -n -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments
 
+# KERNEL_LAYOUT_SEED=N (a whole number) links the kernel at a layout drawn from N (see
+# kernel/kernel.ld); the instructor's graders give every submission a fresh one. Empty: the
+# fixed layout.
+KERNEL_LAYOUT_SEED ?=
+LDFLAGS += $(if $(KERNEL_LAYOUT_SEED),--defsym=KERNEL_LAYOUT_SEED=$(KERNEL_LAYOUT_SEED))
+
 # A layer that needs more built than its C and assembly files (the user programs of 08-user,
 # say) says how in kernel/layers/NN-name/layer.mk: it may add sources to SRCS, and objects
 # it builds by its own rules to LAYER_OBJS, which the kernel links too.
@@ -70,7 +76,7 @@ empty :=
 space := $(empty) $(empty)
 comma := ,
 SOL_ARG := $(if $(SOL_NUMS),$(if $(filter $(words $(SOL_NUMS)),$(words $(LAYERS))),all,$(subst $(space),$(comma),$(strip $(SOL_NUMS)))))
-GRADE_COMMAND := make grade LAB=$(CHECKPOINT)$(if $(SOL_ARG), SOLUTIONS=$(SOL_ARG))$(if $(filter-out gcc,$(notdir $(CC))), CC=$(notdir $(CC)))
+GRADE_COMMAND := make grade LAB=$(CHECKPOINT)$(if $(SOL_ARG), SOLUTIONS=$(SOL_ARG))$(if $(filter-out gcc,$(notdir $(lastword $(CC)))), CC=$(notdir $(lastword $(CC))))
 define BUILD_INFO
 #pragma once
 #define CHECKPOINT_NAME "$(CHECKPOINT_NAME)"
@@ -99,7 +105,15 @@ $(call objname,$(1)): $(1) $(OUT)/build_info.h $(OUT)/flags
 endef
 $(foreach s,$(SRCS),$(eval $(call compile_rule,$(s))))
 
-$(OUT)/kernel.elf: $(OBJS) $(LAYER_OBJS) kernel/kernel.ld
+# Relinked when the layout changes.
+$(OUT)/layout: FORCE
+	@case "$(KERNEL_LAYOUT_SEED)" in *[!0-9]*) \
+		echo "KERNEL_LAYOUT_SEED=$(KERNEL_LAYOUT_SEED): a layout seed is a whole number." >&2; exit 2;; esac
+	@mkdir -p $(@D)
+	@echo "$(KERNEL_LAYOUT_SEED)" > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+$(OUT)/kernel.elf: $(OBJS) $(LAYER_OBJS) kernel/kernel.ld $(OUT)/layout
 	@echo "  LD      $@"
 	@$(LD) $(LDFLAGS) -T kernel/kernel.ld -Map $(OUT)/kernel.map -o $@ $(OBJS) $(LAYER_OBJS)
 

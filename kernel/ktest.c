@@ -145,24 +145,33 @@ void ktest_fail(struct ktest *t, bool fatal, const char *file, int line, const c
 		ktry_raise(KTRY_ABORT, msg);
 }
 
-/* Small values in decimal and hex, large ones (addresses) in hex only. */
-static void format_value(char *buf, size_t size, uint64_t v)
+/*
+ * A compared value for a message: a pointer in hex (NULL as NULL), a number in decimal and hex
+ * while it is small, in hex alone when it is large (an address in an integer, say), and with
+ * its sign only if its type has one: 0xffffffff80100000 is never -2146435072.
+ */
+static void format_value(char *buf, size_t size, uint64_t v, enum ktest_value_kind kind)
 {
 	int64_t s = (int64_t)v;
 
-	if (s >= -(1LL << 31) && s < (1LL << 31))
+	if (kind == KTEST_POINTER)
+		ksnprintf(buf, size, v ? "0x%llx" : "NULL", (unsigned long long)v);
+	else if (kind == KTEST_SIGNED && s >= -(1LL << 31) && s < (1LL << 31))
 		ksnprintf(buf, size, "%lld (0x%llx)", (long long)s, (unsigned long long)v);
+	else if (kind == KTEST_UNSIGNED && v < (1ULL << 32))
+		ksnprintf(buf, size, "%llu (0x%llx)", (unsigned long long)v, (unsigned long long)v);
 	else
 		ksnprintf(buf, size, "0x%llx", (unsigned long long)v);
 }
 
 void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, const char *a,
-		    const char *op, const char *b, uint64_t va, uint64_t vb)
+		    const char *op, const char *b, uint64_t va, uint64_t vb,
+		    enum ktest_value_kind ka, enum ktest_value_kind kb)
 {
 	char sa[48], sb[48];
 
-	format_value(sa, sizeof(sa), va);
-	format_value(sb, sizeof(sb), vb);
+	format_value(sa, sizeof(sa), va, ka);
+	format_value(sb, sizeof(sb), vb, kb);
 	ktest_fail(t, fatal, file, line, "expected %s %s %s, but %s = %s and %s = %s", a, op, b, a,
 		   sa, b, sb);
 }

@@ -73,21 +73,39 @@ struct ktest {
 /* Record a failure (printed as a KTAP diagnostic); with fatal, also end the test. */
 void ktest_fail(struct ktest *t, bool fatal, const char *file, int line, const char *fmt, ...)
 	__printf(5, 6);
-void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, const char *a,
-		    const char *op, const char *b, uint64_t va, uint64_t vb);
+/* How a compared value is printed: pointers in hex, signed numbers with their sign. */
+enum ktest_value_kind {
+	KTEST_UNSIGNED,
+	KTEST_SIGNED,
+	KTEST_POINTER,
+};
 
-#define KTEST_CMP(t, fatal, a, op, b)                                             \
-	do {                                                                      \
-		__typeof__((a) + 0) ktest_a_ = (a);                               \
-		__typeof__((b) + 0) ktest_b_ = (b);                               \
-		_Pragma("GCC diagnostic push");                                   \
-		_Pragma("GCC diagnostic ignored \"-Wsign-compare\"");             \
-		bool ktest_ok_ = ktest_a_ op ktest_b_;                            \
-		_Pragma("GCC diagnostic pop");                                    \
-		if (!ktest_ok_)                                                   \
-			ktest_fail_cmp(t, fatal, __FILE__, __LINE__, #a, #op, #b, \
-				       (uint64_t)(uintptr_t)ktest_a_,             \
-				       (uint64_t)(uintptr_t)ktest_b_);            \
+#define KTEST_POINTER_CLASS 5 /* what __builtin_classify_type says of a pointer */
+#define KTEST_KIND(v)                                                                           \
+	(__builtin_classify_type(v) == KTEST_POINTER_CLASS ? KTEST_POINTER                      \
+							   : _Generic((v), int                  \
+								      : KTEST_SIGNED, long      \
+								      : KTEST_SIGNED, long long \
+								      : KTEST_SIGNED, default   \
+								      : KTEST_UNSIGNED))
+
+void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, const char *a,
+		    const char *op, const char *b, uint64_t va, uint64_t vb,
+		    enum ktest_value_kind ka, enum ktest_value_kind kb);
+
+#define KTEST_CMP(t, fatal, a, op, b)                                                       \
+	do {                                                                                \
+		__typeof__((a) + 0) ktest_a_ = (a);                                         \
+		__typeof__((b) + 0) ktest_b_ = (b);                                         \
+		_Pragma("GCC diagnostic push");                                             \
+		_Pragma("GCC diagnostic ignored \"-Wsign-compare\"");                       \
+		bool ktest_ok_ = ktest_a_ op ktest_b_;                                      \
+		_Pragma("GCC diagnostic pop");                                              \
+		if (!ktest_ok_)                                                             \
+			ktest_fail_cmp(t, fatal, __FILE__, __LINE__, #a, #op, #b,           \
+				       (uint64_t)(uintptr_t)ktest_a_,                       \
+				       (uint64_t)(uintptr_t)ktest_b_, KTEST_KIND(ktest_a_), \
+				       KTEST_KIND(ktest_b_));                               \
 	} while (0)
 
 #define KTEST_TRUE(t, fatal, cond, ...)                                        \
@@ -104,23 +122,29 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
 #define EXPECT_GE(t, a, b) KTEST_CMP(t, false, a, >=, b)
 #define EXPECT_TRUE(t, c)  KTEST_TRUE(t, false, c, "expected %s to be true", #c)
 #define EXPECT_FALSE(t, c) KTEST_TRUE(t, false, !(c), "expected %s to be false", #c)
-#define EXPECT_NULL(t, p) \
-	KTEST_TRUE(t, false, (p) == NULL, "expected %s to be NULL, got %p", #p, (void *)(p))
+/* p is evaluated once: a call such as EXPECT_NULL(t, bump_alloc(&h, 1, 1)) runs once. */
+#define KTEST_NULL(t, fatal, p)                                                                    \
+	do {                                                                                       \
+		const void *ktest_p_ = (const void *)(p);                                          \
+		if (ktest_p_ != NULL)                                                              \
+			ktest_fail(t, fatal, __FILE__, __LINE__, "expected %s to be NULL, got %p", \
+				   #p, ktest_p_);                                                  \
+	} while (0)
+#define EXPECT_NULL(t, p)     KTEST_NULL(t, false, p)
 #define EXPECT_NOT_NULL(t, p) KTEST_TRUE(t, false, (p) != NULL, "expected %s not to be NULL", #p)
 #define EXPECT_STREQ(t, a, b)                   \
 	KTEST_TRUE(t, false, !strcmp((a), (b)), \
 		   "expected %s == %s, but they are \"%s\" and \"%s\"", #a, #b, (a), (b))
 
-#define ASSERT_EQ(t, a, b) KTEST_CMP(t, true, a, ==, b)
-#define ASSERT_NE(t, a, b) KTEST_CMP(t, true, a, !=, b)
-#define ASSERT_LT(t, a, b) KTEST_CMP(t, true, a, <, b)
-#define ASSERT_LE(t, a, b) KTEST_CMP(t, true, a, <=, b)
-#define ASSERT_GT(t, a, b) KTEST_CMP(t, true, a, >, b)
-#define ASSERT_GE(t, a, b) KTEST_CMP(t, true, a, >=, b)
-#define ASSERT_TRUE(t, c)  KTEST_TRUE(t, true, c, "expected %s to be true", #c)
-#define ASSERT_FALSE(t, c) KTEST_TRUE(t, true, !(c), "expected %s to be false", #c)
-#define ASSERT_NULL(t, p) \
-	KTEST_TRUE(t, true, (p) == NULL, "expected %s to be NULL, got %p", #p, (void *)(p))
+#define ASSERT_EQ(t, a, b)    KTEST_CMP(t, true, a, ==, b)
+#define ASSERT_NE(t, a, b)    KTEST_CMP(t, true, a, !=, b)
+#define ASSERT_LT(t, a, b)    KTEST_CMP(t, true, a, <, b)
+#define ASSERT_LE(t, a, b)    KTEST_CMP(t, true, a, <=, b)
+#define ASSERT_GT(t, a, b)    KTEST_CMP(t, true, a, >, b)
+#define ASSERT_GE(t, a, b)    KTEST_CMP(t, true, a, >=, b)
+#define ASSERT_TRUE(t, c)     KTEST_TRUE(t, true, c, "expected %s to be true", #c)
+#define ASSERT_FALSE(t, c)    KTEST_TRUE(t, true, !(c), "expected %s to be false", #c)
+#define ASSERT_NULL(t, p)     KTEST_NULL(t, true, p)
 #define ASSERT_NOT_NULL(t, p) KTEST_TRUE(t, true, (p) != NULL, "expected %s not to be NULL", #p)
 
 /*

@@ -1,21 +1,35 @@
-"""`make qemu` and `make qemu-gdb`: boot a kernel on the terminal.
+"""`make qemu`, `make qemu-gdb` and `make gdb`: boot a kernel on the terminal, and attach GDB.
 
-    python -m harness qemu --kernel build/01-boot-l [--append "ktest=idt"] [--gdb PORT]
+    python -m harness qemu --kernel build/01-boot-l [--append "ktest=idt"]
+                           [--gdb PORT|auto --gdbinit .gdbinit] [--make "make qemu LAB=1"]
+    python -m harness gdb --gdbinit .gdbinit
 
 The console is the terminal (Ctrl-A X quits QEMU). Backtrace lines are shown with function
 and file:line; when the run ends, the exit is explained as the grader would explain it. When
 the input is a terminal, the kernel is told so (console.interactive on its command line): from
 checkpoint 09 on, the tour then leaves the shell to the person at the keyboard.
+
+With --gdb auto, QEMU waits for GDB on a port nobody uses (picked afresh, and said), and the
+.gdbinit written for it tells `make gdb` where to attach: two users, or two checkouts, on one
+machine never fight over a port.
 """
 import argparse
 import os
+import re
+import shlex
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from . import qemu, symbols
-from .paths import env, rel
+from .paths import ROOT, env, rel
+
+GDBINIT_TEMPLATE = ROOT / "tools" / "gdbinit.tmpl"
+GDB_HELPERS = ROOT / "tools" / "gdb" / "teachos.py"
+GDB_PORT_LINE = re.compile(r"^target remote 127\.0\.0\.1:(\d+)\s*$", re.MULTILINE)
+PORT_ATTEMPTS = 5  # a port found free may be taken before QEMU binds it: then another
 
 
 def port_is_free(port):
@@ -27,25 +41,63 @@ def port_is_free(port):
     return True
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on now, chosen by the system."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def check_gdb_port(port):
     """None if QEMU can listen on port, else what to do instead."""
     if port_is_free(port):
         return None
-    spare = next((p for p in range(port + 1, port + 100) if port_is_free(p)), None)
-    advice = f"`make qemu-gdb GDBPORT={spare}`, then `make gdb` as usual" if spare else \
-        "`make qemu-gdb GDBPORT=<a free port>`"
     return (f"GDB port {port} is already in use (another `make qemu-gdb` still running, "
-            f"yours or another user's?). Stop it, or use another port: {advice}.")
+            f"yours or another user's?). Stop it, or leave GDBPORT out: `make qemu-gdb` then "
+            f"picks a free port itself and `make gdb` finds it.")
 
 
-def run_interactive(kernel_dir, append, gdb_port):
+def write_gdbinit(path, kernel_dir, port):
+    text = GDBINIT_TEMPLATE.read_text()
+    text = (text.replace("@KERNEL@", str(Path(kernel_dir).resolve() / "kernel.elf"))
+            .replace("@PORT@", str(port)).replace("@HELPERS@", str(GDB_HELPERS)))
+    Path(path).write_text(text)
+
+
+def _forward(stream, keep, out):
+    """Copy what QEMU writes on stderr to the terminal as it comes, and keep it."""
+    for line in iter(stream.readline, b""):
+        keep.append(line)
+        out.write(line)
+        out.flush()
+
+
+def run_interactive(kernel_dir, append, gdb_port=None, gdbinit=None, make_command=None):
     kernel_dir = Path(kernel_dir)
-    why = gdb_port and check_gdb_port(gdb_port)
-    if why:
-        print(why, file=sys.stderr)
-        return 2
+    attempts = 1
+    if gdb_port == "auto":
+        gdb_port, attempts = free_port(), PORT_ATTEMPTS
+    elif gdb_port:
+        gdb_port = int(gdb_port)
+        why = check_gdb_port(gdb_port)
+        if why:
+            print(why, file=sys.stderr)
+            return 2
+    for attempt in range(attempts):
+        status, retry = _run_once(kernel_dir, append, gdb_port, gdbinit, make_command)
+        if not retry or attempt == attempts - 1:
+            return status
+        gdb_port = free_port()
+    return status
+
+
+def _run_once(kernel_dir, append, gdb_port, gdbinit, make_command):
+    """Boot once; (exit status, True if the GDB port was taken meanwhile and another may do)."""
     if gdb_port:
-        print(f"QEMU waits for GDB on port {gdb_port}: run `make gdb` in another terminal.")
+        if gdbinit:
+            write_gdbinit(gdbinit, kernel_dir, gdb_port)
+        print(f"QEMU waits for GDB on port {gdb_port}: run `make gdb` in another terminal "
+              f"(it attaches to this port).", flush=True)
     if sys.stdin.isatty():  # someone can type: the kernel may wait for them (checkpoint 09's shell)
         append = (append + " console.interactive").strip()
     log = kernel_dir / "runs" / "qemu-interactive.qemu.log"
@@ -54,10 +106,14 @@ def run_interactive(kernel_dir, append, gdb_port):
                             interactive=True, gdb_port=gdb_port)
     print("+ " + " ".join(cmd), flush=True)
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as e:
         print(f"cannot start QEMU: {e.strerror}", file=sys.stderr)
-        return 1
+        return 1, False
+    said = []
+    forwarder = threading.Thread(target=_forward, args=(proc.stderr, said, sys.stderr.buffer),
+                                 daemon=True)
+    forwarder.start()
     elf = kernel_dir / "kernel.elf"
     out = sys.stdout.buffer
     pending = b""
@@ -75,6 +131,8 @@ def run_interactive(kernel_dir, append, gdb_port):
                 text = line.decode("utf-8", errors="replace")
                 if symbols.BACKTRACE_LINE.match(text.rstrip("\r")):
                     line = symbols.symbolize_text(elf, text.rstrip("\r")).encode() + b"\r"
+                elif make_command:
+                    line = with_run_variables(text, make_command).encode()
                 out.write(line + b"\n")
             out.flush()
     except KeyboardInterrupt:
@@ -82,24 +140,66 @@ def run_interactive(kernel_dir, append, gdb_port):
     out.write(pending)
     out.flush()
     status = proc.wait()
-    run = qemu.Run("interactive", cmd, elf, 0, "exit", status, bytes(serial), qemu_log_path=log)
+    forwarder.join(timeout=2)
+    stderr = b"".join(said).decode("utf-8", errors="replace")
+    if gdb_port and status == 1 and not serial and "Address already in use" in stderr:
+        print(f"[port {gdb_port} was taken just now: trying another]", flush=True)
+        return 1, True
+    run = qemu.Run("interactive", cmd, elf, 0, "exit", status, bytes(serial), stderr=stderr,
+                   qemu_log_path=log)
     if status == qemu.EXIT_SUCCESS:
         print("\n[the kernel finished and left QEMU]")
-        return 0
+        return 0, False
     if status == qemu.EXIT_FAILURE:
         print("\n[the kernel finished: some test failed]")
-        return 1
+        return 1, False
     if status == 0:
-        print("\n[" + run.describe_reset() + "]")
-        return 1
+        print("\n[" + run.describe() + "]")
+        return (0 if run.ended_from_gdb else 1), False
     if status == qemu.EXIT_PANIC:
         print("\n[the kernel panicked]")
-        return 1
+        return 1, False
     if status < 0:
         print("\n[" + run.describe() + "]")
-        return 1
+        return 1, False
     print(f"\n[QEMU exited with status {status}; console log not kept, QEMU's log: {rel(log)}]")
-    return status
+    return status, False
+
+
+# A command the kernel suggests ("Try `make grade LAB=6`") gets the variables of the make
+# command that booted it, so that it grades what was booted (SOLUTIONS=..., CC=clang, ...).
+_SUGGESTED = re.compile(r"`make ([a-z-]+)((?: [A-Z_]+=[^ `]*)*)`")
+
+
+def with_run_variables(text, make_command):
+    """text with each `make target VAR=...` in it completed by the variables of
+    make_command ("make qemu LAB=6 SOLUTIONS=1,2") that it does not set itself."""
+    given = []
+    for word in shlex.split(make_command)[2:]:
+        name, _, value = word.partition("=")
+        given.append(f"{name}={shlex.quote(value)}" if value else word)
+
+    def complete(m):
+        own = m.group(2).split()
+        names = {v.split("=", 1)[0] for v in own}
+        more = [v for v in given if v.split("=", 1)[0] not in names]
+        return "`make " + " ".join([m.group(1), *own, *more]) + "`"
+    return _SUGGESTED.sub(complete, text)
+
+
+def run_gdb(gdbinit):
+    """Attach GDB to the QEMU `make qemu-gdb` started, as its .gdbinit says."""
+    path = Path(gdbinit)
+    if not path.is_file():
+        print("No .gdbinit yet: start `make qemu-gdb` first (in another terminal).", file=sys.stderr)
+        return 2
+    m = GDB_PORT_LINE.search(path.read_text())
+    if m and port_is_free(int(m.group(1))):
+        print(f"Nothing waits for GDB on port {m.group(1)}, where the last `make qemu-gdb` "
+              f"listened: start `make qemu-gdb` again (in another terminal), then `make gdb`.",
+              file=sys.stderr)
+        return 2
+    os.execvp("gdb", ["gdb", "-q", "-nx", "-x", str(path)])
 
 
 def main():
@@ -108,10 +208,21 @@ def main():
     q = sub.add_parser("qemu", help="boot a kernel on the terminal")
     q.add_argument("--kernel", required=True, help="build directory holding kernel.bin")
     q.add_argument("--append", default="", help="kernel command line")
-    q.add_argument("--gdb", type=int, help="wait for GDB on this port")
+    q.add_argument("--gdb", help="wait for GDB on this port, or on a free one (auto)")
+    q.add_argument("--gdbinit", help="write GDB's commands for attaching here")
+    q.add_argument("--make", help="the make command of this run, to complete the ones the "
+                   "kernel suggests")
+    g = sub.add_parser("gdb", help="attach GDB to the kernel `qemu --gdb` started")
+    g.add_argument("--gdbinit", default=".gdbinit")
     args = ap.parse_args()
     if args.command == "qemu":
-        return run_interactive(args.kernel, args.append, args.gdb)
+        if args.gdb and args.gdb != "auto" and not args.gdb.isdigit():
+            print(f"GDBPORT={args.gdb}: a port is a number, such as 26000 (or leave GDBPORT "
+                  f"out for a free one).", file=sys.stderr)
+            return 2
+        return run_interactive(args.kernel, args.append, args.gdb, args.gdbinit, args.make)
+    if args.command == "gdb":
+        return run_gdb(args.gdbinit)
     return 2
 
 

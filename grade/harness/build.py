@@ -1,6 +1,15 @@
 """Building kernels and host test programs from Python, for the project's own tests: the
-same kernel/build.mk and kernel/host.mk that `make` uses, one build at a time per directory."""
+same kernel/build.mk and kernel/host.mk that `make` uses, one build at a time per directory.
+
+The project's tests build many kernels that differ in one file (a checkpoint on the solutions,
+the same with one planted bug, ...). Where ccache is installed (`tools/need test` installs it)
+every compilation goes through it, with its cache in build/ccache: an object whose source,
+headers and flags were compiled before, for any kernel, is taken from there instead of
+compiled again. Only the files a kernel does not share with one built before are compiled.
+"""
 import fcntl
+import os
+import shutil
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,10 +36,26 @@ def locked(path):
         yield
 
 
+def ccache_env():
+    """The environment for builds through ccache: its cache under build/ (unless CCACHE_DIR
+    says otherwise), and paths inside the repository hashed as relative ones."""
+    env = dict(os.environ)
+    env.setdefault("CCACHE_DIR", str(BUILD / "ccache"))
+    env["CCACHE_BASEDIR"] = str(ROOT)
+    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # of a `make test` around us
+        env.pop(var, None)
+    return env
+
+
+def compiler(cc):
+    """cc, through ccache when it is installed."""
+    return f"ccache {cc}" if shutil.which("ccache") and shutil.which(cc) else cc
+
+
 def _make(args, lock):
     with locked(lock):
         p = subprocess.run(["make", "--no-print-directory", "-s", *args], cwd=ROOT,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, env=ccache_env())
     if p.returncode != 0:
         raise BuildError((p.stdout + p.stderr).strip())
     return p
@@ -44,10 +69,11 @@ def kernel(name, checkpoint, layers, tests=None, extra_srcs=(), cc="gcc", kcflag
     if tests is None:
         tests = [KTESTS / "00-kernel"] + [KTESTS / Path(l).name for l in layers
                                           if (KTESTS / Path(l).name).is_dir()]
-    _make(["-f", "kernel/build.mk", f"OUT={out}", f"CC={cc}", f"CHECKPOINT={checkpoint}",
+    _make(["-f", "kernel/build.mk", f"OUT={out}", f"CC={compiler(cc)}", f"CHECKPOINT={checkpoint}",
            f"CHECKPOINT_NAME={Path(layers[-1]).name if layers else checkpoint}",
            f"LAYERS={' '.join(layers)}", f"TESTS={' '.join(str(t) for t in tests)}",
-           f"EXTRA_SRCS={' '.join(str(s) for s in extra_srcs)}", f"KCFLAGS={kcflags}"], out)
+           f"EXTRA_SRCS={' '.join(str(s) for s in extra_srcs)}", f"KCFLAGS={kcflags}",
+           f"{out}/kernel.bin"], out)  # not the disassembly: no test reads it
     return out
 
 

@@ -58,12 +58,26 @@ def attested(run, pattern):
     return found[0] if found else None
 
 
-def unconfirmed(run, claim, record):
-    """Fail: the console shows `claim` but the kernel's signed `record` of it is missing."""
+def unconfirmed(run, claim, record, seen=True):
+    """Fail: the kernel's signed `record` is missing, so `claim` cannot be confirmed.
+
+    What the message leads with depends on why. If the run crashed, hung or reset before the
+    kernel could sign, that is what happened, and it comes first. Only when results without a
+    valid tag were printed (a record line whose tag is wrong, or, in a run that ended normally,
+    a console line making the claim while the kernel signed nothing: seen=True) is the failure
+    one of output the kernel's own code did not print, flagged for the instructor."""
     _, bad = attest.records(run.text, run.key)
-    fail(f"{claim}, but the kernel did not confirm it: {record} is missing"
-         + (" (the console has a record line whose tag is wrong: it was not printed by the "
-            "kernel's own code)" if bad else "")
-         + ". Output printed by lab code alone earns no points.\n"
-         + (f"The run: {run.describe()}\n" if run.describe() else "")
-         + f"(log: {run.serial_path})", run, forged=True)
+    why = run.describe()
+    log = f"(log: {run.serial_path})"
+    if bad:
+        fail(f"{claim}, but the kernel did not confirm it: {record} is missing, and the console "
+             f"has a record line whose tag is wrong: it was not printed by the kernel's own "
+             f"code. Output printed by lab code alone earns no points.\n"
+             + (f"The run: {why}\n" if why else "") + log, run, forged=True)
+    if why:
+        fail(f"{why}\nSo {record} never came: it is printed once the work is done.\n{log}", run)
+    if seen:
+        fail(f"{claim}, but the kernel did not confirm it: {record} is missing although the run "
+             f"ended normally, so those lines were not printed by the kernel's own code. Output "
+             f"printed by lab code alone earns no points.\n{log}", run, forged=True)
+    fail(f"{record} is missing although the run ended normally.\n{log}", run)

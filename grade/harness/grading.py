@@ -16,8 +16,10 @@ RETRY_TIMEOUT_MIN = 1.0             # seconds: the shortened timeout is timeout 
 
 
 class KernelUnderTest:
-    def __init__(self, directory, seed, timeout, append=""):
+    def __init__(self, directory, seed, timeout, append="", rerun=None, tag=""):
         self.dir = Path(directory)
+        self.tag = tag  # added to the name of each boot's logs, to tell runs of one kernel apart
+        self.rerun = rerun or f"SEED={seed}"  # in words: what replays this run
         self.append = append  # more kernel command line for every suite
         self.elf = self.dir / "kernel.elf"
         self.seed = seed
@@ -44,7 +46,7 @@ class KernelUnderTest:
         run = qemu.boot(self.dir, name, append=append, mem=mem, timeout=timeout,
                         key=attest.new_key())
         run.timeout_note = note
-        if run.end == "timeout" and not run.started_work and stamp and not note:
+        if run.end in ("timeout", "halted") and not run.started_work and stamp and not note:
             marker.write_text(f"{stamp}\n{name}\n")
         return run
 
@@ -57,7 +59,7 @@ class KernelUnderTest:
     def suite(self, name):
         """Boot once for a whole suite and keep the result for each of its tests."""
         if name not in self._suites:
-            run = self.boot(f"suite-{name}", append=f"ktest={name} ktest.seed={self.seed} {self.append}")
+            run = self.boot(f"suite-{name}{self.tag}", append=f"ktest={name} ktest.seed={self.seed} {self.append}")
             self._suites[name] = (run, ktap.parse(run.text, run.key))
         return self._suites[name]
 
@@ -97,7 +99,7 @@ def judge_case(kernel, kcase, ordered):
         if details:
             text += "\n" + "\n".join("    " + l for l in symbols.symbolize_text(kernel.elf, "\n".join(details[-15:])).splitlines())
         if report.seed is not None and "random" in (kcase.name + "".join(case.diagnostics)):
-            text += f"\n(seed {report.seed}: rerun with `make grade SEED={report.seed}`)"
+            text += f"\n(seed {report.seed}: {kernel.rerun} replays it)"
         fail(f"{text}\n{log}")
     # A run that finished must say, by its exit status, what its results say; a crash later in
     # the suite does not take away a result already printed.

@@ -5,12 +5,16 @@ TCG by default (ACCEL=kvm to opt in), -no-reboot so a triple fault ends the run 
 rebooting, the isa-debug-exit device for the kernel's exit code, and QEMU's own log of
 exceptions and resets (-d int,cpu_reset,guest_errors) for when the kernel cannot speak for itself.
 """
+import json
 import os
 import re
 import selectors
 import shlex
+import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ EXIT_MEANING = {EXIT_SUCCESS: "finished, all tests passed", EXIT_FAILURE: "finis
 SERIAL_CAP = 1 << 20     # bytes of console output before a run counts as flooding
 QEMU_LOG_CAP = 64 << 20  # bytes of QEMU's interrupt log before we stop the run
 BANNER = "teachos: checkpoint"
+GDB_KILLED = "Terminated via GDBstub"  # what QEMU says when GDB kills it
 
 
 def machine():
@@ -41,8 +46,9 @@ def accel_args():
 
 
 def qemu_command(kernel_bin, mem="128M", append="", extra=(), log=None, interactive=False,
-                 gdb_port=None):
-    """The QEMU command line for one boot of kernel_bin."""
+                 gdb_port=None, qmp=None):
+    """The QEMU command line for one boot of kernel_bin; with qmp, a socket path where QEMU
+    answers questions about the machine (the CPU's registers when a run is stopped)."""
     cmd = [QEMU, "-M", machine(), *accel_args(), "-m", str(mem), "-kernel", str(kernel_bin),
            "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=1"]
     if append:
@@ -51,6 +57,8 @@ def qemu_command(kernel_bin, mem="128M", append="", extra=(), log=None, interact
         cmd += ["-nographic"]  # console and QEMU's monitor on the terminal: Ctrl-A X quits
     else:
         cmd += ["-display", "none", "-serial", "stdio", "-monitor", "none"]
+    if qmp:
+        cmd += ["-qmp", f"unix:{qmp},server=on,wait=off"]
     if log:
         cmd += ["-d", "int,cpu_reset,guest_errors", "-D", str(log)]
     if gdb_port:
@@ -106,6 +114,47 @@ def last_exception_chain(log_text):
 
 
 # ---------------------------------------------------------------------------------------------
+# The CPU as QEMU's monitor shows it.
+
+_REGS = re.compile(r"RIP=([0-9a-f]+) RFL=([0-9a-f]+) .*?HLT=(\d)")
+RFLAGS_IF = 1 << 9
+
+
+@dataclass
+class CpuState:
+    rip: int
+    rflags: int
+    halted: bool
+
+    @property
+    def interrupts_enabled(self):
+        return bool(self.rflags & RFLAGS_IF)
+
+
+def cpu_state(qmp_path, timeout=2.0):
+    """The CPU's rip, rflags and halt state from QEMU's QMP socket, or None."""
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(timeout)
+            s.connect(str(qmp_path))
+            f = s.makefile("rwb")
+            f.readline()  # the greeting
+            f.write(b'{"execute": "qmp_capabilities"}\n{"execute": "human-monitor-command", '
+                    b'"arguments": {"command-line": "info registers"}}\n')
+            f.flush()
+            for _ in range(8):
+                reply = json.loads(f.readline() or b"{}")
+                if isinstance(reply.get("return"), str):
+                    m = _REGS.search(reply["return"])
+                    return m and CpuState(int(m[1], 16), int(m[2], 16), m[3] == "1")
+                if not reply:
+                    return None
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
 
 @dataclass
 class Run:
@@ -114,7 +163,7 @@ class Run:
     command: list
     elf: Path
     timeout: float
-    end: str                      # "exit", "timeout", "flood", "log-flood", "no-qemu"
+    end: str                      # "exit", "timeout", "halted", "flood", "log-flood", "no-qemu"
     status: int = None            # QEMU's exit status when end == "exit"
     serial: bytes = b""
     stderr: str = ""
@@ -122,6 +171,11 @@ class Run:
     qemu_log_path: Path = None
     key: str = None               # the key this boot's kernel signs its results with (attest.py)
     timeout_note: str = ""        # why the timeout was shorter than usual, if it was
+    wall: float = None            # seconds on the clock, and of them the seconds QEMU could
+    ran: float = None             # run (less what it waited for a CPU on a busy machine)
+    timer_irqs: int = 0           # timer interrupts (IRQ 0) in QEMU's log
+    timer_quiet: float = None     # seconds from the last of them to the end of the run
+    cpu: CpuState = None          # the CPU when the run was stopped (timeout, halted)
     _text: str = field(default=None, repr=False)
 
     @property
@@ -163,6 +217,11 @@ class Run:
     @property
     def panicked(self):
         return self.end == "exit" and self.status == EXIT_PANIC or "\nPANIC" in "\n" + self.text
+
+    @property
+    def ended_from_gdb(self):
+        """GDB's kill command ends QEMU with status 0, as a reset does."""
+        return GDB_KILLED in self.stderr
 
     @property
     def finished(self):
@@ -229,8 +288,18 @@ class Run:
             return f"QEMU did not start: {self.stderr.strip() or 'no error message'}"
         if self.end == "timeout":
             return (f"timed out after {self.timeout:g} s: the kernel neither finished nor crashed "
-                    f"(a hang, or an endless loop).{self.timeout_note} Last lines of its output:\n"
+                    f"(a hang, or an endless loop).{self.timeout_note}{self.busy_note()}"
+                    f"{self.timer_note()}{self.cpu_note()}\nLast lines of its output:\n"
                     f"{self.last_lines()}{self.kvm_note()}")
+        if self.end == "halted":
+            if self.cpu is not None and not self.cpu.interrupts_enabled:
+                what = ("the CPU halted with interrupts disabled (hlt after cli): nothing can wake "
+                        "it, so the run was stopped there.")
+            else:
+                what = (f"the CPU halted (hlt) to wait for an interrupt, and none came for "
+                        f"{HALT_WINDOW:g} s, so the run was stopped there.")
+            return (f"{what}{self.timer_note()}{self.cpu_note()}\nLast lines of its output:\n"
+                    f"{self.last_lines()}")
         if self.end == "flood":
             return (f"stopped after {len(self.serial) >> 10} KiB of output, more than a run may "
                     f"print (a loop that prints?). Last lines:\n{self.last_lines()}")
@@ -238,6 +307,9 @@ class Run:
             return (f"stopped: QEMU's interrupt log grew past {QEMU_LOG_CAP >> 20} MiB (an "
                     f"exception or interrupt storm?). Last lines:\n{self.last_lines()}")
         if self.reset:
+            if self.ended_from_gdb:
+                return ("QEMU was ended from GDB (kill, or quit while attached): the kernel did "
+                        "not crash.")
             return self.describe_reset()
         report = self.panic_report()
         if report:
@@ -257,6 +329,43 @@ class Run:
         return (f"QEMU exited with status {self.status}, which the kernel never uses (33: tests "
                 f"passed, 35: a test failed, 37: panic). Last lines:\n{self.last_lines()}")
 
+    def busy_note(self):
+        if self.wall is None or self.ran is None or self.wall - self.ran < 1:
+            return ""
+        return (f" (That is {self.ran:.0f} s of running time: the machine was busy, and "
+                f"{self.wall:.0f} s passed on the clock.)")
+
+    def timer_note(self):
+        """What QEMU's log says about a timer that stopped, if it did."""
+        if not self.timer_irqs or self.timer_quiet is None or self.timer_quiet < 1:
+            return ""
+        n = self.timer_irqs
+        said = (f" QEMU's log: timer interrupts stopped after {n} (IRQ 0 came {n} "
+                f"time{'s' if n != 1 else ''}, then never again in the last "
+                f"{self.timer_quiet:.0f} s).")
+        if self.cpu is not None and not self.cpu.interrupts_enabled:
+            return said + (" The CPU's interrupt flag is clear: interrupts were disabled and not "
+                           "enabled again (a cli, or an irq_save without its irq_restore?).")
+        return said + (" Is the EOI sent to the PIC for each one, before anything that may "
+                       "switch threads (timer_interrupt)? Until it comes, the PIC holds IRQ 0 "
+                       "back.")
+
+    def cpu_note(self):
+        """Where the CPU was when the run was stopped."""
+        if self.cpu is None:
+            return ""
+        loc = symbols.locate_one(self.elf, self.cpu.rip) if self.elf else None
+        how = []
+        if self.end != "halted" and self.cpu.halted:
+            how.append("halted")
+        if self.end != "halted" or self.cpu.interrupts_enabled:
+            how.append("interrupts " + ("enabled" if self.cpu.interrupts_enabled else "disabled"))
+        text = (f"\nWhen it was stopped the CPU was at rip 0x{self.cpu.rip:x}"
+                + (f", in {loc}" if loc and loc.known else "")
+                + (f" ({', '.join(how)})" if how else "") + ".")
+        src = loc.source_line() if loc and loc.known else None
+        return text + (f"\n    {loc.where()}:  {src}" if src else "")
+
     def kvm_note(self):
         if "kvm" not in self.command:
             return ""
@@ -267,29 +376,131 @@ class Run:
         return " ".join(shlex.quote(c) for c in self.command)
 
 
+# ---------------------------------------------------------------------------------------------
+# Watching QEMU while it runs: how much of the machine it got, and whether the guest sleeps.
+
+HALT_WINDOW = 2.0     # seconds with the guest halted and nothing arriving: a hang
+HALT_BUSY_MAX = 0.05  # of that window, at most this share spent running or waiting to run
+POLL_EVERY = 0.2      # seconds between looks at /proc and at QEMU's log
+TIMER_VECTOR = 0x20   # IRQ 0, the PIT, through the PIC (PIC_VECTOR_BASE + IRQ_TIMER, kernel/pic.h)
+_TIMER_IRQ = re.compile(rb": v=%02x e=[0-9a-f]{4} i=0 " % TIMER_VECTOR)
+
+
+def _task_times(pid):
+    """[(ns on a CPU, ns waiting for one)] for each thread of a process, from /proc; [] where
+    the host keeps no such statistics."""
+    times = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return times
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                ran, waited = f.read().split()[:2]
+            times.append((int(ran), int(waited)))
+        except (OSError, ValueError):
+            continue
+    return times
+
+
+class _Watch:
+    """QEMU's process as the host's scheduler sees it, and QEMU's interrupt log as it grows.
+
+    The run's clock is the time QEMU could use: wall-clock time less the longest time one of
+    its threads (the vCPU's, on a busy machine) waited for a CPU. A timeout thus means the
+    same on a loaded machine as on an idle one. The guest counts as halted when, for
+    HALT_WINDOW seconds, QEMU neither ran nor waited to run (its vCPU thread sleeps in hlt),
+    printed nothing and logged no interrupt: nothing is coming to wake it."""
+
+    def __init__(self, pid, log_path, start):
+        self.pid, self.log_path, self.start = pid, log_path, start
+        self.log_read, self.log_pending = 0, b""
+        self.timer_irqs, self.last_timer = 0, None  # how many, and when the last one came
+        self.last_activity = start                  # output or a logged interrupt
+        self.waited = 0.0                           # seconds QEMU waited for a CPU
+        self.samples = []                           # (time, ns running or waiting to run)
+        self.next_poll = start
+
+    def elapsed(self, now):
+        """Seconds of this run that QEMU could use."""
+        return max(0.0, now - self.start - self.waited)
+
+    def poll(self, now, output_grew=False):
+        if output_grew:
+            self.last_activity = now
+        if now < self.next_poll:
+            return
+        self.next_poll = now + POLL_EVERY
+        if self._read_log():
+            self.last_activity = now
+        times = _task_times(self.pid)
+        if times:
+            self.waited = max(w for _, w in times) / 1e9
+            self.samples.append((now, sum(r + w for r, w in times)))
+            while len(self.samples) > 2 and self.samples[1][0] <= now - HALT_WINDOW:
+                self.samples.pop(0)
+
+    def _read_log(self):
+        """Count the timer interrupts logged since the last look; True if the log grew."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_read)
+                chunk = f.read(8 << 20)
+        except OSError:
+            return False
+        if not chunk:
+            return False
+        self.log_read += len(chunk)
+        data = self.log_pending + chunk
+        cut = data.rfind(b"\n") + 1  # a line still being written is counted when it is whole
+        self.log_pending = data[cut:]
+        n = len(_TIMER_IRQ.findall(data, 0, cut))
+        if n:
+            self.timer_irqs += n
+            self.last_timer = time.monotonic()
+        return True
+
+    def halted(self, now):
+        """True if the guest has been halted, with nothing arriving, for HALT_WINDOW s."""
+        if len(self.samples) < 2 or now - self.last_activity < HALT_WINDOW:
+            return False
+        (t0, busy0), (t1, busy1) = self.samples[0], self.samples[-1]
+        return t1 - t0 >= HALT_WINDOW and busy1 - busy0 < HALT_BUSY_MAX * (t1 - t0) * 1e9
+
+
 def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None):
     """Boot kernel_dir/kernel.bin once and wait for it to end. Never raises for what the
     kernel does; a missing QEMU ends as "no-qemu". With key, the kernel gets it through
-    fw_cfg to sign its results (attest.py)."""
+    fw_cfg to sign its results (attest.py). The timeout counts the time QEMU could run (see
+    _Watch); a guest that halts with nothing left to wake it ends the run as "halted"."""
     kernel_dir = Path(kernel_dir)
     log_dir = kernel_dir / "runs"
     log_dir.mkdir(parents=True, exist_ok=True)
     serial_path = log_dir / f"{name}.serial.log"
     qemu_log_path = log_dir / f"{name}.qemu.log"
     extra = attest.qemu_args(key) if key else []
-    cmd = qemu_command(kernel_dir / "kernel.bin", mem, append, extra, log=qemu_log_path)
+    qmp_dir = Path(tempfile.mkdtemp(prefix="teachos-qmp-"))  # a socket's path must be short
+    cmd = qemu_command(kernel_dir / "kernel.bin", mem, append, extra, log=qemu_log_path,
+                       qmp=qmp_dir / "qmp")
     run = Run(name, cmd, kernel_dir / "kernel.elf", timeout, "exit", serial_path=serial_path,
               qemu_log_path=qemu_log_path, key=key)
     (log_dir / f"{name}.cmd").write_text(run.show_command() + "\n")
+    try:
+        qemu_log_path.unlink()  # what a watch reads must be this run's
+    except OSError:
+        pass
 
     start = time.monotonic()
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
     except OSError as e:
+        shutil.rmtree(qmp_dir, ignore_errors=True)
         run.end, run.stderr = "no-qemu", f"{QEMU}: {e.strerror}"
         return run
 
+    watch = _Watch(proc.pid, qemu_log_path, start)
     serial, err = bytearray(), bytearray()
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, serial)
@@ -297,27 +508,37 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None):
     open_streams = 2
     try:
         while open_streams:
-            left = start + timeout - time.monotonic()
+            now = time.monotonic()
+            left = timeout - watch.elapsed(now)
             if left <= 0:
                 run.end = "timeout"
                 break
-            for ready, _ in sel.select(timeout=min(left, 0.25)):
+            printed = False
+            for ready, _ in sel.select(timeout=min(left, POLL_EVERY)):
                 chunk = os.read(ready.fileobj.fileno(), 65536)
                 if not chunk:
                     sel.unregister(ready.fileobj)
                     open_streams -= 1
                 else:
                     ready.data.extend(chunk)
+                    printed = True
+            now = time.monotonic()
+            watch.poll(now, printed)
             if len(serial) > SERIAL_CAP:
                 run.end = "flood"
                 break
-            try:
-                if qemu_log_path.stat().st_size > QEMU_LOG_CAP:
-                    run.end = "log-flood"
+            if watch.log_read > QEMU_LOG_CAP:
+                run.end = "log-flood"
+                break
+            if open_streams and watch.halted(now):
+                run.cpu = cpu_state(qmp_dir / "qmp")
+                if run.cpu is None or run.cpu.halted:
+                    run.end = "halted"
                     break
-            except OSError:
-                pass
+                watch.last_activity = now  # it runs after all: look again later
     finally:
+        if run.end == "timeout" and proc.poll() is None:
+            run.cpu = cpu_state(qmp_dir / "qmp")
         if proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -327,8 +548,14 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None):
         sel.close()
         proc.stdout.close()
         proc.stderr.close()
+        shutil.rmtree(qmp_dir, ignore_errors=True)
+    end = time.monotonic()
+    watch.poll(end + POLL_EVERY)  # the last of the log
     run.status = proc.returncode if run.end == "exit" else None
     run.serial = bytes(serial)
     run.stderr = err.decode("utf-8", errors="replace")
+    run.wall, run.ran = end - start, watch.elapsed(end)
+    run.timer_irqs = watch.timer_irqs
+    run.timer_quiet = end - watch.last_timer if watch.last_timer is not None else None
     serial_path.write_bytes(run.serial)
     return run

@@ -1,4 +1,5 @@
 """Addresses to function and file:line, with addr2line on the kernel's ELF file."""
+import os
 import re
 import subprocess
 from functools import lru_cache
@@ -33,8 +34,17 @@ class Location:
         return f"{self.function} ({self.where()})" if self.known else f"0x{self.address:x} (unknown)"
 
 
+def _version(elf):
+    """What tells two builds at one path apart, for the caches below."""
+    try:
+        st = os.stat(elf)
+        return st.st_mtime_ns, st.st_size
+    except OSError:
+        return None
+
+
 @lru_cache(maxsize=64)
-def _addr2line(elf, addresses):
+def _addr2line(elf, version, addresses):
     """One Location list per address (the innermost inlined function first)."""
     if not addresses:
         return {}
@@ -60,7 +70,7 @@ def _addr2line(elf, addresses):
 
 def locate(elf, addresses):
     """Map each address to its Location (of an inlining chain, only the innermost function)."""
-    table = _addr2line(str(elf), tuple(sorted(set(addresses))))
+    table = _addr2line(str(elf), _version(elf), tuple(sorted(set(addresses))))
     return {a: (table.get(a) or [Location(a, "??", "??", "?")])[0] for a in addresses}
 
 
@@ -68,9 +78,13 @@ def locate_one(elf, address):
     return locate(elf, [address])[address]
 
 
-@lru_cache(maxsize=64)
 def symbol_table(elf):
     """name -> address, from nm."""
+    return _symbol_table(str(elf), _version(elf))
+
+
+@lru_cache(maxsize=64)
+def _symbol_table(elf, version):
     try:
         out = subprocess.run(["nm", str(elf)], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired):

@@ -5,6 +5,7 @@ In the full course every selftest must run: a skipped one fails the run. A stude
 that need a missing solution, or that check labs/ still holds the starters, are skipped with
 the reason printed.
 """
+import importlib.util
 import json
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import build  # noqa: E402
+from harness import build, grading, manifest  # noqa: E402
 from harness.paths import ROOT, SOLUTIONS  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
@@ -36,6 +37,20 @@ def require_starters():
     """Skip in a students' copy: there labs/ holds the student's own work, not the starters."""
     if RELEASE:
         pytest.skip("checks that labs/ holds the starters; in a students' copy it holds your work")
+
+
+# The tests that take longest start first, so that neither worker is left with one of them
+# at the end while the other has nothing to do.
+SLOW_FIRST = ("test_instructor.py::test_release", "test_instructor.py::test_batch",
+              "test_bench.py::test_bench_smoke", "test_source.py::test_clang",
+              "test_commands.py::test_gdb_attaches", "test_instructor.py::test_autograder",
+              "test_checkpoints.py::test_starter", "test_checkpoints.py::test_solutions")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        return next((i for i, s in enumerate(SLOW_FIRST) if s in item.nodeid), len(SLOW_FIRST))
+    items.sort(key=rank)
 
 
 _skipped = []
@@ -76,3 +91,61 @@ def grade(kernel_dir, checkpoint, results, extra=()):
     data["exit_status"] = p.returncode
     data["output"] = p.stdout
     return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging some tests of a kernel without a pytest run of its own: the same verdicts as the
+# grader's (grading.judge_case for kernel tests, the test functions of grade/tests/ for the
+# black-box ones), one boot per suite, for the tests a planted bug must fail.
+
+TESTS_DIR = ROOT / "grade" / "tests"
+_blackbox = {}
+
+
+def blackbox_tests():
+    """{name as the grader reports it ("usable_ram_matches_the_machine[32M]"): (function,
+    keyword arguments)} for every black-box test in grade/tests/."""
+    if _blackbox:
+        return _blackbox
+    for path in sorted(TESTS_DIR.glob("test_[0-9][0-9]_*.py")):
+        spec = importlib.util.spec_from_file_location(f"blackbox_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for attr, fn in vars(module).items():
+            if not attr.startswith("test_") or not callable(fn):
+                continue
+            name = attr.removeprefix("test_")
+            params = [m for m in getattr(fn, "pytestmark", []) if m.name == "parametrize"]
+            if not params:
+                _blackbox[name] = (fn, {})
+                continue
+            argname, values = params[0].args[0], params[0].args[1]
+            ids = params[0].kwargs.get("ids") or [str(v) for v in values]
+            for value, id_ in zip(values, ids):
+                _blackbox[f"{name}[{id_}]"] = (fn, {argname: value})
+    return _blackbox
+
+
+def judge(kernel_dir, names, timeout=10.0, seed=1):
+    """{test name: None if it passed, else the grader's message} for the named tests (kernel
+    tests as suite.name, black-box tests as the grader names them) on a built kernel.
+    Unknown names are left out of the result."""
+    kernel = grading.KernelUnderTest(kernel_dir, seed, timeout)
+    cases = {c.id: c for c in manifest.load()}
+    boxes = blackbox_tests()
+    verdicts = {}
+    for name in names:
+        try:
+            if name in cases:
+                c = cases[name]
+                grading.judge_case(kernel, c, [x for x in cases.values() if x.suite == c.suite])
+            elif name in boxes:
+                fn, kwargs = boxes[name]
+                fn(kernel, **kwargs)
+            else:
+                continue
+            verdicts[name] = None
+        except pytest.fail.Exception as e:
+            verdicts[name] = str(e)
+    return verdicts
+

@@ -4,6 +4,8 @@
 * with lab N's starter and every other lab's solution, exactly lab N's tests fail, and each
   failure names a file of labs/NN-name/ to work on; the other labs' tests all pass.
 """
+import re
+
 import pytest
 
 from conftest import grade, require_solutions, require_starters
@@ -48,3 +50,9 @@ def test_starter_fails_exactly_its_own_lab(lab, labs, tmp_path):
     failed_others = [t for t in others if t["status"] != "passed"]
     assert not failed_others, f"the {lab} starter breaks other labs' tests:\n{_show(failed_others)}"
     assert r["exit_status"] != 0
+    # What the grade prints lists the lab's own failures first, the earliest step first.
+    first = re.search(r"^FAIL (\S+) (\S+) \(0/\d+ points(?:, step (\d+))?\)", r["output"], re.MULTILINE)
+    assert first and first[1] in (lab, "00-kernel"), r["output"][-3000:]
+    steps = [int(s) for s in re.findall(rf"^FAIL {lab} \S+ \(0/\d+ points, step (\d+)\)",
+                                         r["output"], re.MULTILINE)]
+    assert steps == sorted(steps), f"failures out of step order: {steps}"

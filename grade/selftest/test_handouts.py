@@ -42,6 +42,33 @@ def test_markers_are_well_formed(path):
         runs.parse(ex.command)  # raises, naming what is wrong
 
 
+def misplaced_hints(text):
+    """Lines of `*Hint:*` paragraphs that are not under a numbered question of a Questions
+    section (the web edition folds each hint under its question)."""
+    section, question, bad = None, None, []
+    for n, line in enumerate(text.splitlines(), 1):
+        heading = re.match(r"^(#{1,2}) (.*)", line)
+        if heading:
+            section, question = heading.group(2), None
+        elif section and "Question" in section and re.match(r"^\d+\. ", line):
+            question = n
+        if "*Hint:*" in line and question is None:
+            bad.append(n)
+    return bad
+
+
+@pytest.mark.parametrize("path", HANDOUTS, ids=[p.name for p in HANDOUTS])
+def test_every_hint_sits_under_its_question(path):
+    bad = misplaced_hints(path.read_text())
+    assert not bad, (f"{path.name}: the hint(s) on line(s) {bad} are not under a question of its "
+                     f"Questions section")
+
+
+def test_a_hint_outside_the_questions_is_found():
+    text = "## Steps\n\n1. pic_init\n\n   *Hint:* x\n\n## Questions\n\n1. Why?\n\n   *Hint:* y\n"
+    assert misplaced_hints(text) == [5]
+
+
 def test_no_chapter_is_longer_than_6000_words():
     long = []
     for p in HANDOUTS:

@@ -4,10 +4,14 @@ A purpose-built suite (grade/selftest/ktests/selftest_ktest.c) misbehaves on req
 second test; the harness must name what happened, pin it to that test, and still give the
 first test its result.
 """
+import os
+import subprocess
+import sys
+
 import pytest
 
 from conftest import require_solutions
-from harness import build, grading, ktap, qemu
+from harness import build, grading, ktap, qemu, summary
 from harness.manifest import KCase
 from harness.paths import ROOT, SOLUTIONS
 
@@ -22,10 +26,11 @@ def selftest_kernel(labs):
                         tests=[ROOT / "grade/selftest/ktests"])
 
 
-def verdicts(kernel_dir, misbehave="", timeout=4.0):
+def verdicts(kernel_dir, misbehave="", timeout=30.0):
     """What the harness says about each of the four tests: None for a pass, else the message."""
     k = grading.KernelUnderTest(kernel_dir, seed=1, timeout=timeout,
-                                append=f"misbehave={misbehave}" if misbehave else "")
+                                append=f"misbehave={misbehave}" if misbehave else "",
+                                tag=f"-{misbehave or 'none'}")
     out = {}
     for c in CASES:
         try:
@@ -49,11 +54,49 @@ def test_failed_expectation_names_file_line_and_values(selftest_kernel):
     assert "expected 2 + 2 == 5, but 2 + 2 = 4 (0x4) and 5 = 5 (0x5)" in v["second"]
 
 
-def test_hang_is_a_timeout_pinned_to_the_test(selftest_kernel):
-    v = verdicts(selftest_kernel, "hang", timeout=2)
+def test_addresses_in_failures_print_in_hex(selftest_kernel):
+    run = qemu.boot(selftest_kernel, "fail-addresses", append="ktest=selftest misbehave=fail_addresses")
+    text = run.text
+    assert "but kernel_address = 0xffffffff80100000 and 0 = 0 (0x0)" in text, text
+    assert "but p = 0xffffffff80100000 and ((void *)0) = NULL" in text, text
+    assert "but -1 = -1 (0xffffffffffffffff) and 1 = 1 (0x1)" in text, text
+    assert "-2146435072" not in text
+
+
+def test_an_endless_loop_is_a_timeout_pinned_to_the_test(selftest_kernel):
+    v = verdicts(selftest_kernel, "spin", timeout=2)
     assert v["first"] is None
     assert "timed out after 2 s" in v["second"] and "during this test" in v["second"]
+    # Where it was stopped, from QEMU's monitor: the loop in the test, interrupts off.
+    assert "When it was stopped the CPU was at rip 0x" in v["second"]
+    assert "ktest_fn_selftest_second (grade/selftest/ktests/selftest_ktest.c:" in v["second"]
+    assert "interrupts disabled" in v["second"]
     assert "during test selftest.second (the first without a result)" in v["third"]
+
+
+def test_a_halt_with_nothing_to_wake_it_ends_at_once(selftest_kernel):
+    # cli; hlt: QEMU sleeps, so no timeout would come soon; the halt itself ends the run.
+    v = verdicts(selftest_kernel, "hang", timeout=60)
+    assert v["first"] is None
+    assert "the CPU halted with interrupts disabled (hlt after cli)" in v["second"], v["second"]
+    assert "during this test" in v["second"]
+
+
+def test_a_busy_machine_does_not_shorten_a_timeout(selftest_kernel):
+    # QEMU's running time is what counts: a boot that waits for the CPU gets its time back.
+    # Two spinning processes per CPU make QEMU wait; the loop still gets its 2 s of running.
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        run = qemu.boot(selftest_kernel, "busy-spin", append="ktest=selftest misbehave=spin",
+                        timeout=2)
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    assert run.end == "timeout"
+    assert run.ran >= 2 and run.wall > run.ran, (run.wall, run.ran)
+    assert "ktest_fn_selftest_second" in run.describe()
 
 
 def test_triple_fault_is_a_reset_with_qemus_record(selftest_kernel):
@@ -80,8 +123,11 @@ def test_kernel_panic_is_shown_with_a_symbolized_backtrace(selftest_kernel):
     assert "kernel_main (kernel/main.c:" in msg
 
 
-def test_flood_is_cut_off(selftest_kernel):
-    v = verdicts(selftest_kernel, "flood")
+def test_flood_is_cut_off(selftest_kernel, monkeypatch):
+    # The cap, not the time, ends a flood: a smaller cap and no deadline worth the name keep
+    # the test as quick on a slow machine as on a fast one.
+    monkeypatch.setattr(qemu, "SERIAL_CAP", 64 << 10)
+    v = verdicts(selftest_kernel, "flood", timeout=120)
     assert v["first"] is None
     assert "KiB of output, more than a run may print" in v["second"]
     assert "flooding the serial port" in v["second"]
@@ -145,6 +191,24 @@ def test_ktap_parser_notices_duplicates_and_ignores_garbage():
     assert report.case("s", "x") is None
 
 
+def test_a_timer_that_stops_is_said_with_its_count():
+    # (Lab 07's planted bug "the EOI sent last" shows it on a real kernel: mutants/07-threads.toml.)
+    halted = qemu.Run("t", [], None, 10, "halted", timer_irqs=3, timer_quiet=4.2,
+                      cpu=qemu.CpuState(0xffffffff80100000, 0x202, True))
+    text = halted.describe()
+    assert text.startswith("the CPU halted (hlt) to wait for an interrupt, and none came")
+    assert "timer interrupts stopped after 3 (IRQ 0 came 3 times, then never again in the last 4 s)" in text
+    assert "Is the EOI sent" in text
+    spinning = qemu.Run("t", [], None, 10, "timeout", timer_irqs=1, timer_quiet=9,
+                        cpu=qemu.CpuState(0xffffffff80100000, 0x2, False))
+    text = spinning.describe()
+    assert "timer interrupts stopped after 1 (IRQ 0 came 1 time," in text
+    assert "interrupts were disabled and not enabled again" in text and "EOI" not in text
+    assert "(interrupts disabled)" in text
+    ticking = qemu.Run("t", [], None, 10, "timeout", timer_irqs=900, timer_quiet=0.1)
+    assert "timer" not in ticking.describe()
+
+
 def test_exception_chain_starts_at_the_first_exception():
     log = ("     0: v=03 e=0000 i=1 cpl=0 IP=0008:ffffffff80100001 pc=ffffffff80100001 SP=0010:0 "
            "env->regs[R_EAX]=0\n"
@@ -153,3 +217,78 @@ def test_exception_chain_starts_at_the_first_exception():
            "env->regs[R_EAX]=0\nTriple fault\n")
     chain = qemu.last_exception_chain(log)
     assert [e.vector for e in chain] == [14, 8] and chain[0].cr2 == 0x1000
+
+
+def test_failures_come_in_the_order_a_student_fixes_them():
+    notes = ("While booting, the kernel had to skip:\n"
+             "    07-threads: thread_init skipped: not implemented: thread_init() ...")
+
+    def failed(lab, test, message):
+        return {"lab": lab, "test": test, "status": "failed", "max_points": 2,
+                "message": message}
+    results = [
+        failed("02-paging", "kframes.exhaustion", "expected 0, got 5\n(console log: a.log)"),
+        failed("07-threads", "sync.mutex", f"the kernel has no threads\n{notes}\n(console log: b.log)"),
+        failed("07-threads", "sleep.sleepy", f"the kernel has no threads\n{notes}\n(console log: c.log)"),
+        failed("07-threads", "context.switch", "not implemented: context_switch() at labs/"
+               "07-threads/switch.S:20: step 3: push ...\n(console log: d.log)"),
+        {"lab": "01-boot", "test": "idt.fine", "status": "passed", "max_points": 2, "message": ""},
+    ]
+    steps = {"07-threads": {"sync.mutex": 10, "sleep.sleepy": 9}}
+    layers = {"02-paging": "solutions", "06-buddy": "labs", "07-threads": "labs"}
+    text = "\n".join(t for t, _ in summary.report(results, "07-threads", layers, steps))
+    # The boot notes once, at the top; then lab 07 by step; then the earlier lab, said to
+    # run on the later labs' code.
+    assert text.count("While booting, the kernel had to skip:") == 1 and text.startswith("While")
+    order = [text.index(s) for s in ("FAIL 07-threads context.switch", "FAIL 07-threads sleep.sleepy",
+                                      "FAIL for the same reason: 1 more test(s): 07:sync.mutex",
+                                      "FAIL 02-paging kframes.exhaustion")]
+    assert order == sorted(order), text
+    assert "(0/2 points, step 3)" in text and "step 9)" in text
+    assert "the kernel's frames come from labs/06-buddy/buddy.c" in text
+    assert "02-paging itself is the reference solution here" in text
+    assert "Start with the first failure below (context.switch, step 3)" in text
+    assert "(console log: d.log)" in text
+
+
+def test_commands_the_kernel_suggests_repeat_the_run():
+    from harness.__main__ import with_run_variables
+    run = "make qemu LAB=6 SOLUTIONS=1-5 CC=clang QEMUEXTRA='-d int'"
+    said = with_run_variables("Try `make grade LAB=6`.", run)
+    assert said == "Try `make grade LAB=6 SOLUTIONS=1-5 CC=clang QEMUEXTRA='-d int'`.", said
+    assert with_run_variables("no command here", run) == "no command here"
+
+
+def test_a_missing_record_leads_with_what_happened():
+    from harness import check
+    panicked = qemu.Run("p", [], None, 10, "exit", qemu.EXIT_PANIC,
+                        b"teachos: checkpoint x\nPANIC: buddy_free: double free of frame 7\n",
+                        serial_path="p.log")
+    with pytest.raises(pytest.fail.Exception) as e:
+        check.unconfirmed(panicked, "the kernel booted", "the scenario's signed record", seen=False)
+    text = str(e.value)
+    assert text.startswith("the kernel panicked:") and "PANIC: buddy_free: double free" in text
+    assert "never came" in text and "earns no points" not in text
+    assert not isinstance(e.value, check.Unconfirmed)
+    # Unsigned results printed by something else: that, and only that, is said as forgery.
+    printed = qemu.Run("f", [], None, 10, "exit", qemu.EXIT_SUCCESS, b"memmap: 123 KiB usable\n",
+                       serial_path="f.log")
+    with pytest.raises(check.Unconfirmed) as e:
+        check.unconfirmed(printed, "the console shows the memory map", "the signed record")
+    assert "earns no points" in str(e.value)
+    forged = qemu.Run("g", [], None, 10, "exit", qemu.EXIT_SUCCESS,
+                      b"# attest: memmap usable_kib=1 regions=1 [mac " + b"0" * 32 + b"]\n",
+                      serial_path="g.log", key="k" * 32)
+    with pytest.raises(check.Unconfirmed) as e:
+        check.unconfirmed(forged, "the kernel booted", "the signed record", seen=False)
+    assert "tag is wrong" in str(e.value)
+
+
+def test_an_earlier_labs_failure_names_what_serves_it_at_this_checkpoint():
+    layers = {"03-bump": "solutions", "04-linked-list": "solutions", "05-fixed-block": "labs",
+              "06-buddy": "labs"}
+    said = summary.runs_through("03-bump", "06-buddy", layers)
+    # The heap at checkpoint 06 is the block heap: the list heap under it is not named.
+    assert "kmalloc) runs on labs/05-fixed-block/block_heap.c" in said, said
+    assert "list_heap.c" not in said and "frames come from labs/06-buddy/buddy.c" in said
+    assert summary.runs_through("06-buddy", "06-buddy", layers) == ""

@@ -1,15 +1,52 @@
-"""The kernel tests that also run on the host (test files not named *_ktest.c), compiled with
-the solutions under AddressSanitizer and UBSan: one pytest test per kernel test."""
+"""The kernel tests that also run on the host (test files not named *_ktest.c), compiled under
+AddressSanitizer and UBSan: one pytest test per kernel test.
+
+In the full course they run on the solutions. In a students' copy (`make release`) each lab
+runs from solutions/ where the copy has that lab's solution, and otherwise from the student's
+own labs/: so `make test` is where a student's allocator meets the sanitizers. A lab whose
+files still match the starters as released has not been started, and its host tests are
+skipped, saying so, until it is.
+"""
+import hashlib
+import json
 import subprocess
 
 import pytest
 
-from conftest import require_solutions
+from conftest import RELEASE, require_solutions
 from harness import build, ktap, manifest
-from harness.paths import KTESTS, SOLUTIONS
+from harness.paths import KTESTS, LABS, ROOT, SOLUTIONS
 
 CASES = [c for c in manifest.load() if c.host]
 _runs = {}
+
+
+def released_starters():
+    """{path: sha256} of the labs/ files as `make release` wrote them; {} in the full course."""
+    if not RELEASE:
+        return {}
+    try:
+        return json.loads((ROOT / ".release").read_text()).get("starters", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def untouched(lab):
+    """True in a students' copy if labs/<lab> is still exactly the starter it was released as."""
+    starters = released_starters()
+    files = {f"labs/{lab}/{p.name}": p for p in (LABS / lab).iterdir() if p.is_file()} \
+        if (LABS / lab).is_dir() else {}
+    mine = {f: h for f, h in starters.items() if f.startswith(f"labs/{lab}/")}
+    return bool(mine) and set(files) == set(mine) and all(
+        hashlib.sha256(files[f].read_bytes()).hexdigest() == h for f, h in mine.items())
+
+
+def layer(lab):
+    """Where a lab's code comes from for the host tests: solutions/, or labs/ in a students'
+    copy without that solution."""
+    if (SOLUTIONS / lab).is_dir() or not RELEASE:
+        return SOLUTIONS / lab
+    return LABS / lab
 
 
 def _host_run(lab):
@@ -17,10 +54,15 @@ def _host_run(lab):
     if lab not in _runs:
         labs = build.lab_dirs()
         host_labs = sorted({c.lab for c in CASES if c.lab != "00-kernel"})
-        layers = [SOLUTIONS / l for l in labs if l in host_labs and l <= lab]
-        require_solutions(*(layer.name for layer in layers))
+        layers = [layer(l) for l in labs if l in host_labs and l <= lab]
+        if not RELEASE:
+            require_solutions(*(layer.name for layer in layers))
+        elif lab != "00-kernel" and untouched(lab):
+            pytest.skip(f"labs/{lab} is still the starter as released: its host tests run "
+                        f"once you start it")
+        name = f"{lab}-" + "-".join("s" if l.parent == SOLUTIONS else "l" for l in layers)
         try:
-            prog = build.host_tests(f"{lab}-solutions", int(lab[:2]), layers, [KTESTS / lab])
+            prog = build.host_tests(name, int(lab[:2]), layers, [KTESTS / lab])
         except build.BuildError as e:
             _runs[lab] = ("build", str(e))
             return _runs[lab]

@@ -5,12 +5,14 @@
   a CSV, and a results.json per submission in Gradescope's format;
 * forged output earns nothing: results and records count only with this boot's tag;
 * a tarball's path tricks, and sources that would read files outside the course, are refused;
+  a zip as Python writes it (no file type in its modes) is read whole;
 * the students' release has no solutions or hidden tests, and its own `make test` passes;
 * the Gradescope autograder, with hidden tests, honours its contract in a temporary directory.
 """
 import csv
 import json
 import os
+import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -177,6 +179,26 @@ def test_tarball_path_tricks_are_refused(tmp_path):
     assert (found.kind, found.refused, found.error) == ("zip", [], "")
     assert {f"labs/{FIRST}/{f.name}" for f in (LABS / FIRST).iterdir()
             if f.suffix in (".c", ".S")} == set(found.files)
+
+    # A zip as Python's zipfile.writestr makes them: permission bits, no file type. Regular
+    # files; a link keeps its type, and a zip from a system without Unix modes has none.
+    written = tmp_path / "written.zip"
+    with zipfile.ZipFile(written, "w") as zf:
+        for f in sorted((LABS / FIRST).iterdir()):
+            if f.name != "memmap.c":
+                zf.writestr(f"labs/{FIRST}/{f.name}", f.read_bytes())
+        link = zipfile.ZipInfo(f"labs/{FIRST}/memmap.c")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+        dos = zipfile.ZipInfo(f"labs/{FIRST}/extra.c")
+        dos.create_system, dos.external_attr = 0, 0x20  # MS-DOS: the archive bit only
+        zf.writestr(dos, "int extra;\n")
+    assert all(((i.external_attr >> 16) & 0o170000) == 0 for i in zipfile.ZipFile(written).infolist()
+               if i.filename.endswith(("idt.c", "boot.S")))
+    found = intake.read(written)
+    assert {f"labs/{FIRST}/idt.c", f"labs/{FIRST}/boot.S"} <= set(found.files), found.refused
+    assert "link" in dict(found.refused)[f"labs/{FIRST}/memmap.c"]
+    assert found.extra == [f"labs/{FIRST}/extra.c"]
 
     # A directory with a link where a lab file belongs: refused, never followed.
     d = tmp_path / "linked" / "labs" / FIRST

@@ -1,7 +1,9 @@
 """The sources themselves: labs/ generated from solutions/, formatting, no leftovers, the
 clang build, the handouts covering every step."""
+import importlib.util
 import re
 import subprocess
+import tomllib
 
 import pytest
 
@@ -76,3 +78,17 @@ def test_handout_covers_every_step(lab):
         assert word in text, f"{handout.name} has no '{word}' section"
     for ref in re.findall(r"`((?:kernel|labs|grade)/[\w./-]+)`", text):
         assert (ROOT / ref).exists(), f"{handout.name} mentions {ref}, which does not exist"
+
+
+def test_every_test_has_its_step():
+    """grade/steps.toml (tools/steps.py) knows the step of every test of the labs it covers:
+    a new or renamed test must be measured, or make grade cannot put its failures in order."""
+    spec = importlib.util.spec_from_file_location("steps", ROOT / "tools" / "steps.py")
+    steps = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(steps)
+    tables = tomllib.loads((ROOT / "grade" / "steps.toml").read_text())
+    assert tables, "grade/steps.toml is empty: run tools/steps.py"
+    require_solutions(*tables)  # the steps are read from the solutions' markers
+    bad = steps.check(tables)
+    assert not bad, "\n".join(bad)
+

@@ -111,6 +111,7 @@ def test_page_fault_report_has_the_address(kernel):
 
 
 MEMMAP_RECORD = r"memmap usable_kib=(\d+) regions=(\d+)"
+REGION_RECORD = r"memmap region (\d+) base=0x([0-9a-f]+) len=0x([0-9a-f]+) type=(\d+)"
 STUDENT_TOTAL = re.compile(r"^memmap: (\d+) KiB usable", re.MULTILINE)
 
 
@@ -138,7 +139,14 @@ def test_usable_ram_matches_the_machine(kernel, mem_mib):
     if int(printed[1]) != total:
         check.fail(f"memmap_init printed {printed[1]} KiB usable but boot_memmap.usable_bytes "
                    f"holds {total} KiB", run)
-    regions = re.findall(r"^memmap: \[0x[0-9a-f]+-0x[0-9a-f]+\] \S", run.text, re.MULTILINE)
+    regions = re.findall(r"^memmap: \[0x([0-9a-f]+)-0x([0-9a-f]+)\] \S", run.text, re.MULTILINE)
     if len(regions) != count:
         check.fail(f"memmap_init printed {len(regions)} region lines for {count} regions in "
                    f"boot_memmap", run)
+    # Each line shows its region as boot_memmap holds it: first byte and last byte.
+    held = [(int(m[2], 16), int(m[3], 16)) for _, m in check.records(run, REGION_RECORD)]
+    for i, ((first, last), (base, length)) in enumerate(zip(regions, held)):
+        if (int(first, 16), int(last, 16)) != (base, base + length - 1):
+            check.fail(f"memmap_init printed region {i} as [0x{first}-0x{last}], but boot_memmap "
+                       f"holds [0x{base:x}, +0x{length:x}): the line shows its first and its last "
+                       f"byte, 0x{base:x}-0x{base + length - 1:x}\n(log: {run.serial_path})", run)

@@ -6,10 +6,13 @@ Parts, in the order they run (docs/bench.md explains each figure):
 
   heap     our heap allocators beside glibc malloc, jemalloc and mimalloc, on the host:
            a pair freed at once (8..256 B), a batch of 1000 mixed sizes, generated traces
-           (utilization and score), the cost of free holes ahead of a request
+           (utilization and score), the allocations of real programs recorded at the start
+           of the run (the Python interpreter and gcc's cc1 on this repository's files,
+           tools/bench/realtrace.py), the cost of free holes ahead of a request
   frames   the buddy allocator beside a plain free list of frames, on the host
   guest    instructions per kmalloc/kfree and per context switch inside the kernel, at
-           each checkpoint, counted by QEMU -icount
+           each checkpoint, counted by QEMU -icount; the recorded real programs replayed
+           through kmalloc from checkpoint 05 on
   boot     time to the first console byte and to the exit, beside a stub kernel
   grade    wall time of `make grade SOLUTIONS=all`, whole and per checkpoint
 
@@ -45,6 +48,7 @@ sys.path.insert(0, str(BENCH))
 
 from harness import qemu as hqemu  # noqa: E402
 from harness.paths import SOLUTIONS, rel  # noqa: E402
+import realtrace  # noqa: E402
 import report  # noqa: E402
 import syscallbench  # noqa: E402
 import tracegen  # noqa: E402
@@ -130,13 +134,24 @@ class Settings:
     grade_checkpoints: bool = True
     checkpoints: str = "all"         # "all" or "last": which bench kernels to build and run
     plots: bool = True
+    real_programs: tuple = tuple(realtrace.PROGRAMS)  # recorded at the start (realtrace.py)
+    real_x2: bool = True             # also each trace with twice the live blocks
+    real_reps: int = 5               # rounds over every allocator and real trace
+    real_limit_s: int = 10           # a replay running longer is stopped and reported as such
+    real_cg_native_s: float = 2.0    # callgrind only where one pass took less than this natively
+    real_cg_limit_s: int = 240
+    recorder: Path = None            # the recorder, built by make (else built here)
+    cc: str = "gcc"
+    guest_trace_mem: str = "512M"
+    guest_trace_limit_s: int = 120
 
 
 FULL = Settings()
 SMOKE = Settings(pair_sizes=(16,), pair_iters=1000, batch_iters=1, reps=1, trace_scale=0.02,
                  trace_names=("small-churn",), holes=(10,), hole_count=10, frame_pair_iters=1000,
                  frame_reps=1, churn_steps=1000, callgrind=False, boot_mems=("128M",),
-                 boot_reps=1, grade_reps=0, grade_checkpoints=False, checkpoints="last")
+                 boot_reps=1, grade_reps=0, grade_checkpoints=False, checkpoints="last",
+                 real_programs=("cc1",), real_reps=1, real_limit_s=5)
 PARTS = ("heap", "frames", "guest", "boot", "grade")
 
 
@@ -254,8 +269,12 @@ def callgrind(exe, args, tmpdir, timeout=600):
     """Run under callgrind; {label: instructions per op} from the dumps measure_end asks for.
     A label dumped more than once (repetitions) keeps its last, warm, count."""
     out = Path(tempfile.mkdtemp(dir=tmpdir))
-    p = run(["valgrind", "--tool=callgrind", "-q", f"--callgrind-out-file={out}/cg.out",
-             str(exe), "--callgrind", *[str(a) for a in args]], timeout=timeout)
+    try:
+        p = run(["valgrind", "--tool=callgrind", "-q", f"--callgrind-out-file={out}/cg.out",
+                 str(exe), "--callgrind", *[str(a) for a in args]], timeout=timeout)
+    except subprocess.TimeoutExpired:
+        shutil.rmtree(out, ignore_errors=True)
+        return None, f"over the limit of {timeout} s under callgrind"
     if p.returncode != 0:
         return None, first_lines(p.stderr + p.stdout)
     ops = parse_ops(p.stdout)
@@ -274,7 +293,7 @@ def callgrind(exe, args, tmpdir, timeout=600):
 # ---------------------------------------------------------------------------------------------
 # Part: heap allocators on the host
 
-def bench_heap(s, hb, out, results, cg_jobs):
+def bench_heap(s, hb, out, results, cg_jobs, real):
     res = results.setdefault("heap", {})
     res["allocators"] = {}
     exes = {}
@@ -287,6 +306,7 @@ def bench_heap(s, hb, out, results, cg_jobs):
 
     traces = tracegen.generate(out / "traces", s.trace_scale, s.trace_names or None)
     res["traces_used"] = [t.stem for t in traces]
+    rtr = results["real"]["results"]
     pairs, batch, tr, holes = {}, {}, {}, {}
     for name, exe in exes.items():
         log(f"  heap: timing {name}")
@@ -315,6 +335,9 @@ def bench_heap(s, hb, out, results, cg_jobs):
                                     "free_ns": median(r.get(f"holes/{h}/free", []))}
                            for h in s.holes}
 
+    log(f"  heap: real programs, {s.real_reps} rounds")
+    bench_real(s, exes, real, rtr)
+
     if s.callgrind and shutil.which("valgrind"):
         for name, exe in exes.items():
             def store_pairs(c, n=name):
@@ -336,6 +359,24 @@ def bench_heap(s, hb, out, results, cg_jobs):
             cg_jobs.append((f"heap {name} pairs", exe, ["pairs", s.cg_pair_iters, 2, *s.pair_sizes],
                             store_pairs))
             cg_jobs.append((f"heap {name} batch", exe, ["batch", s.cg_batch_iters, 2], store_batch))
+
+            counted = []
+            for tname, _, path in real:
+                d = rtr[name].get(tname, {})
+                if d.get("pass_s") is not None and d["pass_s"] <= s.real_cg_native_s:
+                    counted.append((tname, path))
+                elif "ns_per_op" in d:
+                    d["insns_skipped"] = (f"not counted: one pass took {d['pass_s']:.1f} s, "
+                                          f"about 50 times that under callgrind")
+
+            def store_real(c, n=name, names=tuple(t for t, _ in counted)):
+                for t in names:
+                    rtr[n][t]["insns_per_op"] = c.get(f"trace/{t}")
+
+            if counted:
+                cg_jobs.append((f"heap {name} real traces", exe,
+                                ["trace", 1, *[p for _, p in counted]], store_real,
+                                s.real_cg_limit_s))
             cg_jobs.append((f"heap {name} traces", exe, ["trace", 1, *traces], store_traces))
             if name in holes:
                 cg_jobs.append((f"heap {name} holes", exe, ["holes", s.hole_count, 1, *s.holes],
@@ -343,6 +384,111 @@ def bench_heap(s, hb, out, results, cg_jobs):
     else:
         res["callgrind"] = "skipped" if not s.callgrind else "valgrind not installed"
     res.update(pairs=pairs, batch=batch, traces=tr, holes=holes)
+
+
+_TIMEOUT = re.compile(r"^timeout (\S+) done=(\d+) of=(\d+) after=(\d+)$", re.M)
+
+
+def record_real(s, out, results):
+    """Record the real programs (tools/bench/realtrace.py) and write their traces, the
+    variants with twice the live blocks, and the guest's compact form. Returns
+    [(trace name, path, guest path)] and fills results["real"]."""
+    real = results.setdefault("real", {"results": {}})
+    programs = real["programs"] = {}
+    if not s.real_programs:
+        return []
+    rec, why = (s.recorder, None) if s.recorder else realtrace.build_recorder(out, s.cc)
+    if not rec:
+        for name in s.real_programs:
+            programs[name] = {"what": realtrace.PROGRAMS[name][0], "error": why}
+        return []
+    tdir = out / "traces" / "real"
+    tdir.mkdir(parents=True, exist_ok=True)
+    made = []
+    for name in s.real_programs:
+        r = realtrace.record(rec, name, tdir)
+        programs[name] = {k: v for k, v in r.items() if k != "path"}
+        if "error" in r:
+            log(f"  real program {name}: {r['error']}")
+            continue
+        log(f"  real program {name}: {r['ops']:,} operations, at most {r['peak_live_blocks']:,} "
+            f"blocks live ({r['record_s']} s)")
+        names = [(name, Path(r["path"]))]
+        if s.real_x2:
+            x2 = tdir / f"{name}-x2.trace"
+            realtrace.live_x2(r["path"], x2, f"{name}-x2")
+            names.append((f"{name}-x2", x2))
+        for tname, path in names:
+            g = path.with_suffix(".gtrace")
+            ops, slots = realtrace.guest_trace(path, g)
+            made.append((tname, path, g))
+            real.setdefault("guest_files", {})[tname] = {"ops": ops, "slots": slots}
+    real["traces_used"] = [name for name, _, _ in made]
+    return made
+
+
+def run_real_pass(s, exe, name, path, reps):
+    """One process replaying a real trace: reps 0 measures its utilization, reps 1 times one
+    pass after a warm-up. A dict of what it gave, with "timeout" if it ran past the limit."""
+    start = time.monotonic()
+    try:
+        p = run([str(exe), "--limit", str(s.real_limit_s), "trace", str(reps), str(path)],
+                timeout=s.real_limit_s + 60)
+    except subprocess.TimeoutExpired:
+        return {"timeout": {"after_s": s.real_limit_s, "done": None}}
+    r = {"wall_s": time.monotonic() - start}
+    m = _TIMEOUT.search(p.stdout)
+    if m:
+        r["timeout"] = {"after_s": int(m.group(4)), "done": int(m.group(2)), "of": int(m.group(3))}
+    elif p.returncode != 0:
+        RUN_ERRORS.append(f"{Path(exe).name} trace {name}: exit status {p.returncode}: "
+                          + " | ".join((p.stdout + p.stderr).strip().splitlines()[-4:]))
+        r["error"] = first_lines(p.stdout + p.stderr)
+    elif reps == 0:
+        r.update(parse_trace_util(p.stdout, name))
+    else:
+        r["ns_per_op"] = (parse_results(p.stdout).get(f"trace/{name}") or [None])[-1]
+        r["ops"] = parse_ops(p.stdout).get(f"trace/{name}")
+    return r
+
+
+def bench_real(s, exes, real, rtr):
+    """The real traces, every allocator: the utilization in a process of its own each, then
+    s.real_reps rounds that time one pass of every allocator on every trace in turn, so that
+    a change in the machine's load falls on all of them alike; the time is the fastest round
+    (the targets compare these times with each other, and other work on the machine only
+    adds to them). An allocator slower than a second per pass gets one round; one that runs
+    past the limit is reported as such."""
+    for name, exe in exes.items():
+        rtr[name] = {}
+        for tname, _, g in real:
+            base = rtr[name].get(tname[:-3], {}) if tname.endswith("-x2") else {}
+            if "timeout" in base:
+                rtr[name][tname] = {"skipped": f"{tname[:-3]} itself ran over the limit"}
+                continue
+            r = run_real_pass(s, exe, tname, g, 0)
+            rtr[name][tname] = {k: v for k, v in r.items() if k != "wall_s"}
+            rtr[name][tname]["util_s"] = r.get("wall_s")
+    times = {}
+    for rnd in range(s.real_reps):
+        for name, exe in exes.items():
+            for tname, _, g in real:
+                d = rtr[name][tname]
+                if any(k in d for k in ("timeout", "oom_at", "error", "skipped")):
+                    continue
+                if rnd > 0 and (d.get("util_s") or 0) > 1.0:
+                    continue
+                r = run_real_pass(s, exe, tname, g, 1)
+                if "timeout" in r or "error" in r:
+                    d.update({k: r[k] for k in ("timeout", "error") if k in r})
+                    continue
+                d["ops"] = r["ops"]
+                if r["ns_per_op"] is not None:
+                    times.setdefault((name, tname), []).append(r["ns_per_op"])
+    for (name, tname), v in times.items():  # the fastest round: other work only adds time
+        d = rtr[name][tname]
+        if "timeout" not in d:
+            d.update(ns_per_op=min(v), runs=len(v), pass_s=min(v) * (d["ops"] or 0) / 1e9)
 
 
 def parse_trace_util(text, name):
@@ -382,6 +528,13 @@ def score_traces(results):
             t, t_ref = total_ops / total_ns, ref_ops / ref_ns
             h.setdefault("overall", {})[name] = {"util": u, "throughput_ratio": t / t_ref,
                                                  "score": 0.6 * u + 0.4 * min(1.0, t / t_ref)}
+    real = results.get("real", {}).get("results", {})
+    ref = real.get(REFERENCE_HEAP, {})
+    for name, per in real.items():
+        for trace, r in per.items():
+            ns, ref_ns = r.get("ns_per_op"), ref.get(trace, {}).get("ns_per_op")
+            if r.get("util") is not None and ns and ref_ns:
+                r["score"] = 0.6 * r["util"] + 0.4 * min(1.0, ref_ns / ns)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,8 +583,8 @@ def run_callgrind_jobs(jobs, out, results):
     errors = results.setdefault("callgrind_errors", {})
 
     def one(job):
-        what, exe, args, store = job
-        counts, err = callgrind(exe, args, tmp)
+        what, exe, args, store, *limit = job
+        counts, err = callgrind(exe, args, tmp, *limit)
         return what, counts, err, store
 
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
@@ -547,10 +700,12 @@ def static_switch_count(kernel):
     return None
 
 
-def bench_guest(s, cc, results):
+def bench_guest(s, cc, results, real):
     res = results.setdefault("guest", {})
     labs = lab_dirs()
     chosen = labs if s.checkpoints == "all" else labs[-1:]
+    # The real programs go through kmalloc where it is the block heap (checkpoint 05 on).
+    trace_args = [a for name, _, g in real for a in ("-fw_cfg", f"name=opt/teachos/trace/{name},file={g}")]
     kernels = {}
     for lab in chosen:
         k, why = build_bench_kernel(lab, labs, cc)
@@ -563,11 +718,21 @@ def bench_guest(s, cc, results):
         entry["status"] = "ok"
 
     def guest_run(lab, scenario):
+        if scenario == "bench_trace":
+            start = time.monotonic()
+            first, _, status, text = boot_once(
+                kernels[lab] / "kernel.bin", mem=s.guest_trace_mem, append=f"scenario={scenario}",
+                extra=ICOUNT + trace_args, timeout=s.guest_trace_limit_s)
+            if time.monotonic() - start >= s.guest_trace_limit_s:
+                text += f"\nbench: trace_timeout after={s.guest_trace_limit_s}\n"
+            return lab, scenario, status, text
         _, _, status, text = boot_once(kernels[lab] / "kernel.bin", append=f"scenario={scenario}",
                                        extra=ICOUNT, timeout=60)
         return lab, scenario, status, text
 
-    jobs = [(lab, sc) for lab in kernels for sc in ("bench_calibrate", "bench_kmalloc", "bench_yield")]
+    jobs = [(lab, sc) for lab in kernels
+            for sc in ("bench_calibrate", "bench_kmalloc", "bench_block_heap", "bench_yield")]
+    jobs += [(lab, "bench_trace") for lab in kernels if int(lab[:2]) >= 5 and trace_args]
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
         runs = list(pool.map(lambda j: guest_run(*j), jobs))
     for lab, scenario, status, text in runs:
@@ -575,6 +740,9 @@ def bench_guest(s, cc, results):
         lines = bench_lines(text)
         if f"scenario {scenario}: no such scenario" in text:
             entry[scenario] = {"status": "not in this checkpoint"}
+            continue
+        if scenario == "bench_trace":
+            entry[scenario] = guest_traces(lines, status, text)
             continue
         if status not in (hqemu.EXIT_SUCCESS, hqemu.EXIT_FAILURE) or not lines:
             entry[scenario] = {"status": f"failed (QEMU status {status})",
@@ -595,6 +763,9 @@ def bench_guest(s, cc, results):
                 elif w == "kmalloc_batch" and d.get("pairs"):
                     entry["kmalloc_batch"] = d["ticks"] / d["pairs"]
             entry[scenario] = {"insns_per_pair": sizes}
+        elif scenario == "bench_block_heap":
+            entry[scenario] = {"insns_per_pair": {str(d["size"]): (d["ticks"] - d["empty"]) / d["pairs"]
+                                                  for w, d in lines if w == "block_heap" and "ticks" in d}}
         elif scenario == "bench_yield":
             d = next((d for w, d in lines if w == "yield" and "ticks" in d), None)
             entry[scenario] = {"insns_per_switch": d["ticks"] / d["switches"]} if d else \
@@ -604,6 +775,25 @@ def bench_guest(s, cc, results):
         if sw:
             res[lab]["switch_routine"] = {"symbol": sw[0], "insns": sw[1]}
     return kernels
+
+
+def guest_traces(lines, status, text):
+    """{trace: {insns_per_op, ops} or {oom_at} or {error}} from bench_trace's lines."""
+    out = {}
+    for w, d in lines:
+        if w == "trace" and "ticks" in d:
+            out[d["name"]] = {"ops": d["ops"], "insns_per_op": (d["ticks"] - d["empty"]) / d["ops"]}
+        elif w == "trace" and "oom_at" in d:
+            out[d["name"]] = {"oom_at": d["oom_at"]}
+        elif w == "trace" and "error" in d:
+            out[d.get("name", "?")] = {"error": d["error"]}
+        elif w == "trace_timeout":
+            out["timeout_s"] = d["after"]
+    if not any(w == "trace_done" for w, _ in lines):
+        out["status"] = (f"did not finish (QEMU status {status})" if "timeout_s" not in out
+                         else f"over the limit of {out['timeout_s']} s")
+        out["output"] = "\n".join(text.strip().splitlines()[-6:])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -727,8 +917,15 @@ def main(argv=None):
     ap.add_argument("--smoke", action="store_true", help="a few seconds: one repetition of each")
     ap.add_argument("--only", default=",".join(PARTS), help="parts to run: " + ",".join(PARTS))
     ap.add_argument("--cc", default=os.environ.get("CC") or "gcc")
+    ap.add_argument("--recorder", type=Path, help="the recorder library (make builds it; default: "
+                    "build it here)")
     args = ap.parse_args(argv)
     s = SMOKE if args.smoke else FULL
+    s.cc = args.cc
+    if args.recorder:
+        if not args.recorder.is_file():
+            ap.error(f"--recorder {args.recorder}: no such file")
+        s.recorder = args.recorder.resolve()
     parts = [p for p in args.only.split(",") if p]
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
@@ -759,7 +956,13 @@ def main(argv=None):
         results["elapsed_s"][name] = round(time.monotonic() - t, 1)
         return r
 
-    phase("heap", lambda: bench_heap(s, hb, out, results, cg_jobs))
+    real = []
+    if "heap" in parts or "guest" in parts:
+        log("bench: recording real programs ...")
+        t = time.monotonic()
+        real = record_real(s, out, results)
+        results["elapsed_s"]["record"] = round(time.monotonic() - t, 1)
+    phase("heap", lambda: bench_heap(s, hb, out, results, cg_jobs, real))
     phase("frames", lambda: bench_frames(s, hb, results, cg_jobs))
     if cg_jobs:
         t = time.monotonic()
@@ -767,7 +970,7 @@ def main(argv=None):
         run_callgrind_jobs(cg_jobs, out, results)
         results["elapsed_s"]["callgrind"] = round(time.monotonic() - t, 1)
     score_traces(results)
-    kernels = phase("guest", lambda: bench_guest(s, args.cc, results)) or {}
+    kernels = phase("guest", lambda: bench_guest(s, args.cc, results, real)) or {}
     if "guest" in parts:  # the null system call of checkpoint 08 (tools/bench/syscallbench.py)
         results["syscall"] = syscallbench.measure(kernels, boot_once, ICOUNT, args.cc, out, run)
     if "boot" in parts and not kernels:  # boot needs a bench kernel even without the guest part

@@ -2,7 +2,12 @@
 all made from the results dictionary bench.py measured (also saved as results.json)."""
 from pathlib import Path
 
-# The targets of issue 10, printed as met / not met; never asserted anywhere.
+# The targets, printed as met / not met; never asserted anywhere.
+TARGET_REAL_VS_GLIBC = 3.0     # fixed-block time per op on a real trace, times glibc's at most
+TARGET_REAL_UTIL = 0.7         # fixed-block utilization on a real trace, at least
+TARGET_REAL_X2 = 1.5           # time per op with twice the live blocks, times the original at most
+TARGET_GUEST_PAIR = 150        # instructions per 16-byte kmalloc+kfree in the guest at checkpoint 07
+TARGET_GUEST_CHECKPOINT = "07"
 TARGET_BUMP_NS = 3.0
 TARGET_HOLE_NS = 3.0
 TARGET_BUDDY_PAIR_NS = 100.0
@@ -43,6 +48,8 @@ def targets(r):
     else:
         out.append(_target(what, None, "fixed-block: " + _status(heap, "fixed-block")
                            if not fb else "glibc: " + _status(heap, "glibc")))
+
+    out += real_targets(r)
 
     bump = pairs.get("bump")
     what = f"bump pair <= {TARGET_BUMP_NS:g} ns"
@@ -114,6 +121,87 @@ def targets(r):
     return out
 
 
+def real_programs(r):
+    """The recorded programs' traces (not their doubled variants) that this run measured."""
+    return [t for t in r.get("real", {}).get("traces_used", []) if not t.endswith("-x2")]
+
+
+def _over(d):
+    """'over 20 s (9% done)' for a replay stopped at the limit, else None."""
+    t = d.get("timeout")
+    if not t:
+        return None
+    done = f" ({100 * t['done'] / t['of']:.0f}% done)" if t.get("done") is not None and t.get("of") else ""
+    return f"over {t['after_s']} s{done}"
+
+
+def real_targets(r):
+    real = r.get("real", {})
+    res = real.get("results", {})
+    fb, gl = res.get("fixed-block", {}), res.get("glibc", {})
+    progs = real_programs(r)
+    out = []
+    missing = "no real program recorded in this run" if not progs else None
+    if not progs and real.get("programs"):
+        missing = "; ".join(f"{n}: {p.get('error', '?')}" for n, p in real["programs"].items())
+
+    what = f"fixed-block time per op <= {TARGET_REAL_VS_GLIBC:g}x glibc's on every real trace, same run"
+    if missing or not fb or not gl:
+        out.append(_target(what, None, missing or "fixed-block or glibc not measured"))
+    else:
+        parts, ok = [], True
+        for t in progs:
+            a, b = fb.get(t, {}), gl.get(t, {})
+            if a.get("ns_per_op") and b.get("ns_per_op"):
+                ratio = a["ns_per_op"] / b["ns_per_op"]
+                ok &= ratio <= TARGET_REAL_VS_GLIBC
+                parts.append(f"{t} {a['ns_per_op']:.1f} vs {b['ns_per_op']:.1f} ns ({ratio:.2f}x)")
+            else:
+                ok = False
+                parts.append(f"{t} " + (_over(a) or a.get("error", "not measured")))
+        out.append(_target(what, ok, ", ".join(parts)))
+
+    what = f"fixed-block utilization >= {TARGET_REAL_UTIL:g} on every real trace"
+    if missing or not fb:
+        out.append(_target(what, None, missing or "fixed-block not measured"))
+    else:
+        us = {t: fb.get(t, {}).get("util") for t in progs}
+        out.append(_target(what, all(u is not None and u >= TARGET_REAL_UTIL for u in us.values()),
+                           ", ".join(f"{t} {u:.2f}" if u is not None else f"{t} -" for t, u in us.items())))
+
+    what = f"fixed-block time per op with twice the live blocks <= {TARGET_REAL_X2:g}x"
+    if missing or not fb:
+        out.append(_target(what, None, missing or "fixed-block not measured"))
+    else:
+        parts, ok = [], True
+        for t in progs:
+            a, b = fb.get(t, {}), fb.get(f"{t}-x2", {})
+            if a.get("ns_per_op") and b.get("ns_per_op"):
+                ratio = b["ns_per_op"] / a["ns_per_op"]
+                ok &= ratio <= TARGET_REAL_X2
+                ins = (f", instructions {b['insns_per_op'] / a['insns_per_op']:.2f}x"
+                       if a.get("insns_per_op") and b.get("insns_per_op") else "")
+                parts.append(f"{t} {a['ns_per_op']:.1f} -> {b['ns_per_op']:.1f} ns ({ratio:.2f}x{ins})")
+            else:
+                ok = None if f"{t}-x2" not in real.get("traces_used", []) else False
+                parts.append(f"{t}: " + ("no doubled trace in this run" if ok is None else "not measured"))
+        out.append(_target(what, ok, ", ".join(parts)))
+
+    what = (f"16-byte kmalloc+kfree pair <= {TARGET_GUEST_PAIR} instructions in the guest at checkpoint "
+            f"{TARGET_GUEST_CHECKPOINT}")
+    g = [(lab, e) for lab, e in sorted(r.get("guest", {}).items())
+         if lab.startswith(TARGET_GUEST_CHECKPOINT) and isinstance(e, dict)]
+    pair = g[0][1].get("bench_kmalloc", {}).get("insns_per_pair", {}).get("16") if g else None
+    if pair is not None:
+        heap = g[0][1].get("bench_block_heap", {}).get("insns_per_pair", {}).get("16")
+        out.append(_target(what, pair <= TARGET_GUEST_PAIR, f"{pair:.0f} instructions ({g[0][0]})"
+                           + (f": the block heap's own pair {heap:.0f}, kmalloc and kfree add {pair - heap:.0f}"
+                              if heap is not None else "")))
+    else:
+        out.append(_target(what, None, f"checkpoint {TARGET_GUEST_CHECKPOINT} not measured in this run"))
+    return out
+
+
 def _pair(d, a="alloc_ns", f="free_ns"):
     return d[a] + d[f] if d.get(a) is not None and d.get(f) is not None else None
 
@@ -159,6 +247,93 @@ def _unavailable(part, names):
             first, *rest = status.splitlines()
             out += [f"  {n:<16}{first}"] + [f"  {'':<16}| {line}" for line in rest]
     return out
+
+
+def _real_cell(d, key, fmt):
+    if not d:
+        return "-"
+    if d.get("timeout"):
+        return f">{d['timeout']['after_s']} s"
+    if "oom_at" in d:
+        return "oom"
+    if d.get("skipped"):
+        return "skipped"
+    return _f(d.get(key), fmt)
+
+
+def guest_trace_text(r):
+    """The real programs replayed through kmalloc in the guest, beside the host's block heap."""
+    traces = r.get("real", {}).get("traces_used", [])
+    g = {lab: e["bench_trace"] for lab, e in sorted(r.get("guest", {}).items())
+         if isinstance(e, dict) and isinstance(e.get("bench_trace"), dict)}
+    if not traces or not g:
+        return []
+    rows, notes = [], []
+    for lab, d in g.items():
+        row = [lab]
+        for t in traces:
+            x = d.get(t, {})
+            row.append(_f(x.get("insns_per_op"), "{:.0f}") if "insns_per_op" in x
+                       else "oom" if "oom_at" in x else x.get("error", "-"))
+        rows.append(row)
+        if d.get("status"):
+            notes.append(f"  {lab}: bench_trace {d['status']}; last lines:")
+            notes += ["    | " + line for line in d.get("output", "").splitlines()]
+    host = r.get("real", {}).get("results", {}).get("fixed-block", {})
+    rows.append(["host fixed-block"] + [_f(host.get(t, {}).get("insns_per_op"), "{:.0f}") for t in traces])
+    return ["", "  the real programs through kmalloc (instructions per operation, the replay loop left out);",
+            "  last row: lab 05's block heap alone on the host (callgrind, heapbench's loop included)"] \
+        + _table(["checkpoint"] + traces, rows, first=18, col=11) + notes
+
+
+def real_text(r, names):
+    """Section 2b: the recorded real programs, every allocator, the same four figures."""
+    real = r.get("real", {})
+    progs, traces = real.get("programs", {}), real.get("traces_used", [])
+    if not progs:
+        return []
+    L = ["", "2b. Real programs, recorded at the start of this run (tools/bench/realtrace.py); a -x2",
+         "   trace is the same program twice, interleaved: twice the blocks live at every point;",
+         "   ns/op: the fastest of the rounds in which every allocator replays every trace in turn"]
+    for n, p in progs.items():
+        if "error" in p:
+            L.append(f"  {n:<10}{p['what']}: not recorded: {p['error'].splitlines()[0]}")
+        else:
+            L.append(f"  {n:<10}{p['what']}: {p['ops']:,} operations, at most {p['peak_live_blocks']:,} "
+                     f"blocks ({p['peak_live_bytes'] / 1e6:.1f} MB) live")
+    res = real.get("results", {})
+    if not traces or not res:
+        return L
+    for title, key, fmt in (("ns/op", "ns_per_op", "{:.1f}"), ("insns/op", "insns_per_op", "{:.0f}"),
+                            ("U", "util", "{:.2f}"), ("P", "score", "{:.2f}")):
+        rows = [[t] + [_real_cell(res.get(n, {}).get(t), key, fmt) for n in names] for t in traces]
+        if any(c not in ("-",) for row in rows for c in row[1:]):
+            L += ["", f"   {title}"] + _table(["trace"] + names, rows, col=12)
+    notes = []
+    for n in names:
+        for t in traces:
+            d = res.get(n, {}).get(t, {})
+            if d.get("timeout"):
+                notes.append(f"  {n} on {t}: stopped after {_over(d)[5:]}")
+            elif d.get("insns_skipped"):
+                notes.append(f"  {n} on {t}: instructions {d['insns_skipped']}")
+            elif d.get("skipped"):
+                notes.append(f"  {n} on {t}: {d['skipped']}")
+    if notes:
+        L += ["", "   Not measured in full:"] + notes
+    ratios = []
+    for n in names:
+        cells = []
+        for t in real_programs(r):
+            a, b = res.get(n, {}).get(t, {}), res.get(n, {}).get(f"{t}-x2", {})
+            if a.get("ns_per_op") and b.get("ns_per_op"):
+                cells.append(f"{t} {b['ns_per_op'] / a['ns_per_op']:.2f}x")
+        if cells:
+            ratios.append(f"  {n:<16}" + ", ".join(cells))
+    if ratios:
+        L += ["", "   Time per op with twice the blocks live, over the original (1.00x: it does not grow)"]
+        L += ratios
+    return L
 
 
 def text(r):
@@ -213,6 +388,8 @@ def text(r):
                     rows.append(["all traces"] + [_f(ov.get(n, {}).get("score"), fmt) for n in names])
                 if any(c != "-" for row in rows for c in row[1:]):
                     L += ["", f"   {title}"] + _table(["trace"] + names, rows, col=12)
+
+        L += real_text(r, names)
 
         holes = heap.get("holes", {})
         if holes:
@@ -284,18 +461,21 @@ def text(r):
                 notes.append(f"  {lab}: bench_yield not built: no kernel/thread.h "
                              "(see tools/bench/guest/threads.c)")
             row = [lab] + [_f(km["insns_per_pair"].get(str(z)), "{:.0f}") for z in sizes]
+            row.append(_f(e.get("bench_block_heap", {}).get("insns_per_pair", {}).get("16"), "{:.0f}"))
             row.append(_f(e.get("kmalloc_batch"), "{:.0f}"))
             row.append(_f(y.get("insns_per_switch"), "{:.0f}"))
             row.append(f"{sw['insns']}" if sw else "-")
             rows.append(row)
         if sizes:
-            L += ["  instructions per kmalloc+kfree pair, per yield switch, in the switch routine"]
-            L += _table(["checkpoint"] + [f"{z} B" for z in sizes] + ["batch", "yield", "routine"],
+            L += ["  instructions per kmalloc+kfree pair, per yield switch, in the switch routine;",
+                  "  heap: a 16-byte block_heap_alloc+block_heap_free pair alone, on an arena of its own"]
+            L += _table(["checkpoint"] + [f"{z} B" for z in sizes] + ["heap", "batch", "yield", "routine"],
                         rows, col=9)
         else:
             L += ["  instructions per kmalloc+kfree pair (from checkpoint 03) and per context switch",
                   "  (from 07):"] + [f"  {row[0]:<16}{row[1]}" for row in rows]
         L += notes
+        L += guest_trace_text(r)
         for lab, e in sorted(g.items()):
             for sc in ("bench_kmalloc", "bench_yield"):
                 if isinstance(e.get(sc), dict) and e[sc].get("output"):
@@ -416,6 +596,51 @@ def plots(r, out):
         axes[0].legend(fontsize=8, ncol=len(names))
         fig.suptitle("Heap traces: utilization and score")
         save(fig, "heap_traces.png")
+
+    real = r.get("real", {})
+    rres, rtraces = real.get("results", {}), real.get("traces_used", [])
+    if rres and rtraces:
+        names = list(rres)
+        g = {lab: e["bench_trace"] for lab, e in sorted(r.get("guest", {}).items())
+             if isinstance(e, dict) and isinstance(e.get("bench_trace"), dict)}
+        panels = 3 if g else 2
+        fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.5))
+        width = 0.8 / max(1, len(names))
+        for ax, key, what in ((axes[0], "ns_per_op", "ns per operation (median)"),
+                              (axes[1], "insns_per_op", "instructions per operation (callgrind)")):
+            top = max([d.get(key) or 0 for per in rres.values() for d in per.values()] + [1])
+            for i, name in enumerate(names):
+                xs = [j + i * width for j in range(len(rtraces))]
+                vals, over = [], []
+                for t in rtraces:
+                    d = rres[name].get(t, {})
+                    vals.append(d.get(key) or 0)
+                    over.append(bool(d.get("timeout")))
+                bars = ax.bar(xs, vals, width, label=name)
+                for x, o in zip(xs, over):  # stopped at the limit: a hatched bar to the top
+                    if o:
+                        ax.bar([x], [top * 2], width, color=bars.patches[0].get_facecolor(),
+                               hatch="//", alpha=0.4)
+            ax.set_yscale("log")
+            ax.set_ylabel(what)
+            ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rtraces))])
+            ax.set_xticklabels(rtraces, rotation=20)
+            ax.grid(alpha=0.3, axis="y")
+        axes[0].legend(fontsize=7)
+        if g:
+            ax = axes[2]
+            w = 0.8 / max(1, len(g))
+            for i, (lab, d) in enumerate(g.items()):
+                ax.bar([j + i * w for j in range(len(rtraces))],
+                       [d.get(t, {}).get("insns_per_op") or 0 for t in rtraces], w, label=lab)
+            ax.set_ylabel("instructions per kmalloc or kfree (QEMU -icount)")
+            ax.set_xticks([j + 0.4 - w / 2 for j in range(len(rtraces))])
+            ax.set_xticklabels(rtraces, rotation=20)
+            ax.grid(alpha=0.3, axis="y")
+            ax.legend(fontsize=7)
+            ax.set_title("in the guest, through kmalloc", fontsize=9)
+        fig.suptitle("Real programs' allocations replayed (hatched: stopped at the time limit)")
+        save(fig, "heap_real.png")
 
     holes = heap.get("holes", {})
     if holes:

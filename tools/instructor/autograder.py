@@ -5,7 +5,8 @@
 
 The zip holds, at its top (as Gradescope requires):
 
-    setup.sh         installs the compiler, QEMU and pytest (tools/autograder/setup.sh)
+    setup.sh         installs the compiler, QEMU, pytest and bubblewrap, and says whether the
+                     sandbox runs in Gradescope's image (tools/autograder/setup.sh)
     run_autograder   grades /autograder/submission into /autograder/results/results.json
                      with tools/grade-submission (made from tools/autograder/run_autograder.in)
     course/          the course as `make release` writes it: no solutions/ but those of

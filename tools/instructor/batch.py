@@ -27,7 +27,7 @@ from . import course, grade_one, intake
 
 HEARTBEAT = 15.0  # seconds between "still running" lines
 FLAG_COLUMNS = ("tests_passed", "tests_total", "timeouts", "forged", "missing", "extra", "refused",
-                "ignored", "review", "error", "seconds", "submission")
+                "ignored", "review", "error", "seconds", "sandbox", "layout_seed", "submission")
 
 
 def submissions_in(folder):
@@ -154,7 +154,9 @@ def summary_text(summaries, seconds, jobs, out):
             ("forged output rejected", lambda s: s["forged"], lambda s: f"{len(s['forged'])} tests"),
             ("files refused", lambda s: s["refused"], lambda s: f"{len(s['refused'])}"),
             ("files missing", lambda s: s["missing"], lambda s: f"{len(s['missing'])}"),
-            ("for review", lambda s: s["review"], lambda s: "; ".join(s["review"][:2]))]:
+            ("for review", lambda s: s["review"], lambda s: "; ".join(s["review"][:2])),
+            ("compiled WITHOUT the sandbox (see each intake.txt)",
+             lambda s: s.get("sandbox", "").startswith("WITHOUT"), None)]:
         found = names(pred, detail)
         if found:
             lines.append(f"{title}: {found}")

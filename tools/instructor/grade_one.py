@@ -8,6 +8,12 @@ directory; that copy's own Makefile builds the kernel (`make kernel`) and grades
 grade-nobuild`), so the submission's Makefile, scripts and tests are never run, nor even
 copied. A kernel that does not build is graded too: every test fails, quoting the compiler.
 
+The build compiles the lab files in a sandbox (sandbox.py, through the compiler wrapper
+tools/instructor/cc) and links the kernel at a layout of its own (a fresh KERNEL_LAYOUT_SEED,
+kernel/kernel.ld). Then what each lab file's object uses is checked (objects.py). A lab file
+that tried to read a file outside the course, or that uses what no lab may, is refused like
+any other (intake.py): the kernel is built again with its lab's starter in its place.
+
 OUT (default build/grading/<name>/) receives:
 
     summary.json       status, score, points per lab, what the intake found, flags
@@ -24,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -31,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import course, intake as intake_mod
+from . import course, intake as intake_mod, objects, sandbox
 
 BUILD_TIMEOUT = 600   # seconds for `make kernel`
 GRADE_TIMEOUT = 3600  # seconds for the whole grading run (each boot has its own timeout)
@@ -41,9 +48,10 @@ _NOISE = re.compile(r"^\s*(CC|LD|HOSTCC)\s|^checkpoint ")  # progress lines of t
 
 
 def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibility="after_published",
-          jobs=1, boot_timeout=None, keep=False, course_root=course.ROOT):
+          jobs=1, boot_timeout=None, keep=False, course_root=course.ROOT, layout_seed=None):
     """Grade one submission into the directory out; returns the summary (also out/summary.json).
-    Raises ValueError for a bad lab or solutions list (an instructor's mistake)."""
+    layout_seed: the graded kernel's KERNEL_LAYOUT_SEED (default: a fresh one). Raises
+    ValueError for a bad lab or solutions list (an instructor's mistake)."""
     start = time.monotonic()
     labs = course.lab_dirs(course_root)
     lab_dir = course.resolve_lab(lab, labs) if lab else labs[-1]
@@ -57,8 +65,13 @@ def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibilit
             (out / old).unlink(missing_ok=True)
 
     found = intake_mod.read(submission, course_root)
-    (out / "intake.txt").write_text(found.report() + "\n")
-    (out / "intake.json").write_text(json.dumps(found.as_dict(), indent=2) + "\n")
+    cc = os.environ.get("CC") or "gcc"
+    boxed, how = sandbox.probe(cc)
+    found.sandbox = (f"in a sandbox ({how}): each lab file saw only the course's include "
+                     "directories and its own folder" if boxed else
+                     f"WITHOUT a sandbox ({how}): the fallback checks of "
+                     "tools/instructor/sandbox.py applied instead")
+    found.layout_seed = secrets.randbits(62) if layout_seed is None else layout_seed
 
     work = Path(tempfile.mkdtemp(prefix="teachos-grade-"))
     status = "graded"
@@ -66,9 +79,12 @@ def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibilit
         copy = course.make_pristine(work / "course", sol, course_root)
         for rel, data in found.files.items():
             (copy / rel).write_bytes(data)
-        make_vars = [f"LAB={lab_dir}"] + ([f"SOLUTIONS={','.join(s[:2] for s in sol)}"] if sol else [])
+        make_vars = [f"LAB={lab_dir}", f"CC={copy / 'tools' / 'instructor' / 'cc'}"] \
+            + ([f"SOLUTIONS={','.join(s[:2] for s in sol)}"] if sol else [])
         if hidden:
             make_vars += [f"HIDDEN={Path(hidden).resolve()}", f"HIDDEN_VISIBILITY={hidden_visibility}"]
+        env = {**os.environ, **sandbox.environment(copy, boxed, work / "sandbox-notes",
+                                                    work / "sandbox", cc)}
 
         build_log = out / "build.log"
         if found.error:
@@ -76,9 +92,10 @@ def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibilit
             build_log.write_text(f"the submission could not be read: {found.error}\n")
             errors = build_log
         else:
-            ok, text = _run(["make", "-C", str(copy), "--no-print-directory", "kernel", *make_vars],
-                            BUILD_TIMEOUT, "the build")
-            build_log.write_text(text)
+            ok, text = _build(copy, make_vars + [f"KERNEL_LAYOUT_SEED={found.layout_seed}"], env,
+                              found, course_root)
+            build_log.write_text(f"lab files compiled {found.sandbox}\n"
+                                 f"kernel layout: KERNEL_LAYOUT_SEED={found.layout_seed}\n" + text)
             errors = None
             if not ok:
                 status = "build failed"
@@ -93,7 +110,7 @@ def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibilit
         if errors:
             grade_vars.append(f"BUILD_LOG={errors}")
         _, text = _run(["make", "-C", str(copy), "--no-print-directory", "grade-nobuild", *grade_vars],
-                       GRADE_TIMEOUT, "grading")
+                       GRADE_TIMEOUT, "grading", env)
         text = "\n".join(l for l in text.splitlines() if not l.startswith("make[")) + "\n"
         (out / "grade.log").write_text(_local_paths(text))
         _keep_console_logs(copy / "build", out / "runs")
@@ -108,18 +125,80 @@ def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibilit
         else:
             shutil.rmtree(work, ignore_errors=True)
 
+    (out / "intake.txt").write_text(found.report() + "\n")
+    (out / "intake.json").write_text(json.dumps(found.as_dict(), indent=2) + "\n")
     summary = _summary(found, status, out, lab_dir, time.monotonic() - start)
     _add_intake_to_gradescope(out / "results.json", found, summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def _run(cmd, timeout, what):
+def _build(copy, make_vars, env, found, course_root):
+    """`make kernel` in the copy, then the checks of what the lab files' compilation read
+    (the sandbox's notes) and of what their objects use (objects.py). A lab file either
+    check refuses is replaced by its starter and the kernel built again. (succeeded, log)"""
+    notes = Path(env["TEACHOS_SANDBOX_NOTES"])
+    log = ""
+    for _ in range(len(course.lab_files(course_root)) + 1):
+        notes.unlink(missing_ok=True)
+        # -k: every lab file is compiled, and checked, even when one of them fails.
+        ok, text = _run(["make", "-k", "-C", str(copy), "--no-print-directory", "kernel", *make_vars],
+                        BUILD_TIMEOUT, "the build", env)
+        log += text
+        refused = {}  # source -> [why]
+        for source, path in _sandbox_notes(notes):
+            if source in found.files and _outside(copy, source, path):
+                refused.setdefault(source, []).append(
+                    f"compiling it reads {path}, a file outside the course: a lab file may read "
+                    "only the course's include directories and its own folder")
+        build_dirs = [d for d in (copy / "build").iterdir() if (d / "obj").is_dir()]
+        for build_dir in build_dirs:
+            for f in objects.check(build_dir, copy, sources=list(found.files)):
+                if f.refuse:
+                    refused.setdefault(f.source, []).append(f.why)
+                elif (f.source, None, f.why) not in found.review:
+                    found.review.append((f.source, None, f.why))
+        if not refused:
+            return ok, log
+        for source, whys in sorted(refused.items()):
+            why = "; ".join(dict.fromkeys(whys))
+            found.refuse(source, why)
+            # A fresh file (copyfile: a new time stamp, so make compiles it), and no object
+            # of the refused one left behind in any case.
+            shutil.copyfile(Path(course_root) / source, copy / source)
+            for build_dir in build_dirs:
+                obj = objects.lab_objects(build_dir, copy).get(source)
+                if obj:
+                    obj.unlink(missing_ok=True)
+            log += f"\nrefused {source}: {why}\nbuilding again with its starter in its place\n\n"
+    return False, log + "\nthe build went on refusing lab files: stopped\n"
+
+
+def _sandbox_notes(path):
+    """(source, path) of each file a lab file's compilation could not read."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    return [tuple(l.split("\t", 1)) for l in lines if "\t" in l]
+
+
+def _outside(copy, source, path):
+    """Whether a file the compiler could not read lies outside the course: an absolute path,
+    a path through '..', or one that exists in the copy but was not shown to the compiler (a
+    merely missing header is an ordinary error)."""
+    p = Path(path)
+    if p.is_absolute() or ".." in p.parts:
+        return True
+    return (copy / p).exists() or (copy / Path(source).parent / p).exists()
+
+
+def _run(cmd, timeout, what, env=None):
     """Run cmd (never the submission's: the pristine copy's make); (succeeded, output)."""
     try:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, errors="replace", timeout=timeout,
-                           start_new_session=True)
+                           start_new_session=True, env=env)
         return p.returncode == 0, p.stdout
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
@@ -158,8 +237,9 @@ def _summary(found, status, out, lab, seconds):
         "forged": sorted(f"{t['lab']}/{t['test']}" for t in tests if t.get("forged")),
         "missing": found.missing, "extra": found.extra, "ignored": found.ignored,
         "refused": [f"{p}: {why}" for p, why in found.refused],
-        "review": [f"{p}:{n}: {why}" for p, n, why in found.review],
+        "review": [f"{intake_mod.where(p, n)}: {why}" for p, n, why in found.review],
         "error": found.error, "seconds": round(seconds, 1),
+        "sandbox": found.sandbox, "layout_seed": found.layout_seed,
     }
 
 
@@ -182,6 +262,8 @@ def describe(summary):
     line = (f"{summary['name']}: {summary['score']}/{summary['max_score']} points"
             + (f" ({labs})" if labs else "") + f", {summary['status']}, {summary['seconds']:g} s")
     notes = []
+    if summary.get("sandbox", "").startswith("WITHOUT"):
+        notes.append(f"compiled {summary['sandbox']}")
     if summary["error"]:
         notes.append(f"unreadable: {summary['error']}")
     if summary["timeouts"]:
@@ -225,6 +307,8 @@ def arguments(description):
 def main(argv=None):
     ap = arguments(__doc__.splitlines()[0])
     ap.add_argument("--gradescope", type=Path, help="also copy results.json here")
+    ap.add_argument("--layout-seed", type=int, help="the graded kernel's KERNEL_LAYOUT_SEED, to "
+                    "grade again exactly as before (default: a fresh one; intake.txt names it)")
     ap.add_argument("submission", type=Path)
     args = ap.parse_args(argv)
     if not args.submission.exists():
@@ -235,7 +319,8 @@ def main(argv=None):
     out = args.out or course.ROOT / "build" / "grading" / intake_mod.name_of(args.submission)
     try:
         summary = grade(args.submission, out, args.lab, args.solutions, args.hidden,
-                        args.hidden_visibility, args.jobs, args.boot_timeout, args.keep)
+                        args.hidden_visibility, args.jobs, args.boot_timeout, args.keep,
+                        layout_seed=args.layout_seed)
     except Exception as e:  # noqa: BLE001 - the autograder must still write a result
         if args.gradescope:
             write_gradescope_fallback(args.gradescope, f"the grader failed: {e}")

@@ -10,10 +10,17 @@ checked out, and nothing of it is ever run; the rest is reported:
     missing   lab files the submission lacks (the course's starter is used instead)
     refused   entries not taken: absolute paths or '..' anywhere in an archive, links and
               special files, files over MAX_FILE bytes, and sources that would make the
-              compiler read files outside the course (#include "/..." or "../", .incbin)
+              compiler read files outside the course (#include "/..." or "../", .incbin);
+              and, once compiled (grade_one.py), sources that tried to read a file outside
+              the course or whose object file uses what no lab may (objects.py)
     ignored   files outside labs/ that differ from the course's (grading uses the course's)
-    review    lab sources that mention the kernel's result signing or print KTAP text:
-              not penalized, but worth a look (see "Forged results" in the guide)
+    review    lab sources that mention the kernel's result signing or print KTAP text, and
+              (objects.py) whose object uses what its lab is not meant to or a fixed kernel
+              address: not penalized, but worth a look (see "Forged results" in the guide)
+
+The text checks here are the first line only: a source can spell a name so that no text scan
+sees it. What holds is what the compiler reads (the sandbox, sandbox.py) and what its object
+file uses (objects.py).
 """
 import os
 import re
@@ -56,8 +63,10 @@ class Intake:
     missing: list = field(default_factory=list)
     refused: list = field(default_factory=list)      # (path, why)
     ignored: list = field(default_factory=list)
-    review: list = field(default_factory=list)       # (path, line, why)
+    review: list = field(default_factory=list)       # (path, line or None, why)
     error: str = ""                                  # the submission could not be read at all
+    sandbox: str = ""                                # how its lab files were compiled
+    layout_seed: int = None                          # the graded kernel's KERNEL_LAYOUT_SEED
 
     def report(self, for_student=False):
         """The intake in words, for the instructor's logs, or (without the notes for review)
@@ -66,6 +75,10 @@ class Intake:
         if self.error:
             lines.append(f"could not read it: {self.error}")
         lines.append(f"lab files taken: {len(self.files)}")
+        if self.sandbox:
+            lines.append(f"compiled: {self.sandbox}")
+        if self.layout_seed is not None and not for_student:
+            lines.append(f"layout: the graded kernel was linked with KERNEL_LAYOUT_SEED={self.layout_seed}")
         for title, items in (("missing (the course's starter was used)", self.missing),
                              ("extra (not used)", self.extra),
                              ("ignored: changed outside labs/ (grading uses the course's own)", self.ignored)):
@@ -77,14 +90,29 @@ class Intake:
             lines += [f"    {p}: {why}" for p, why in self.refused]
         if self.review and not for_student:
             lines.append("for review (not penalized):")
-            lines += [f"    {p}:{n}: {why}" for p, n, why in self.review]
+            lines += [f"    {where(p, n)}: {why}" for p, n, why in self.review]
         return "\n".join(lines)
 
     def as_dict(self):
         return {"source": self.source, "kind": self.kind, "files": sorted(self.files),
                 "extra": self.extra, "missing": self.missing,
                 "refused": [list(r) for r in self.refused], "ignored": self.ignored,
-                "review": [list(r) for r in self.review], "error": self.error}
+                "review": [list(r) for r in self.review], "error": self.error,
+                "sandbox": self.sandbox, "layout_seed": self.layout_seed}
+
+    def refuse(self, path, why):
+        """Take back a lab file found unfit after reading it (when compiled): it is not used,
+        and its lab's starter is graded in its place."""
+        self.files.pop(path, None)
+        if (path, why) not in self.refused:
+            self.refused.append((path, why))
+        if path not in self.missing:
+            self.missing = sorted(self.missing + [path])
+
+
+def where(path, line):
+    """path:line, or the path alone for what has no line (found in the object file)."""
+    return f"{path}:{line}" if line else path
 
 
 @dataclass
@@ -182,15 +210,14 @@ def _zip_entries(path):
         raise ValueError(f"more than {MAX_ENTRIES} entries")
     entries = []
     for info in infos:
-        mode = info.external_attr >> 16
+        # The file type is in the top bits of a Unix mode, which zips made on Unix keep above
+        # the permission bits; Python's zipfile.writestr leaves the type out (0o600 alone), and
+        # zips from other systems keep no mode at all: either is a regular file.
+        mode = info.external_attr >> 16 if info.create_system == 3 else 0
+        kind = {0: "file", stat.S_IFREG: "file", stat.S_IFDIR: "dir",
+                stat.S_IFLNK: "link"}.get(stat.S_IFMT(mode), "other")
         if info.is_dir():
             kind = "dir"
-        elif stat.S_ISLNK(mode):
-            kind = "link"
-        elif mode and not stat.S_ISREG(mode):
-            kind = "other"
-        else:
-            kind = "file"
         entries.append(Entry(info.filename, kind, info.file_size,
                              (lambda info=info: zf.read(info)) if kind == "file" else None))
     return entries

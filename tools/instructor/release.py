@@ -11,11 +11,14 @@ Writes to DIR (default release/) every file of this repository (what git tracks)
                                        should they live inside the repository)
 
 and a file .release that says what it holds; the selftests read it to skip, with the reason,
-what needs a solution the copy lacks (and to accept no skip at all in a full copy). With
+what needs a solution the copy lacks (and to accept no skip at all in a full copy), and to run
+the host tests of the labs on the student's own labs/ once a lab no longer matches its
+starter as released. With
 --git, DIR becomes a fresh repository with one commit (no history, so no solution in it).
 DIR is replaced if it is an earlier release; any other existing DIR is refused.
 """
 import argparse
+import hashlib
 import json
 import shutil
 import subprocess
@@ -67,7 +70,11 @@ def write_release(out, solutions=(), exclude=(), git=False, root=course.ROOT):
     (out / MARKER).write_text(json.dumps({
         "what": "a students' copy of the course, made by `make release`",
         "solutions": sorted(solutions),
-        "labs": course.lab_dirs(out)}, indent=2) + "\n")
+        "labs": course.lab_dirs(out),
+        # The starters as released: a lab whose files still match has not been started,
+        # and its own `make test` leaves its host tests out until it is.
+        "starters": {f: hashlib.sha256((out / f).read_bytes()).hexdigest()
+                     for f in files if f.startswith("labs/")}}, indent=2) + "\n")
     if git:
         cmd = ["git", "-c", "user.name=teachos release", "-c", "user.email=release@localhost",
                "-C", str(out)]

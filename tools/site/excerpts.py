@@ -49,7 +49,7 @@ OPTIONS = {"from", "to", "only", "drop", "vary"}
 # What truly varies from one build, or one run, to the next.
 DEFAULT_VARY = [
     r"0xffffffff80[0-9a-f]{6}",                 # an address in the kernel image
-    r"(?<=seed )\d+", r"(?<=seed: )\d+",        # the seed of the randomized tests
+    r"(?<=seed )\d+", r"(?<=seed: )\d+", r"(?<=SEED=)\d+",  # the seed of the randomized tests
     r"(?<= in )\d+(\.\d+)?s\b",                 # pytest's run time
 ]
 

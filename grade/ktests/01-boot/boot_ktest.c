@@ -56,8 +56,9 @@ static uint64_t boot_pd_entry(uint64_t va)
 
 KTEST(long_mode, boot_tables_map_the_first_gib_three_times, 3)
 {
-	/* Identity, direct map and kernel image: all three views of each 2 MiB page agree. */
-	for (uint64_t pa = 0; pa < BOOT_MAP_SIZE; pa += 64 * HUGE_PAGE_SIZE) {
+	/* Identity, direct map and kernel image: all three views of every 2 MiB page agree,
+	 * from the first to the last of the 512. */
+	for (uint64_t pa = 0; pa < BOOT_MAP_SIZE; pa += HUGE_PAGE_SIZE) {
 		uint64_t views[3] = {pa, DIRECT_MAP_BASE + pa, KERNEL_VMA + pa};
 		for (int i = 0; i < 3; i++) {
 			uint64_t e = boot_pd_entry(views[i]);

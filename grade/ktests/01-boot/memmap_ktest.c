@@ -7,6 +7,36 @@
 #include "memlayout.h"
 #include "memmap.h"
 
+/* A loader's list made up here, in the kernel image (the direct map reaches it). */
+static struct multiboot_mmap_entry made_up[MEMMAP_MAX + 1];
+
+/* Copy a made-up list of n entries (none empty) with memmap_init, and check what it kept:
+ * all of them, up to MEMMAP_MAX. */
+static void copy_made_up_list(struct ktest *t, int n)
+{
+	struct multiboot_info mbi = {.flags = MULTIBOOT_INFO_MEM_MAP,
+				     .mmap_length = (uint32_t)(n * sizeof(made_up[0])),
+				     .mmap_addr = (uint32_t)virt_to_phys(made_up)};
+	int want = n < MEMMAP_MAX ? n : MEMMAP_MAX;
+
+	for (int i = 0; i < n; i++)
+		made_up[i] = (struct multiboot_mmap_entry){
+			.size = sizeof(made_up[i]) - sizeof(made_up[i].size),
+			.addr = (uint64_t)i << 21,
+			.len = (1u << 20) + (uint64_t)i * PAGE_SIZE,
+			.type = i % 2 ? MULTIBOOT_MEMORY_AVAILABLE : MULTIBOOT_MEMORY_RESERVED};
+	int got = memmap_init(&mbi);
+	EXPECT_EQ(t, got, want);
+	EXPECT_EQ(t, boot_memmap.count, want);
+	const struct memmap_region *last = &boot_memmap.regions[want - 1];
+	if (boot_memmap.count == want &&
+	    (last->base != made_up[want - 1].addr || last->len != made_up[want - 1].len))
+		FAIL(t,
+		     "a list of %d entries: region %d is [0x%lx, +0x%lx), expected entry %d's [0x%lx, +0x%lx)",
+		     n, want - 1, last->base, last->len, want - 1, made_up[want - 1].addr,
+		     made_up[want - 1].len);
+}
+
 KTEST(memmap, matches_the_boot_loader, 3)
 {
 	int n = 0;
@@ -24,6 +54,13 @@ KTEST(memmap, matches_the_boot_loader, 3)
 		EXPECT_EQ(t, r->type, e->type);
 	}
 	EXPECT_EQ(t, boot_memmap.count, n);
+
+	/* The edges of boot_memmap's room, on a list of the test's own: MEMMAP_MAX entries are
+	 * all kept, to the last; with one more, MEMMAP_MAX of them. */
+	struct memmap real = boot_memmap;
+	copy_made_up_list(t, MEMMAP_MAX);
+	copy_made_up_list(t, MEMMAP_MAX + 1);
+	boot_memmap = real;
 }
 
 KTEST(memmap, no_empty_regions, 2)

@@ -36,4 +36,8 @@ KTEST_SCENARIO(boot)
 	 * signed copy of boot_memmap's totals, which lab code cannot print for itself. */
 	attest_printf("memmap usable_kib=%lu regions=%d", boot_memmap.usable_bytes / 1024,
 		      boot_memmap.count);
+	for (int i = 0; i < boot_memmap.count && i < MEMMAP_MAX; i++)
+		attest_printf("memmap region %d base=0x%lx len=0x%lx type=%u", i,
+			      boot_memmap.regions[i].base, boot_memmap.regions[i].len,
+			      boot_memmap.regions[i].type);
 }

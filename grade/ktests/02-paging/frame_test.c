@@ -246,15 +246,38 @@ KTEST(frame, misuse_panics_and_changes_nothing, 2)
 	phys_addr_t pa = frame_alloc(&fa);
 	uint64_t free = frame_count_free(&fa);
 
+	phys_addr_t used = frame_alloc(&fa);
 	frame_free(&fa, pa);
 	EXPECT_PANIC(t, "frame_free: double free", frame_free(&fa, pa));
 	EXPECT_PANIC(t, "frame_free", frame_free(&fa, 0x100800)); /* not page-aligned */
+	EXPECT_PANIC(t, "frame_free", frame_free(&fa, used + 1)); /* one byte off a frame in use */
 	EXPECT_PANIC(t, "frame_free", frame_free(&fa, 0x40000));  /* below the bitmap */
 	EXPECT_PANIC(t, "frame_free", frame_free(&fa, 0x900000)); /* past it */
 	EXPECT_PANIC(t, "frame_free", frame_free(&fa, 0x151000)); /* reserved: never handed out */
 	EXPECT_PANIC(t, "frame_free", frame_free(&fa, 0x165000)); /* not RAM */
-	EXPECT_EQ(t, frame_count_free(&fa), free + 1);
-	EXPECT_EQ(t, count_zero_bits(&fa), free + 1);
+	EXPECT_EQ(t, frame_count_free(&fa), free);
+	EXPECT_EQ(t, count_zero_bits(&fa), free);
+
+	/*
+	 * The bitmap's edges, from both sides, with RAM on either side of it: the allocator has
+	 * frames 0x80-0x2ff of the RAM 0x40-0x3ff. Its first and last frames come back; the
+	 * frames right outside it, 0x7f and 0x300, are RAM it does not manage: refused.
+	 */
+	map_reset();
+	map_add(0x40000, 0x3c0000, MEMMAP_USABLE);
+	frame_init(&fa, bits, 0x80, frame_bitmap_words(0x280), &map, NULL, 0);
+	ASSERT_EQ(t, frame_count_free(&fa), 0x280u);
+	phys_addr_t last = 0;
+	for (phys_addr_t p; (p = frame_alloc(&fa));)
+		last = p;
+	EXPECT_EQ(t, last, 0x2ff000u);
+	EXPECT_PANIC(t, "frame_free", frame_free(&fa, 0x7f000));
+	EXPECT_PANIC(t, "frame_free", frame_free(&fa, 0x300000));
+	EXPECT_EQ(t, frame_count_free(&fa), 0u);
+	frame_free(&fa, 0x80000);
+	frame_free(&fa, 0x2ff000);
+	EXPECT_EQ(t, frame_count_free(&fa), 2u);
+	EXPECT_EQ(t, count_zero_bits(&fa), 2u);
 }
 
 KTEST(frame, contig_takes_the_lowest_run_long_enough, 3)
@@ -291,6 +314,14 @@ KTEST(frame, contig_takes_the_lowest_run_long_enough, 3)
 	EXPECT_EQ(t, count_zero_bits(&fa), start);
 	/* A run that crosses from one word into the next, starting at frame 0x13c. */
 	EXPECT_EQ(t, frame_alloc_contig(&fa, 70), 0x13c000u);
+
+	/* Every free frame in one run: all of them at once, but not one more. */
+	map_reset();
+	map_add(0x40000, 0x3c0000, MEMMAP_USABLE);
+	frame_init(&fa, bits, 0x80, frame_bitmap_words(0x280), &map, NULL, 0);
+	EXPECT_EQ(t, frame_alloc_contig(&fa, 0x281), 0u);
+	EXPECT_EQ(t, frame_alloc_contig(&fa, 0x280), 0x80000u);
+	EXPECT_EQ(t, frame_count_free(&fa), 0u);
 }
 
 KTEST(frame, contig_free_checks_every_frame_first, 1)

@@ -5,6 +5,7 @@
  */
 #include "boot.h"
 #include "kprintf.h"
+#include "kvm.h"
 #include "ktest.h"
 #include "memlayout.h"
 #include "memmap.h"
@@ -15,6 +16,7 @@
 #include "x86.h"
 
 #define LOW_MEMORY_END _UL(0x100000)
+#define MiB	       _UL(0x100000)
 
 static bool need_kernel_tables(struct ktest *t)
 {
@@ -186,6 +188,32 @@ KTEST(kvm, direct_map_covers_all_ram, 2)
 			(void)*(volatile uint8_t *)va; /* and it can be read */
 		}
 	}
+
+	/*
+	 * The rounding, at the edges, on a map of its own in an address space of its own: usable
+	 * [3 MiB + 4 KiB, 7 MiB - 4 KiB) rounds out to the 2 MiB pages at 2, 4 and 6 MiB; usable
+	 * [10 MiB, 12 MiB) is exactly the page at 10 MiB; reserved [12 MiB, 14 MiB) is not RAM.
+	 */
+	static struct memmap odd;
+	struct vm_space as;
+	odd.count = 3;
+	odd.regions[0] =
+		(struct memmap_region){3 * MiB + PAGE_SIZE, 4 * MiB - 2 * PAGE_SIZE, MEMMAP_USABLE};
+	odd.regions[1] = (struct memmap_region){10 * MiB, 2 * MiB, MEMMAP_USABLE};
+	odd.regions[2] = (struct memmap_region){12 * MiB, 2 * MiB, MEMMAP_RESERVED};
+	ASSERT_EQ(t, vm_init(&as, kframe_alloc, kframe_free), 0);
+	int err = kvm_map_ram(&as, &odd);
+	EXPECT_EQ(t, err, 0);
+	for (uint64_t pa = 0; !err && pa < 16 * MiB; pa += HUGE_PAGE_SIZE) {
+		bool want = pa == 2 * MiB || pa == 4 * MiB || pa == 6 * MiB || pa == 10 * MiB;
+		bool mapped = vm_translate(&as, DIRECT_MAP_BASE + pa) == pa;
+		if (mapped != want)
+			FAIL(t,
+			     "usable RAM [3 MiB + 4 KiB, 7 MiB - 4 KiB) and [10 MiB, 12 MiB): the direct "
+			     "map %s the 2 MiB page at %lu MiB, which it should %s",
+			     mapped ? "has" : "lacks", pa / MiB, want ? "have" : "not");
+	}
+	vm_destroy(&as);
 }
 
 /* ---- the kernel's frames ------------------------------------------------------------------- */

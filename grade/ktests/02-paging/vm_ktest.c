@@ -30,9 +30,16 @@ static void leak_check_start(struct ktest *t)
 
 static void leak_check_end(struct ktest *t)
 {
-	if (kframes_free() != frames_at_start)
-		FAIL(t, "the test ends with %ld frames fewer free than it started with (a leak)",
-		     (long)(frames_at_start - kframes_free()));
+	uint64_t now = kframes_free();
+
+	if (now < frames_at_start)
+		FAIL(t, "the test ends with %lu frames fewer free than it started with (a leak)",
+		     frames_at_start - now);
+	else if (now > frames_at_start)
+		FAIL(t,
+		     "the test ends with %lu frames more free than it started with: the kernel's "
+		     "count of free frames grew by more than was given back (is it kept right?)",
+		     now - frames_at_start);
 }
 
 KTEST_SUITE(vm, leak_check_start, leak_check_end);
@@ -260,9 +267,15 @@ KTEST(vm, misuse_panics, 1)
 	if (!private_space(t, &as))
 		return;
 	ASSERT_EQ(t, vm_map(&as, va, 0x300000, 0), 0);
-	EXPECT_PANIC(t, "vm_map", vm_map(&as, va, 0x400000, 0));	     /* already mapped */
-	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + 8, 0x400000, 0));	     /* not aligned */
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, va, 0x400000, 0));     /* already mapped */
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + 8, 0x400000, 0)); /* not aligned */
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + PAGE_SIZE + 1, 0x400000, 0)); /* by one byte */
 	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + PAGE_SIZE, 0x400008, 0)); /* pa not aligned */
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, va + PAGE_SIZE, 0x400001, 0));
+	/* a huge page must be aligned to 2 MiB, not just to 4 KiB */
+	EXPECT_PANIC(t, "vm_map",
+		     vm_map(&as, TEST_VA + HUGE_PAGE_SIZE + PAGE_SIZE, 0x400000, PTE_HUGE));
+	EXPECT_PANIC(t, "vm_map", vm_map(&as, TEST_VA + HUGE_PAGE_SIZE, 0x401000, PTE_HUGE));
 	EXPECT_PANIC(t, "vm_map", vm_map(&as, 0x0000900000000000UL, 0x400000, 0));
 	EXPECT_EQ(t, vm_translate(&as, va), 0x300000u);
 	EXPECT_EQ(t, vm_unmap(&as, va), 0);

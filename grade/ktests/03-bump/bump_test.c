@@ -272,11 +272,17 @@ KTEST(bump, misuse_panics, 1)
 {
 	struct bump h;
 
-	bump_init(&h, arena, 64);
-	void *p = bump_alloc(&h, 8, 1);
-	EXPECT_PANIC(t, "bump_free", bump_free(&h, arena + 32)); /* past next */
-	EXPECT_PANIC(t, "bump_free", bump_free(&h, arena + 100));
-	bump_free(&h, p);
+	bump_init(&h, arena + 16, 64);
+	uint8_t *p = bump_alloc(&h, 8, 1), *q = bump_alloc(&h, 8, 1);
+	ASSERT_TRUE(t, p == arena + 16 && q == p + 8);
+	/* should be: [p: 8 bytes | q: 8 bytes | next ...), each edge tried on both sides */
+	EXPECT_PANIC(t, "bump_free", bump_free(&h, q + 8));	 /* next: never handed out */
+	EXPECT_PANIC(t, "bump_free", bump_free(&h, arena + 48)); /* further past next */
+	EXPECT_PANIC(t, "bump_free", bump_free(&h, arena + 200));
+	EXPECT_PANIC(t, "bump_free", bump_free(&h, p - 1)); /* the byte before the arena */
+	bump_free(&h, q + 7); /* the last byte handed out is in [start, next): accepted */
+	bump_free(&h, p);     /* the arena's first byte: accepted, and now it is empty */
+	EXPECT_EQ(t, h.next, h.start);
 	EXPECT_PANIC(t, "bump_free", bump_free(&h, p)); /* the arena is empty: freed twice */
 	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 3));
 	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 0));

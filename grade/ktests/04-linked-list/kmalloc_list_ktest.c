@@ -17,6 +17,12 @@
 #define MERGE_MIN      2049
 #define MERGE_MAX      5000
 #define MERGE_HEADROOM (_UL(64) << 10) /* free room made first, so that nothing grows */
+/* The room is made of pieces below a page, which the heap serves at every checkpoint (from 06
+ * on, a page or more comes from the buddy). */
+#define ROOM_PIECE  (PAGE_SIZE - 128)
+#define ROOM_PIECES (MERGE_HEADROOM / ROOM_PIECE + 1)
+
+static void *room[ROOM_PIECES];
 
 /* True if kmalloc runs on the list heap (itself, or under the block heap); else fails. */
 static bool require_list_heap(struct ktest *t, struct kheap_snapshot *before)
@@ -97,10 +103,14 @@ KTEST(kmalloc_list, freed_blocks_merge_back, 2)
 
 	if (!require_list_heap(t, &before))
 		return;
-	/* Room first (the heap may grow here), so that the blocks below need no growth. */
-	void *room = kmalloc(MERGE_HEADROOM);
-	ASSERT_NOT_NULL(t, room);
-	kfree(room);
+	/* Room first (the heap may grow here, and the block heap give its empty slabs back),
+	 * so that the blocks below need neither: the free pieces must change only by them. */
+	for (size_t i = 0; i < ROOM_PIECES; i++) {
+		room[i] = kmalloc(ROOM_PIECE);
+		ASSERT_NOT_NULL(t, room[i]);
+	}
+	for (size_t i = 0; i < ROOM_PIECES; i++)
+		kfree(room[i]);
 	struct heap_stats start;
 	kheap_stats(&start);
 	for (int i = 0; i < MERGE_BLOCKS; i++) {

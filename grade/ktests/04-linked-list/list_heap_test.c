@@ -214,6 +214,31 @@ KTEST(list_heap, alloc_from_region_aligns_the_payload, 2)
 			     align, (long)(fit.block + LIST_HEAP_HEADER - (uintptr_t)arena),
 			     fit.size, (long)(want - (uintptr_t)arena));
 	}
+
+	/*
+	 * The front gap at its edge, 64-aligned. From arena + 32 the first payload, arena + 64,
+	 * leaves a gap of 16 bytes, exactly a node: kept. From arena + 40 it would leave 8, less
+	 * than a node: the payload moves on to arena + 128.
+	 */
+	static const struct {
+		size_t start, payload;
+	} edges[] = {{32, 64}, {40, 128}};
+	for (size_t i = 0; i < ARRAY_SIZE(edges); i++) {
+		r = (void *)(arena + edges[i].start);
+		r->size = PAGE_SIZE;
+		r->next = NULL;
+		if (!list_heap_alloc_from_region(r, 24, 64, &fit))
+			FAIL(t, "a block of 24 bytes aligned to 64 was rejected by a 4 KiB region");
+		else if (fit.block + LIST_HEAP_HEADER != (uintptr_t)arena + edges[i].payload)
+			FAIL(t,
+			     "24 bytes aligned to 64 in a region at arena + %zu: payload at arena + "
+			     "%ld, expected arena + %zu (a front gap of %zu bytes %s)",
+			     edges[i].start,
+			     (long)(fit.block + LIST_HEAP_HEADER - (uintptr_t)arena),
+			     edges[i].payload, 48 - edges[i].start,
+			     48 - edges[i].start >= LIST_HEAP_NODE ? "holds a node: kept"
+								   : "cannot hold a node");
+	}
 }
 
 /* --- step 2 ----------------------------------------------------------------------------------- */
@@ -571,6 +596,19 @@ KTEST(list_heap, add_region_merges_with_the_end, 2)
 	EXPECT_EQ(t, list_count_regions(&h), 2);
 	/* memory that is free already cannot be added again */
 	EXPECT_PANIC(t, "overlaps", list_heap_add_region(&h, arena + 2100, 64));
+
+	/*
+	 * The edges, each from both sides. Free: [+1024, +1280). A region that overlaps it by
+	 * one grain, at its end or at its start, is refused; one that ends right where it starts,
+	 * or starts right where it ends, merges with it.
+	 */
+	list_heap_init(&h, arena + 1024, 256);
+	EXPECT_PANIC(t, "overlaps", list_heap_add_region(&h, arena + 1280 - LIST_HEAP_GRAIN, 64));
+	EXPECT_PANIC(t, "overlaps", list_heap_add_region(&h, arena + 960 + LIST_HEAP_GRAIN, 64));
+	EXPECT_LIST(t, &h, 1024, 256);
+	list_heap_add_region(&h, arena + 1280, 64); /* should be [+1024, +1344) */
+	list_heap_add_region(&h, arena + 960, 64);  /* should be [+960, +1344) */
+	EXPECT_LIST(t, &h, 960, 384);
 }
 
 static void random_run(struct ktest *t, enum list_heap_fit fit)

@@ -1,7 +1,8 @@
 /*
  * Lab 05: the fixed-block allocator, step by step and then as a whole, on private arenas
- * (runs in the kernel and on the host). The fallback is a list_heap: each class block is one
- * of its allocations, with a 16-byte header in front.
+ * (runs in the kernel and on the host). The fallback is a list_heap: each slab is one of its
+ * allocations (BLOCK_HEAP_SLAB_BYTES at a multiple of BLOCK_HEAP_SLAB_SIZE), and so is each
+ * request above 2048 bytes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -11,10 +12,14 @@
 #include "list_check.h"
 #include "list_heap.h"
 
-#define ARENA_SIZE (16 * PAGE_SIZE)
+#define ARENA_SIZE (128 * PAGE_SIZE) /* 512 KiB: 32 slab windows */
+#define SLAB	   BLOCK_HEAP_SLAB_SIZE
+#define LIST_BOUND (ARENA_SIZE / SLAB) /* no class can have more slabs than windows */
+#define TOP_CLASS  (BLOCK_HEAP_CLASSES - 1)
 
-static uint8_t arena[ARENA_SIZE] __aligned(HEAP_MAX_ALIGN);
+static uint8_t arena[ARENA_SIZE] __aligned(BLOCK_HEAP_SLAB_SIZE);
 static struct heap_model model;
+static uint64_t seen[BLOCK_HEAP_SLAB_MAX_BLOCKS / 64]; /* blocks met on one free list */
 
 /* Settings for the step tests: no prefill, so that init needs none of the steps. */
 static const struct block_heap_config no_prefill = {.prefill = 0, .cap = 8};
@@ -38,9 +43,47 @@ static size_t expected_used(size_t size, size_t align)
 	return c >= 0 ? block_heap_class_size(c) : (size > align ? size : align);
 }
 
+/* The fallback's allocations: the big blocks (a slab is a piece of it, not an allocation). */
 static size_t fallback_live(const struct block_heap *h)
 {
 	return h->fallback.live_allocs;
+}
+
+/* True if any byte of the window at base is inside a free region of the fallback. */
+static bool window_in_free_region(const struct block_heap *h, uintptr_t base)
+{
+	for (const struct list_region *r = h->fallback.head; r; r = r->next)
+		if (base < (uintptr_t)r + r->size && (uintptr_t)r < base + BLOCK_HEAP_SLAB_BYTES)
+			return true;
+	return false;
+}
+
+/* The slabs on class c's list (at most LIST_BOUND + 1 counted: a loop stops there). */
+static unsigned slabs_listed(const struct block_heap *h, int c)
+{
+	unsigned n = 0;
+
+	for (const struct block_slab *s = h->classes[c].slabs; s && n <= LIST_BOUND; s = s->next)
+		n++;
+	return n;
+}
+
+/* Blocks on slab s's free list (at most s->blocks + 1 counted). */
+static unsigned free_listed(const struct block_slab *s)
+{
+	unsigned n = 0;
+
+	for (const struct block_free *b = s->free; b && n <= s->blocks; b = b->next)
+		n++;
+	return n;
+}
+
+/* The live map's bit of block p: one bit per 8 bytes of the window, the block's first. */
+static bool is_live(const struct block_slab *s, const void *p)
+{
+	size_t i = ((uintptr_t)p - block_heap_slab_base(p)) / BLOCK_HEAP_MIN_CLASS;
+
+	return (s->live_map[i / 64] >> (i % 64)) & 1;
 }
 
 static void *ops_alloc(void *h, size_t size, size_t align)
@@ -58,91 +101,159 @@ static void ops_stats(const void *h, struct heap_stats *s)
 	block_heap_stats(h, s);
 }
 
-/* The class lists: lengths as counted, within the cap, blocks of the right size. */
+/* Slab s, on class c's list, is a well-formed slab: its record, its place in the fallback,
+ * its free list. Returns its free blocks, or -1 after a failure. */
+static long check_slab(struct ktest *t, struct heap_model *m, int c, const struct block_slab *s)
+{
+	const struct block_heap *h = m->heap;
+	uintptr_t base = block_heap_slab_base(s);
+	size_t size = block_heap_class_size(c);
+
+	if ((uintptr_t)s != base + BLOCK_HEAP_SLAB_RECORD || base < m->lo || base >= m->hi) {
+		HEAP_FAIL(t, m,
+			  "class %d's list holds %p, which is not the record of a slab in the "
+			  "arena",
+			  c, (void *)s);
+		return -1;
+	}
+	if (s->check != block_heap_slab_check(h, s) || s->class != c ||
+	    s->blocks != block_heap_slab_blocks(c) || s->live > s->blocks) {
+		HEAP_FAIL(t, m,
+			  "slab %p on class %d's list: check %s, class %u, %u blocks (should be "
+			  "%u), %u live",
+			  (void *)base, c, s->check == block_heap_slab_check(h, s) ? "ok" : "wrong",
+			  s->class, s->blocks, block_heap_slab_blocks(c), s->live);
+		return -1;
+	}
+	if (window_in_free_region(h, base)) {
+		HEAP_FAIL(t, m, "slab %p of class %d overlaps a free region of the fallback",
+			  (void *)base, c);
+		return -1;
+	}
+	unsigned bits = 0;
+	for (size_t w = 0; w < ARRAY_SIZE(s->live_map); w++)
+		for (uint64_t x = s->live_map[w]; x; x &= x - 1) /* the kernel has no popcount */
+			bits++;
+	if (bits != s->live) {
+		HEAP_FAIL(t, m, "slab %p of class %d: %u live, but %u bits set in its live map",
+			  (void *)base, c, s->live, bits);
+		return -1;
+	}
+	memset(seen, 0, sizeof(seen));
+	unsigned n = 0;
+	for (const struct block_free *b = s->free; b; b = b->next) {
+		uintptr_t a = (uintptr_t)b;
+		size_t i = (a - base) / size;
+		/* check before following the link: a wrong one may point anywhere */
+		if (a < base || a % size || i >= s->blocks || ++n > s->blocks ||
+		    (seen[i / 64] >> (i % 64)) & 1 || is_live(s, b)) {
+			HEAP_FAIL(t, m,
+				  "slab %p of class %d (%zu-byte blocks): its free list holds %p, "
+				  "which is not a free block of it, or holds it twice",
+				  (void *)base, c, size, (void *)b);
+			return -1;
+		}
+		seen[i / 64] |= UINT64_C(1) << (i % 64);
+	}
+	if (n != s->blocks - s->live || n == 0) {
+		HEAP_FAIL(t, m,
+			  "slab %p of class %d: %u blocks on its free list, %u live of %u: a slab "
+			  "on the list has a free block, and every block is either live or free",
+			  (void *)base, c, n, s->live, s->blocks);
+		return -1;
+	}
+	return n;
+}
+
+/* Every class's list: well-formed slabs, linked both ways, empty ones counted and capped. */
 static void check_class_lists(struct ktest *t, struct heap_model *m)
 {
 	const struct block_heap *h = m->heap;
 	unsigned most = h->config.cap > h->config.prefill ? h->config.cap : h->config.prefill;
 
 	for (int c = 0; c < BLOCK_HEAP_CLASSES && !m->broken; c++) {
-		unsigned n = 0;
-		for (const struct block_free *b = h->classes[c].head; b && n <= most + 1;
-		     b = b->next) {
-			n++;
-			/* check before following the link: a wrong one may point anywhere */
-			if ((uintptr_t)b % block_heap_class_size(c) || (uintptr_t)b < m->lo ||
-			    (uintptr_t)b >= m->hi ||
-			    list_heap_alloc_size(&h->fallback, b) != block_heap_class_size(c)) {
+		const struct block_slab *prev = NULL;
+		unsigned n = 0, empty = 0;
+
+		for (const struct block_slab *s = h->classes[c].slabs; s; prev = s, s = s->next) {
+			if (++n > LIST_BOUND || s->prev != prev) {
 				HEAP_FAIL(t, m,
-					  "block %p on the list of class %d (%zu bytes) is not a "
-					  "%zu-byte block of the fallback aligned to its size",
-					  (void *)b, c, block_heap_class_size(c),
-					  block_heap_class_size(c));
+					  "class %d's list of slabs is broken at %p (prev %p, "
+					  "expected %p)",
+					  c, (void *)s, n > LIST_BOUND ? NULL : (void *)s->prev,
+					  (void *)prev);
 				return;
 			}
+			if (check_slab(t, m, c, s) < 0)
+				return;
+			empty += s->live == 0;
 		}
-		if (n != h->classes[c].count || n > most)
-			HEAP_FAIL(t, m, "class %d: %u blocks on its list, count says %u, cap %u", c,
-				  n, h->classes[c].count, h->config.cap);
+		if (empty != h->classes[c].empty || empty > most)
+			HEAP_FAIL(t, m,
+				  "class %d: %u empty slabs on its list, empty says %u, cap %u", c,
+				  empty, h->classes[c].empty, h->config.cap);
 	}
 }
 
 /*
- * No block on two lists: every block on a class list appears once on all of them, is not
- * inside a free region of the fallback, and is not a block the test holds.
+ * No block in two places: every small block the test holds is live in its slab (and no slab
+ * lies in a free region of the fallback: check_slab); the fallback's allocations are the
+ * test's big blocks, nothing else.
  */
 static void check_no_block_twice(struct ktest *t, struct heap_model *m)
 {
 	const struct block_heap *h = m->heap;
+	size_t big = 0, big_bytes = 0;
 
-	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++) {
-		for (const struct block_free *b = h->classes[c].head; b && !m->broken;
-		     b = b->next) {
-			uintptr_t a = (uintptr_t)b;
-			for (int d = c; d < BLOCK_HEAP_CLASSES; d++)
-				for (const struct block_free *o = d == c ? b->next
-									 : h->classes[d].head;
-				     o; o = o->next)
-					if (o == b)
-						HEAP_FAIL(t, m,
-							  "block %p is on class list %d and %d",
-							  (void *)b, c, d);
-			for (const struct list_region *r = h->fallback.head; r; r = r->next)
-				if (a >= (uintptr_t)r && a < (uintptr_t)r + r->size)
-					HEAP_FAIL(t, m,
-						  "block %p of class %d is also inside the "
-						  "fallback's free region [%p, +%zu)",
-						  (void *)b, c, (void *)r, r->size);
-			for (int i = 0; i < m->count; i++)
-				if (a < (uintptr_t)m->blocks[i].p + m->blocks[i].size &&
-				    (uintptr_t)m->blocks[i].p < a + block_heap_class_size(c))
-					HEAP_FAIL(t, m,
-						  "block %p of class %d overlaps the live block "
-						  "%p from step %u",
-						  (void *)b, c, m->blocks[i].p, m->blocks[i].step);
+	for (int i = 0; i < m->count && !m->broken; i++) {
+		const struct heap_block *b = &m->blocks[i];
+		if (expected_class(b->size, b->align) < 0) {
+			big++;
+			big_bytes += expected_used(b->size, b->align);
+			continue;
 		}
+		const struct block_slab *s = block_heap_slab_of(b->p);
+		if (s->check != block_heap_slab_check(h, s) || !is_live(s, b->p))
+			HEAP_FAIL(t, m,
+				  "the live block %p from step %u is not a live block of a slab",
+				  (void *)b->p, b->step);
 	}
+	/* The fallback's allocations are the big blocks, nothing else; the slabs, full ones
+	 * too, are pieces of it the heap counts. */
+	size_t listed = 0;
+	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++)
+		listed += slabs_listed(h, c);
+	if (fallback_live(h) != big || h->fallback.used_bytes != big_bytes || h->slabs < listed)
+		HEAP_FAIL(t, m,
+			  "the fallback has %zu allocations of %zu bytes, the test holds %zu big "
+			  "blocks of %zu bytes; %zu slabs counted, %zu on the class lists",
+			  fallback_live(h), h->fallback.used_bytes, big, big_bytes, h->slabs,
+			  listed);
 }
 
-/* used: class sizes (big: max(size, align)); free and overhead: from the fallback + lists. */
+/* used: class sizes (big: max(size, align)); free: the fallback's + the slabs' free blocks. */
 static void ops_expect(struct ktest *t, struct heap_model *m, const struct heap_stats *s)
 {
 	const struct block_heap *h = m->heap;
 	struct heap_stats fb;
-	size_t used = 0, cached = 0;
+	size_t used = 0, cached = 0, blocks = 0;
 
 	for (int i = 0; i < m->count; i++)
 		used += expected_used(m->blocks[i].size, m->blocks[i].align);
 	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++)
-		cached += h->classes[c].count * block_heap_class_size(c);
+		for (const struct block_slab *sl = h->classes[c].slabs; sl && !m->broken;
+		     sl = sl->next) {
+			cached += (size_t)(sl->blocks - sl->live) * block_heap_class_size(c);
+			blocks += sl->blocks - sl->live;
+		}
 	list_heap_stats(&h->fallback, &fb);
 	if (s->used_bytes != used || s->free_bytes != fb.free_bytes + cached ||
-	    s->overhead_bytes != fb.overhead_bytes || s->total_bytes != fb.total_bytes)
+	    s->total_bytes != fb.total_bytes || s->free_regions != fb.free_regions + blocks)
 		HEAP_FAIL(t, m,
-			  "block_heap stats: used %zu, free %zu, overhead %zu; expected used "
-			  "%zu (class sizes), free %zu (fallback %zu + lists %zu), overhead %zu",
-			  s->used_bytes, s->free_bytes, s->overhead_bytes, used,
-			  fb.free_bytes + cached, fb.free_bytes, cached, fb.overhead_bytes);
+			  "block_heap stats: used %zu, free %zu in %zu pieces; expected used %zu "
+			  "(class sizes), free %zu (fallback %zu + slabs %zu) in %zu pieces",
+			  s->used_bytes, s->free_bytes, s->free_regions, used,
+			  fb.free_bytes + cached, fb.free_bytes, cached, fb.free_regions + blocks);
 	if (!list_check_invariants(t, &h->fallback))
 		m->broken = true;
 	check_class_lists(t, m);
@@ -151,10 +262,12 @@ static void ops_expect(struct ktest *t, struct heap_model *m, const struct heap_
 static void ops_expect_all(struct ktest *t, struct heap_model *m, const struct heap_stats *s)
 {
 	ops_expect(t, m, s);
-	check_no_block_twice(t, m);
+	if (!m->broken)
+		check_no_block_twice(t, m);
 }
 
-/* It must succeed when its class has a block, or the fallback a region large enough. */
+/* It must succeed when its class has a slab with a free block, or the fallback a region
+ * large enough for a new slab (or for the big request). */
 static bool ops_must_fit(const struct heap_model *m, const struct heap_stats *s, size_t size,
 			 size_t align)
 {
@@ -163,9 +276,11 @@ static bool ops_must_fit(const struct heap_model *m, const struct heap_stats *s,
 	size_t n = expected_used(size, align), a = c >= 0 ? n : align;
 	struct heap_stats fb;
 
-	if (c >= 0 && h->classes[c].count > 0)
+	if (c >= 0 && h->classes[c].slabs)
 		return true;
 	list_heap_stats(&h->fallback, &fb);
+	if (c >= 0) /* a slab: its window and a header in front, wherever the region starts */
+		return 2 * SLAB + LIST_HEAP_NODE <= fb.largest_free;
 	n = (n + LIST_HEAP_GRAIN - 1) & ~(size_t)(LIST_HEAP_GRAIN - 1);
 	return n < ARENA_SIZE &&
 	       LIST_HEAP_HEADER + n + a + LIST_HEAP_GRAIN + LIST_HEAP_NODE <= fb.largest_free;
@@ -213,91 +328,240 @@ KTEST(block_heap, class_of_each_request, 2)
 
 /* --- step 2 ----------------------------------------------------------------------------------- */
 
-KTEST(block_heap, class_alloc_pops_or_refills, 2)
+KTEST(block_heap, slab_new_carves_a_whole_slab, 2)
 {
 	struct block_heap h;
 
 	block_heap_init(&h, arena, ARENA_SIZE, &no_prefill);
-	/* an empty list: a new block from the fallback, aligned to its size */
 	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++) {
-		uint8_t *p = block_heap_class_alloc(&h, c);
 		size_t size = block_heap_class_size(c);
-		if (!p || (uintptr_t)p % size || list_heap_alloc_size(&h.fallback, p) != size)
+		struct block_slab *s = block_heap_slab_new(&h, c);
+		ASSERT_NOT_NULL(t, s);
+		uintptr_t base = block_heap_slab_base(s);
+		/* should be: a fallback allocation of a whole window, the record at its end */
+		if (s != block_heap_slab_of((void *)base) || window_in_free_region(&h, base) ||
+		    base < (uintptr_t)arena || base >= (uintptr_t)arena + ARENA_SIZE) {
 			FAIL(t,
-			     "block_heap_class_alloc(class %d) = %p: not a %zu-byte fallback block "
-			     "aligned to %zu",
-			     c, p, size, size);
+			     "block_heap_slab_new(class %d) = %p: not the record of a window of "
+			     "the arena taken from the fallback's free memory (slab_take)",
+			     c, (void *)s);
+			continue;
+		}
+		EXPECT_EQ(t, s->class, c);
+		EXPECT_EQ(t, s->blocks, block_heap_slab_blocks(c));
+		EXPECT_EQ(t, s->live, 0);
+		EXPECT_EQ(t, s->check, block_heap_slab_check(&h, s));
+		unsigned bits = 0;
+		for (size_t w = 0; w < ARRAY_SIZE(s->live_map); w++)
+			bits += s->live_map[w] != 0;
+		EXPECT_EQ(t, bits, 0);
+		/* should be: free -> block 0 -> block 1 -> ... -> block n-1 -> NULL */
+		unsigned i = 0;
+		const struct block_free *b = s->free;
+		for (; b && i < s->blocks; b = b->next, i++)
+			if ((uintptr_t)b != base + i * size)
+				break;
+		if (i != s->blocks || b)
+			FAIL(t,
+			     "class %d: the slab's free list should be its %u blocks of %zu bytes "
+			     "in address order from %p; it differs at block %u (%p)",
+			     c, s->blocks, size, (void *)base, i, (void *)b);
+		/* first on the class's list, and empty */
+		EXPECT_EQ(t, h.classes[c].slabs, s);
+		EXPECT_NULL(t, s->prev);
+		EXPECT_EQ(t, h.classes[c].empty, 1);
 	}
-	EXPECT_EQ(t, fallback_live(&h), BLOCK_HEAP_CLASSES);
+	EXPECT_EQ(t, h.slabs, BLOCK_HEAP_CLASSES);
+	EXPECT_EQ(t, fallback_live(&h), 0);
 
-	/* a block on the list: popped, no fallback call */
-	struct block_free *b = block_heap_class_alloc(&h, 2);
-	ASSERT_NOT_NULL(t, b);
-	b->next = NULL;
-	h.classes[2].head = b;
-	h.classes[2].count = 1;
-	/* should be: class 2: head -> b */
-	EXPECT_EQ(t, block_heap_class_alloc(&h, 2), (void *)b);
-	EXPECT_NULL(t, h.classes[2].head);
-	EXPECT_EQ(t, h.classes[2].count, 0);
-	EXPECT_EQ(t, fallback_live(&h), BLOCK_HEAP_CLASSES + 1);
+	/* a second slab of a class goes first, before the other */
+	struct block_slab *old = h.classes[3].slabs, *s = block_heap_slab_new(&h, 3);
+	ASSERT_NOT_NULL(t, s);
+	/* should be: class 3: s <-> old */
+	EXPECT_EQ(t, h.classes[3].slabs, s);
+	EXPECT_EQ(t, s->next, old);
+	EXPECT_EQ(t, old->prev, s);
+	EXPECT_EQ(t, h.classes[3].empty, 2);
+
+	/* no room in the fallback: NULL, nothing changed */
+	block_heap_init(&h, arena, SLAB, &no_prefill);
+	EXPECT_NULL(t, block_heap_slab_new(&h, 0));
+	EXPECT_NULL(t, h.classes[0].slabs);
+	EXPECT_EQ(t, h.classes[0].empty, 0);
+	EXPECT_EQ(t, h.slabs, 0);
 }
 
 /* --- step 3 ----------------------------------------------------------------------------------- */
 
-KTEST(block_heap, class_free_pushes_until_the_cap, 2)
+KTEST(block_heap, class_alloc_pops_and_carves, 2)
 {
-	const struct block_heap_config cap2 = {.prefill = 0, .cap = 2};
 	struct block_heap h;
+	void *p[2 * 7 + 1];
+	const unsigned n = block_heap_slab_blocks(TOP_CLASS);
 
-	block_heap_init(&h, arena, ARENA_SIZE, &cap2);
-	void *a = block_heap_class_alloc(&h, 3), *b = block_heap_class_alloc(&h, 3),
-	     *c = block_heap_class_alloc(&h, 3);
-	ASSERT_NOT_NULL(t, c);
-	block_heap_class_free(&h, 3, a);
-	/* should be: class 3: head -> a */
-	EXPECT_EQ(t, h.classes[3].head, a);
-	EXPECT_EQ(t, h.classes[3].count, 1);
-	block_heap_class_free(&h, 3, b);
-	/* should be: class 3: head -> b -> a */
-	ASSERT_EQ(t, h.classes[3].head, b);
-	EXPECT_EQ(t, h.classes[3].head->next, a);
-	EXPECT_EQ(t, h.classes[3].count, 2);
-	EXPECT_EQ(t, fallback_live(&h), 3);
-	block_heap_class_free(&h, 3, c);
-	/* the list is at its cap: c goes back to the fallback */
-	EXPECT_EQ(t, h.classes[3].head, b);
-	EXPECT_EQ(t, h.classes[3].count, 2);
-	EXPECT_EQ(t, fallback_live(&h), 2);
+	ASSERT_LT(t, 2 * n, ARRAY_SIZE(p));
+	block_heap_init(&h, arena, ARENA_SIZE, &no_prefill);
+	/* an empty list: a new slab; its first block */
+	p[0] = block_heap_class_alloc(&h, TOP_CLASS);
+	ASSERT_NOT_NULL(t, p[0]);
+	struct block_slab *s = block_heap_slab_of(p[0]);
+	EXPECT_EQ(t, (uintptr_t)p[0], block_heap_slab_base(s));
+	EXPECT_EQ(t, h.slabs, 1);
+	EXPECT_EQ(t, s->live, 1);
+	EXPECT_EQ(t, h.classes[TOP_CLASS].empty, 0); /* it has a live block now */
+	/* the next blocks of the same slab, in address order, no fallback call */
+	for (unsigned i = 1; i < n; i++) {
+		p[i] = block_heap_class_alloc(&h, TOP_CLASS);
+		if (p[i] != (uint8_t *)p[0] + i * BLOCK_HEAP_MAX_CLASS)
+			FAIL(t,
+			     "allocation %u of class %d returned %p, expected block %u of the slab, %p",
+			     i + 1, TOP_CLASS, p[i], i, (uint8_t *)p[0] + i * BLOCK_HEAP_MAX_CLASS);
+	}
+	EXPECT_EQ(t, h.slabs, 1);
+	EXPECT_EQ(t, s->live, n);
+	/* full: off the list */
+	EXPECT_NULL(t, s->free);
+	EXPECT_NULL(t, h.classes[TOP_CLASS].slabs);
+	/* one more: a second slab */
+	p[n] = block_heap_class_alloc(&h, TOP_CLASS);
+	ASSERT_NOT_NULL(t, p[n]);
+	EXPECT_NE(t, block_heap_slab_of(p[n]), s);
+	EXPECT_EQ(t, h.slabs, 2);
+	EXPECT_EQ(t, h.classes[TOP_CLASS].slabs, block_heap_slab_of(p[n]));
+
+	/* an empty slab first on the list is used, and is no longer empty */
+	block_heap_init(&h, arena, ARENA_SIZE, &no_prefill);
+	s = block_heap_slab_new(&h, 2);
+	ASSERT_NOT_NULL(t, s);
+	EXPECT_EQ(t, block_heap_class_alloc(&h, 2), (void *)block_heap_slab_base(s));
+	EXPECT_EQ(t, h.classes[2].empty, 0);
+	EXPECT_EQ(t, h.slabs, 1);
+
+	/* no room for a slab: NULL */
+	block_heap_init(&h, arena, SLAB, &no_prefill);
+	EXPECT_NULL(t, block_heap_class_alloc(&h, 0));
 }
 
 /* --- step 4 ----------------------------------------------------------------------------------- */
 
-KTEST(block_heap, prefill_fills_every_class, 1)
+KTEST(block_heap, class_free_pushes_and_gives_back, 2)
 {
-	const struct block_heap_config fill3 = {.prefill = 3, .cap = 8};
+	const struct block_heap_config cap1 = {.prefill = 0, .cap = 1};
+	struct block_heap h;
+	const unsigned n = block_heap_slab_blocks(TOP_CLASS);
+	void *a[7], *b[7];
+
+	ASSERT_EQ(t, n, ARRAY_SIZE(a));
+	block_heap_init(&h, arena, ARENA_SIZE, &cap1);
+	/* two full slabs: a's, then b's */
+	for (unsigned i = 0; i < n; i++)
+		a[i] = block_heap_class_alloc(&h, TOP_CLASS);
+	for (unsigned i = 0; i < n; i++)
+		b[i] = block_heap_class_alloc(&h, TOP_CLASS);
+	ASSERT_NOT_NULL(t, b[n - 1]);
+	struct block_slab *sa = block_heap_slab_of(a[0]), *sb = block_heap_slab_of(b[0]);
+	ASSERT_NULL(t, h.classes[TOP_CLASS].slabs);
+
+	/* a block of a full slab: the slab comes back on the list, the block on its list */
+	block_heap_class_free(&h, TOP_CLASS, a[3]);
+	/* should be: class: sa; sa: free -> a[3] */
+	EXPECT_EQ(t, h.classes[TOP_CLASS].slabs, sa);
+	EXPECT_EQ(t, sa->free, (struct block_free *)a[3]);
+	EXPECT_EQ(t, sa->live, n - 1);
+	block_heap_class_free(&h, TOP_CLASS, b[0]);
+	/* should be: class: sb <-> sa */
+	ASSERT_EQ(t, h.classes[TOP_CLASS].slabs, sb);
+	EXPECT_EQ(t, sb->next, sa);
+	EXPECT_EQ(t, sa->prev, sb);
+	/* a block of sa again: sa moves first, its block first: the next allocation takes it */
+	block_heap_class_free(&h, TOP_CLASS, a[5]);
+	/* should be: class: sa <-> sb; sa: free -> a[5] -> a[3] */
+	ASSERT_EQ(t, h.classes[TOP_CLASS].slabs, sa);
+	EXPECT_EQ(t, sa->next, sb);
+	EXPECT_NULL(t, sa->prev);
+	EXPECT_EQ(t, sb->prev, sa);
+	EXPECT_NULL(t, sb->next);
+	EXPECT_EQ(t, sa->free, (struct block_free *)a[5]);
+	EXPECT_EQ(t, sa->free->next, (struct block_free *)a[3]);
+	EXPECT_EQ(t, block_heap_class_alloc(&h, TOP_CLASS), a[5]);
+	block_heap_class_free(&h, TOP_CLASS, a[5]);
+
+	/* sa emptied: the class keeps it (cap 1) */
+	for (unsigned i = 0; i < n; i++)
+		if (i != 3 && i != 5)
+			block_heap_class_free(&h, TOP_CLASS, a[i]);
+	EXPECT_EQ(t, sa->live, 0);
+	EXPECT_EQ(t, h.classes[TOP_CLASS].empty, 1);
+	EXPECT_EQ(t, h.classes[TOP_CLASS].slabs, sa);
+	EXPECT_EQ(t, h.slabs, 2);
+	/* sb emptied too: one empty slab is the cap, so sb goes back to the fallback */
+	for (unsigned i = 1; i < n; i++)
+		block_heap_class_free(&h, TOP_CLASS, b[i]);
+	EXPECT_EQ(t, h.classes[TOP_CLASS].empty, 1);
+	EXPECT_EQ(t, h.slabs, 1);
+	EXPECT_EQ(t, h.classes[TOP_CLASS].slabs, sa);
+	EXPECT_NULL(t, sa->next);
+	EXPECT_NE(t, sb->check, block_heap_slab_check(&h, sb)); /* no longer a slab */
+}
+
+/* --- the settings: prefill at init, and the cap ------------------------------------------ */
+
+KTEST(block_heap, prefill_carves_every_class, 1)
+{
+	const struct block_heap_config fill2 = {.prefill = 2, .cap = 3};
 	struct block_heap h;
 
-	block_heap_init(&h, arena, ARENA_SIZE, &fill3);
+	block_heap_init(&h, arena, ARENA_SIZE, &fill2);
 	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++) {
-		unsigned n = 0;
-		for (struct block_free *b = h.classes[c].head; b && n < 10; b = b->next)
-			n++;
-		if (n != 3 || h.classes[c].count != 3)
-			FAIL(t, "class %d has %u blocks on its list (count %u), expected 3", c, n,
-			     h.classes[c].count);
+		unsigned n = slabs_listed(&h, c);
+		const struct block_slab *s = h.classes[c].slabs;
+		if (n != 2 || h.classes[c].empty != 2 || !s || free_listed(s) != s->blocks ||
+		    s->blocks != block_heap_slab_blocks(c))
+			FAIL(t,
+			     "class %d has %u slabs on its list (empty %u), expected 2 empty ones",
+			     c, n, h.classes[c].empty);
 	}
-	EXPECT_EQ(t, fallback_live(&h), 3 * BLOCK_HEAP_CLASSES);
+	EXPECT_EQ(t, h.slabs, 2 * BLOCK_HEAP_CLASSES);
 
-	/* an arena too small for it all: filling stops, quietly, at the first class that
-	 * cannot get one more block */
-	block_heap_init(&h, arena, 1024, &fill3);
+	/* an arena too small for it all: carving stops, quietly, at the first slab that does
+	 * not fit */
+	block_heap_init(&h, arena, 4 * SLAB, &fill2);
 	int c = 0;
-	while (c < BLOCK_HEAP_CLASSES && h.classes[c].count == 3)
+	while (c < BLOCK_HEAP_CLASSES && h.classes[c].empty == 2)
 		c++;
 	ASSERT_LT(t, c, BLOCK_HEAP_CLASSES);
-	size_t size = block_heap_class_size(c);
-	EXPECT_NULL(t, list_heap_alloc(&h.fallback, size, size));
+	EXPECT_EQ(t, h.slabs, 3); /* the three windows after the first */
+	EXPECT_NULL(t, block_heap_slab_new(&h, c));
+}
+
+KTEST(block_heap, cap_honoured, 2)
+{
+	const struct block_heap_config cap2 = {.prefill = 0, .cap = 2};
+	const unsigned n = block_heap_slab_blocks(TOP_CLASS), slabs = 5;
+	struct block_heap h;
+	void *p[5 * 7];
+
+	ASSERT_EQ(t, slabs * n, ARRAY_SIZE(p));
+	block_heap_init(&h, arena, ARENA_SIZE, &cap2);
+	for (unsigned i = 0; i < slabs * n; i++)
+		p[i] = block_heap_alloc(&h, BLOCK_HEAP_MAX_CLASS, 1);
+	ASSERT_NOT_NULL(t, p[slabs * n - 1]);
+	EXPECT_EQ(t, h.slabs, slabs);
+	for (unsigned i = 0; i < slabs * n; i++)
+		block_heap_free(&h, p[i]);
+	/* 2 empty slabs stay with the class, 3 went back to the fallback */
+	EXPECT_EQ(t, h.classes[TOP_CLASS].empty, 2);
+	EXPECT_EQ(t, slabs_listed(&h, TOP_CLASS), 2);
+	EXPECT_EQ(t, h.slabs, 2);
+	EXPECT_EQ(t, h.live_allocs, 0);
+
+	/* cap 0: a slab goes back as soon as its last block is freed */
+	const struct block_heap_config cap0 = {.prefill = 0, .cap = 0};
+	block_heap_init(&h, arena, ARENA_SIZE, &cap0);
+	block_heap_free(&h, block_heap_alloc(&h, 64, 1));
+	EXPECT_NULL(t, h.classes[3].slabs);
+	EXPECT_EQ(t, h.classes[3].empty, 0);
+	EXPECT_EQ(t, h.slabs, 0);
 }
 
 /* --- the whole allocator ---------------------------------------------------------------------- */
@@ -319,8 +583,10 @@ KTEST(block_heap, every_class, 2)
 				continue;
 			}
 			block_heap_free(&h, p);
-			/* should be: class c: head -> p */
-			EXPECT_EQ(t, h.classes[c].head, (void *)p);
+			/* should be: class c: slab -> ...; its free list: p -> ... */
+			ASSERT_NOT_NULL(t, h.classes[c].slabs);
+			EXPECT_EQ(t, h.classes[c].slabs->free, (void *)p);
+			EXPECT_EQ(t, block_heap_alloc_size(&h, p), 0); /* freed */
 		}
 	}
 }
@@ -336,14 +602,15 @@ KTEST(block_heap, boundary_2048_2049, 2)
 	EXPECT_EQ(t, block_heap_alloc_size(&h, small), 2048);
 	EXPECT_EQ(t, (uintptr_t)small % 2048, 0); /* a class block: aligned to its size */
 	EXPECT_EQ(t, block_heap_alloc_size(&h, big), 2049);
-	EXPECT_EQ(t, fallback_live(&h), 2);
-	block_heap_free(&h, small); /* to the 2048 class */
-	EXPECT_EQ(t, h.classes[BLOCK_HEAP_CLASSES - 1].head, small);
-	EXPECT_EQ(t, fallback_live(&h), 2);
+	EXPECT_EQ(t, h.slabs, 1);	    /* of the 2048 class */
+	EXPECT_EQ(t, fallback_live(&h), 1); /* big */
+	block_heap_free(&h, small);	    /* back to its slab */
+	EXPECT_EQ(t, h.classes[TOP_CLASS].slabs->free, small);
+	EXPECT_EQ(t, h.slabs, 1);
 	block_heap_free(&h, big); /* back to the fallback */
-	EXPECT_EQ(t, fallback_live(&h), 1);
+	EXPECT_EQ(t, fallback_live(&h), 0);
 	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++)
-		EXPECT_EQ(t, h.classes[c].count, c == BLOCK_HEAP_CLASSES - 1 ? 1u : 0u);
+		EXPECT_EQ(t, slabs_listed(&h, c), c == TOP_CLASS ? 1u : 0u);
 }
 
 KTEST(block_heap, alignment_larger_than_the_size, 2)
@@ -363,7 +630,7 @@ KTEST(block_heap, alignment_larger_than_the_size, 2)
 	EXPECT_EQ(t, (uintptr_t)c % 4096, 0);
 	EXPECT_EQ(t, block_heap_alloc_size(&h, c), 4096);
 	block_heap_free(&h, a);
-	EXPECT_EQ(t, h.classes[5].head, (void *)a);
+	EXPECT_EQ(t, h.classes[5].slabs->free, (void *)a);
 	block_heap_free(&h, b);
 	block_heap_free(&h, c);
 	EXPECT_EQ(t, h.live_allocs, 0);
@@ -379,80 +646,63 @@ KTEST(block_heap, freed_block_returns_to_its_class, 2)
 		p[c] = block_heap_alloc(&h, block_heap_class_size(c) / 2 + 1, 1);
 	for (int c = BLOCK_HEAP_CLASSES - 1; c >= 0; c--)
 		block_heap_free(&h, p[c]);
-	/* should be: class c: head -> p[c], one block each */
+	/* should be: class c: its slab, empty, first on its free list p[c] */
 	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++) {
-		if (h.classes[c].head != p[c] || h.classes[c].count != 1)
-			FAIL(t, "class %d: head %p (count %u), expected %p alone", c,
-			     (void *)h.classes[c].head, h.classes[c].count, p[c]);
+		const struct block_slab *s = h.classes[c].slabs;
+		if (!s || s->free != p[c] || s->live != 0 || h.classes[c].empty != 1)
+			FAIL(t,
+			     "class %d: slab %p (free list %p, %u live), expected an empty slab "
+			     "with %p first",
+			     c, (void *)s, s ? (void *)s->free : NULL, s ? s->live : 0, p[c]);
 		/* and the next allocation of the class reuses it */
 		EXPECT_EQ(t, block_heap_alloc(&h, block_heap_class_size(c), 1), p[c]);
 	}
-}
-
-KTEST(block_heap, cap_honoured, 2)
-{
-	const struct block_heap_config cap4 = {.prefill = 0, .cap = 4};
-	struct block_heap h;
-	void *p[10];
-
-	block_heap_init(&h, arena, ARENA_SIZE, &cap4);
-	for (int i = 0; i < 10; i++)
-		p[i] = block_heap_alloc(&h, 64, 1);
-	ASSERT_NOT_NULL(t, p[9]);
-	for (int i = 0; i < 10; i++)
-		block_heap_free(&h, p[i]);
-	/* 4 stay on the 64-byte list, 6 went back to the fallback */
-	EXPECT_EQ(t, h.classes[3].count, 4);
-	EXPECT_EQ(t, fallback_live(&h), 4);
-	EXPECT_EQ(t, h.live_allocs, 0);
-
-	/* cap 0: no list keeps anything */
-	const struct block_heap_config cap0 = {.prefill = 0, .cap = 0};
-	block_heap_init(&h, arena, ARENA_SIZE, &cap0);
-	block_heap_free(&h, block_heap_alloc(&h, 64, 1));
-	EXPECT_EQ(t, h.classes[3].count, 0);
-	EXPECT_EQ(t, fallback_live(&h), 0);
+	EXPECT_EQ(t, h.slabs, BLOCK_HEAP_CLASSES); /* one slab each, no more */
 }
 
 KTEST(block_heap, stats_exact, 2)
 {
 	struct block_heap h;
 	struct heap_stats s;
+	const size_t free32 = block_heap_slab_blocks(2) - 1;
 
-	block_heap_init(&h, arena, PAGE_SIZE, &no_prefill);
+	/* Two windows: the first cannot hold a slab (the fallback's header of a slab there would
+	 * lie below the arena), the second can. */
+	block_heap_init(&h, arena, 2 * SLAB, &no_prefill);
 	void *p = block_heap_alloc(&h, 20, 8);
-	/* a 32-byte block aligned to 32: header at +16, payload at +32; free [+0, 16) and
-	 * [+64, 4096) */
-	EXPECT_EQ(t, p, (void *)(arena + 32));
+	/* a 32-byte block, block 0 of a slab at +SLAB; free: the fallback's [+0, +SLAB - 16)
+	 * and [+2 SLAB - 16, +2 SLAB), and the slab's other blocks */
+	EXPECT_EQ(t, p, (void *)(arena + SLAB));
 	block_heap_stats(&h, &s);
-	EXPECT_EQ(t, s.total_bytes, PAGE_SIZE);
+	EXPECT_EQ(t, s.total_bytes, 2 * SLAB);
 	EXPECT_EQ(t, s.used_bytes, 32);
-	EXPECT_EQ(t, s.overhead_bytes, 16);
-	EXPECT_EQ(t, s.free_bytes, PAGE_SIZE - 48);
-	EXPECT_EQ(t, s.largest_free, PAGE_SIZE - 64);
-	EXPECT_EQ(t, s.free_regions, 2);
+	EXPECT_EQ(t, s.free_bytes, SLAB + free32 * 32);
+	EXPECT_EQ(t, s.overhead_bytes, 2 * SLAB - 32 - SLAB - free32 * 32);
+	EXPECT_EQ(t, s.largest_free, SLAB - LIST_HEAP_HEADER);
+	EXPECT_EQ(t, s.free_regions, 2 + free32);
 	EXPECT_EQ(t, s.live_allocs, 1);
 
 	block_heap_free(&h, p);
-	/* on the 32-byte list now: free, still with its fallback header */
+	/* back on its slab: free, the slab kept (cap 8) */
 	block_heap_stats(&h, &s);
 	EXPECT_EQ(t, s.used_bytes, 0);
-	EXPECT_EQ(t, s.overhead_bytes, 16);
-	EXPECT_EQ(t, s.free_bytes, PAGE_SIZE - 16);
-	EXPECT_EQ(t, s.free_regions, 3);
+	EXPECT_EQ(t, s.free_bytes, SLAB + (free32 + 1) * 32);
+	EXPECT_EQ(t, s.free_regions, 3 + free32);
 	EXPECT_EQ(t, s.live_allocs, 0);
 
 	void *big = block_heap_alloc(&h, 3000, 8);
 	block_heap_stats(&h, &s);
 	EXPECT_EQ(t, s.used_bytes, 3000);
-	EXPECT_EQ(t, s.overhead_bytes, 32);
+	EXPECT_EQ(t, s.overhead_bytes,
+		  2 * SLAB - 3000 - (SLAB - 3000 - LIST_HEAP_HEADER) - (free32 + 1) * 32);
 	block_heap_free(&h, big);
 	block_heap_drain(&h);
-	/* drained: the fallback is whole again */
+	/* drained: the empty slab went back, the fallback is whole again */
 	block_heap_stats(&h, &s);
-	EXPECT_EQ(t, s.free_bytes, PAGE_SIZE);
+	EXPECT_EQ(t, s.free_bytes, 2 * SLAB);
 	EXPECT_EQ(t, s.overhead_bytes, 0);
 	EXPECT_EQ(t, s.free_regions, 1);
+	EXPECT_NULL(t, h.classes[2].slabs);
 }
 
 KTEST(block_heap, double_free_and_foreign_pointers_panic, 2)
@@ -461,19 +711,46 @@ KTEST(block_heap, double_free_and_foreign_pointers_panic, 2)
 	uint64_t local;
 
 	block_heap_init(&h, arena, ARENA_SIZE, &no_prefill);
-	void *a = block_heap_alloc(&h, 32, 8), *big = block_heap_alloc(&h, 3000, 8);
+	uint8_t *a = block_heap_alloc(&h, 32, 8), *b = block_heap_alloc(&h, 32, 8);
+	void *big = block_heap_alloc(&h, 3000, 8);
 	ASSERT_NOT_NULL(t, big);
 	block_heap_free(&h, a);
 	EXPECT_PANIC(t, "block_heap_free: double free", block_heap_free(&h, a));
+	/* a block of a slab that was never handed out, and the middle of a live one */
+	EXPECT_PANIC(t, "block_heap_free: ", block_heap_free(&h, b + 64));
+	EXPECT_PANIC(t, "block_heap_free: ", block_heap_free(&h, b + 8));
 	block_heap_free(&h, big);
 	EXPECT_PANIC(t, "block_heap_free: ", block_heap_free(&h, big));
 	EXPECT_PANIC(t, "block_heap_free: ", block_heap_free(&h, &local));
-	/* a fallback allocation the block heap did not make: 100 bytes is no class size */
+	/* a fallback allocation the block heap did not make: no big request is 100 bytes */
 	void *other = list_heap_alloc(&h.fallback, 100, 8);
 	EXPECT_PANIC(t, "block_heap_free: ", block_heap_free(&h, other));
 	EXPECT_PANIC(t, "block_heap_alloc", block_heap_alloc(&h, 8, 12));
-	EXPECT_EQ(t, h.classes[2].count, 1);
+	/* nothing changed by the refusals */
+	EXPECT_EQ(t, h.live_allocs, 1);
+	EXPECT_EQ(t, block_heap_slab_of(b)->live, 1);
+	block_heap_free(&h, b);
 	EXPECT_EQ(t, h.live_allocs, 0);
+}
+
+KTEST(block_heap, a_new_heap_ignores_an_old_one, 1)
+{
+	struct block_heap h;
+
+	/* A heap leaves its slab records in the arena; a new heap over the same memory must not
+	 * take them for its own when it frees a big block that lies where a slab was. */
+	block_heap_init(&h, arena, ARENA_SIZE, &no_prefill);
+	for (int c = 0; c < BLOCK_HEAP_CLASSES; c++)
+		ASSERT_NOT_NULL(t, block_heap_alloc(&h, block_heap_class_size(c), 1));
+	block_heap_init(&h, arena, ARENA_SIZE, &no_prefill);
+	void *big[ARENA_SIZE / (8 * PAGE_SIZE)];
+	for (size_t i = 0; i < ARRAY_SIZE(big); i++)
+		big[i] = block_heap_alloc(&h, 8 * PAGE_SIZE - 64, 8);
+	for (size_t i = 0; i < ARRAY_SIZE(big); i++)
+		if (big[i])
+			block_heap_free(&h, big[i]);
+	EXPECT_EQ(t, h.live_allocs, 0);
+	EXPECT_EQ(t, fallback_live(&h), 0);
 }
 
 KTEST(block_heap, zero_size_and_settings, 1)
@@ -490,12 +767,20 @@ KTEST(block_heap, zero_size_and_settings, 1)
 	/* NULL settings: the defaults */
 	block_heap_init(&h, arena, ARENA_SIZE, NULL);
 	EXPECT_EQ(t, h.config.cap, BLOCK_HEAP_DEFAULT_CAP);
-	EXPECT_EQ(t, h.classes[0].count, BLOCK_HEAP_DEFAULT_PREFILL);
+	EXPECT_EQ(t, h.config.prefill, BLOCK_HEAP_DEFAULT_PREFILL);
+	EXPECT_EQ(t, slabs_listed(&h, 0), BLOCK_HEAP_DEFAULT_PREFILL);
+	/* the default cap: a class keeps one empty slab */
+	void *a = block_heap_alloc(&h, 64, 8), *b = block_heap_alloc(&h, 64, 8);
+	ASSERT_NOT_NULL(t, b);
+	block_heap_free(&h, a);
+	block_heap_free(&h, b);
+	EXPECT_EQ(t, h.classes[3].empty, 1);
+	EXPECT_EQ(t, h.slabs, 1);
 }
 
 /*
- * Random sequences, then everything freed and the lists drained: the fallback must be one
- * region of the whole arena again.
+ * Random sequences, then everything freed and the empty slabs drained: the fallback must be
+ * one region of the whole arena again.
  */
 static void random_run(struct ktest *t, const struct heap_ops *ops,
 		       const struct block_heap_config *config, unsigned steps)
@@ -524,7 +809,7 @@ KTEST(block_heap, random_sequence, 3)
 
 KTEST(block_heap, no_block_on_two_lists, 2)
 {
-	const struct block_heap_config small_cap = {.prefill = 2, .cap = 6};
+	const struct block_heap_config small_cap = {.prefill = 1, .cap = 2};
 
 	random_run(t, &block_ops_all, &small_cap, 1500);
 }

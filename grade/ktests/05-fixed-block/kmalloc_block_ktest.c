@@ -10,23 +10,25 @@
 #include "kheap_check.h"
 #include "ktest.h"
 
-#define DRAIN_CLASS  1024	      /* the class filled and freed in the drain test */
-#define DRAIN_BLOCKS 200	      /* at most, fewer than the cap: all stay cached */
-#define DRAIN_EXTRA  1024	      /* a request this much bigger than the largest free piece */
-#define DRAIN_KEEP   (_UL(256) << 10) /* free room left beside the ballast before the fill */
+#define DRAIN_CLASS 2048 /* the class whose empty slab the drain test keeps */
+#define DRAIN_WANT  2500 /* then a request above every class and every free piece */
 /* Ballast blocks: above the largest class and below a page, so the heap serves them at every
  * checkpoint (from 06 on, a page or more comes from the buddy). SLACK: room for a block's
  * header and alignment inside the free piece it is cut from. */
 #define BALLAST_MIN   (BLOCK_HEAP_MAX_CLASS + 1)
 #define BALLAST_MAX   (PAGE_SIZE - 128)
 #define BALLAST_SLACK 64
-#define BALLAST_COUNT 512
+#define BALLAST_COUNT 1024
 #define BLOCK_FULL    0x5a
 
-static void *blocks[DRAIN_BLOCKS];
+_Static_assert(DRAIN_WANT > BALLAST_MIN + BALLAST_SLACK && DRAIN_WANT < PAGE_SIZE,
+	       "the drain test's request fits no piece the ballast leaves, and is below a page");
+
 static void *ballast[BALLAST_COUNT];
-#define SMALL_COUNT (BLOCK_HEAP_DEFAULT_CAP + 1)
+/* Blocks of the 32-byte class: more than one slab holds. */
+#define SMALL_COUNT ((int)BLOCK_HEAP_SLAB_MAX_BLOCKS / 4 + 1)
 static void *small[SMALL_COUNT];
+static void *drain_blocks[BLOCK_HEAP_SLAB_MAX_BLOCKS];
 static int nballast;
 
 /* Hold the heap's free pieces with ballast blocks until none is larger than keep (at least
@@ -68,12 +70,12 @@ static bool require_block_heap(struct ktest *t, struct kheap_snapshot *before)
 }
 
 /*
- * The block heap lends the fallback's memory to its class lists: when a request finds no
- * room, kmalloc first gives the cached blocks back (block_heap_drain), where they merge, and
- * only then grows the heap. The test fills the fallback with blocks of one class until the
- * heap must grow for one (or is at its limit), holds what is left of the fallback's free
- * pieces with ballast, frees the class blocks onto their list, and asks for more than the
- * largest free piece, below a page: only the drain makes that fit without growing.
+ * A class keeps an empty slab for its next allocations (the cap); when a request finds no
+ * room, kmalloc first gives such slabs back (block_heap_drain), where they merge, and only
+ * then grows the heap. The test empties a slab of the 2048-byte class (blocks until one comes
+ * from a slab with no other live block, then all of them freed), holds every free piece of
+ * the fallback with ballast, and asks for more than any piece and any class: only the drain
+ * makes that fit without growing.
  */
 KTEST(kmalloc_block, cached_blocks_are_drained_before_the_heap_grows, 2)
 {
@@ -83,37 +85,32 @@ KTEST(kmalloc_block, cached_blocks_are_drained_before_the_heap_grows, 2)
 
 	if (!require_block_heap(t, &before))
 		return;
-	/* If earlier tests grew the heap, hold its big free pieces, so that a few hundred class
-	 * blocks fill what is left. */
 	nballast = 0;
-	if (!hold_free_pieces(t, DRAIN_KEEP))
+	/* Blocks of the class until one is the only live block of its slab. */
+	do {
+		drain_blocks[n] = kmalloc(DRAIN_CLASS);
+		ASSERT_NOT_NULL(t, drain_blocks[n]);
+	} while (block_heap_slab_of(drain_blocks[n++])->live != 1 &&
+		 n < (int)ARRAY_SIZE(drain_blocks));
+	struct block_slab *slab = block_heap_slab_of(drain_blocks[n - 1]);
+	ASSERT_EQ(t, slab->live, 1);
+	/* All freed: that slab is empty, and the class keeps it (or another empty one). */
+	while (n > 0)
+		kfree(drain_blocks[--n]);
+	if (!hold_free_pieces(t, BALLAST_MIN + BALLAST_SLACK))
 		goto out;
-	/* Blocks of one class until the fallback has no room for another. */
 	size_t size0 = kheap_size();
-	while (n < DRAIN_BLOCKS && kheap_size() == size0 && (blocks[n] = kmalloc(DRAIN_CLASS)))
-		n++;
-	if (n == DRAIN_BLOCKS)
-		FAIL(t, "%d blocks of %d bytes and the heap still had room", n, DRAIN_CLASS);
-	/* What the growth added, held too: the request below must stay under a page. */
-	bool held = hold_free_pieces(t, BALLAST_MIN + BALLAST_SLACK);
-	/* All onto their class's list (n is below the cap): the memory stays cached. */
-	for (int i = 0; i < n; i++)
-		kfree(blocks[i]);
-	if (!held)
-		goto out;
-	size_t grown = kheap_size();
 	kheap_stats(&s);
-	/* More than the largest free piece: it fits only once the cached blocks merge again. */
-	size_t want = s.largest_free + DRAIN_EXTRA;
-	ASSERT_LT(t, want, PAGE_SIZE);
-	void *big = kmalloc(want);
+	ASSERT_LT(t, s.largest_free, (size_t)DRAIN_WANT);
+	void *big = kmalloc(DRAIN_WANT);
 	EXPECT_FALSE(t, big && (uintptr_t)big < KHEAP_BASE); /* from the heap, not the buddy */
-	if (!big || kheap_size() != grown)
+	if (!big || kheap_size() != size0)
 		FAIL(t,
-		     "kmalloc(%zu) returned %p and the heap grew from %zu to %zu KiB, although %d "
-		     "freed blocks of %d bytes were cached on their class list: kmalloc should "
-		     "give them back (block_heap_drain), then fit the request without growing",
-		     want, big, grown >> 10, kheap_size() >> 10, n, DRAIN_CLASS);
+		     "kmalloc(%d) returned %p and the heap grew from %zu to %zu KiB, although the "
+		     "%d-byte class kept an empty slab of %lu KiB: kmalloc should give it back "
+		     "(block_heap_drain), then fit the request without growing",
+		     DRAIN_WANT, big, size0 >> 10, kheap_size() >> 10, DRAIN_CLASS,
+		     BLOCK_HEAP_SLAB_SIZE >> 10);
 	kfree(big);
 out:
 	while (nballast > 0)
@@ -129,7 +126,7 @@ KTEST(kmalloc_block, runs_on_the_block_heap, 2)
 	if (!require_block_heap(t, &before))
 		return;
 	/* should be: blocks of the 32-byte class, aligned to their size, counted as 32 bytes.
-	 * One more than the class list can cache, so that some come new from the fallback. */
+	 * More than a slab holds, so that a new slab is carved on the way. */
 	int n = 0;
 	while (n < SMALL_COUNT && (small[n] = kmalloc(24)) && (uintptr_t)small[n] % 32 == 0)
 		n++;

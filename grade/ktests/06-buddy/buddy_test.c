@@ -303,6 +303,27 @@ KTEST(buddy, odd_regions_stay_in_their_bounds, 2)
 		EXPECT_EQ(t, buddy_free_frames(r), n);
 		EXPECT_BUDDY_OK(t, r);
 	}
+
+	/*
+	 * Merging at a region's last frame, and not past it. Region a is frames 0..5; region b,
+	 * frames 6..7, is one free order-1 block, and its frame byte sits in the pool right
+	 * after a's table: one past a's last frame, a byte that says "a free order-1 block".
+	 * Freeing 5, then 4: 4 merges with its buddy 5, a's last frame, into 4..5. The buddy of
+	 * 4..5 would be 6..7, outside a: no further, whatever the byte after a's table says.
+	 *   a: [0 1 2 3: order 2][4 5: order 1] | b: [6 7: order 1]
+	 */
+	struct test_region ta, tb;
+	test_pool_reset(t);
+	struct buddy_region *a = test_region(t, &ta, 0, 6);
+	struct buddy_region *b = test_region_free(t, &tb, 6, 2);
+	ASSERT_EQ(t, buddy_frame(b, 6), BUDDY_FREE | 1);
+	buddy_add_free_range(a, 0, 4);
+	buddy_add_free_range(a, 5, 1);
+	buddy_add_free_range(a, 4, 1);
+	EXPECT_COUNTS(t, a, {0, 1, 1, 0, 0});
+	EXPECT_EQ(t, buddy_frame(a, 4), BUDDY_FREE | 1);
+	EXPECT_BUDDY_OK(t, a);
+	EXPECT_BUDDY_OK(t, b);
 }
 
 KTEST(buddy, reserved_frames_are_never_handed_out, 2)

@@ -10,6 +10,7 @@
 #define STACK_FILL	 0xa5
 #define MAX_TABLE_FRAMES 3 /* a new slot may need a page table, a directory and a PDPT */
 #define NO_SLOT_MARK	 (-7)
+#define SLOTS_PER_TABLE	 ((int)(HUGE_PAGE_SIZE / THREAD_SLOT_SIZE)) /* slots one page table maps */
 
 static struct thread owner; /* never runs: only its address is recorded */
 
@@ -65,8 +66,13 @@ KTEST(kstack, alloc_maps_the_stack_over_a_guard, 4)
 
 	struct kstack copy = ks;
 	kstack_free(&ks);
-	EXPECT_EQ(t, mapped_pages(kstack_slot_base(copy.slot), copy.top), 0);
-	EXPECT_EQ(t, kframes_free(), frames);
+	int still = mapped_pages(kstack_slot_base(copy.slot), copy.top);
+	if (still || kframes_free() != frames)
+		FAIL(t,
+		     "kstack_alloc took %lu frames, kstack_free gave back %ld of them, and %d of the "
+		     "stack's %d pages are still mapped: every page is unmapped and its frame freed "
+		     "(and a page table left empty goes back too)",
+		     took, (long)(took - (frames - kframes_free())), still, THREAD_STACK_PAGES);
 	EXPECT_EQ(t, kstack_slots_used(), used);
 	EXPECT_NULL(t, kstack_slot_owner(copy.slot));
 }
@@ -88,7 +94,34 @@ KTEST(kstack, the_guard_page_faults, 2)
 	EXPECT_EQ(t, r.error & PF_PRESENT, 0);
 }
 
-/* With every slot taken, kstack_alloc fails and keeps nothing. */
+/* Hold every free frame but `left`, chained through the direct map; the chain. */
+static phys_addr_t hold_frames_but(uint64_t left)
+{
+	phys_addr_t chain = 0, pa;
+
+	while (kframes_free() > left && (pa = kframe_alloc())) {
+		*(phys_addr_t *)phys_to_virt(pa) = chain;
+		chain = pa;
+	}
+	return chain;
+}
+
+static void release_frames(phys_addr_t chain)
+{
+	while (chain) {
+		phys_addr_t next = *(phys_addr_t *)phys_to_virt(chain);
+		kframe_free(chain);
+		chain = next;
+	}
+}
+
+/*
+ * With every slot taken, kstack_alloc fails and keeps nothing. With too few frames it fails
+ * too, wherever it runs out, and keeps nothing either: not the pages it mapped so far, not a
+ * frame it could not map. The stack goes first in a slot group of its own (one page table's
+ * worth, 2 MiB of slots, none mapped), so it needs THREAD_STACK_PAGES frames and a page
+ * table: every count of frames below that fails, and that count succeeds.
+ */
 KTEST(kstack, no_free_slot_means_failure, 2)
 {
 	static int taken[THREAD_SLOTS];
@@ -103,7 +136,64 @@ KTEST(kstack, no_free_slot_means_failure, 2)
 	for (int i = 0; i < n; i++)
 		kstack_slot_put(taken[i]);
 	EXPECT_EQ(t, r, -1);
-	EXPECT_EQ(t, frames_then, frames);
+	if (frames_then != frames)
+		FAIL(t,
+		     "with no free slot, kstack_alloc failed but kept %ld frames: it must take a "
+		     "slot before any frame",
+		     (long)(frames - frames_then));
 	EXPECT_EQ(t, ks.slot, NO_SLOT_MARK);
 	EXPECT_EQ(t, ks.bottom, 1);
+
+	n = 0;
+	while ((slot = kstack_slot_get(&owner)) >= 0 && slot % SLOTS_PER_TABLE != 0)
+		taken[n++] = slot;
+	ASSERT_TRUE(t, slot >= 0);
+	kstack_slot_put(slot); /* kstack_alloc takes it next: the first of a group */
+	bool fresh = mapped_pages(kstack_slot_base(slot),
+				  kstack_slot_base(slot) + SLOTS_PER_TABLE * THREAD_SLOT_SIZE) == 0;
+	bool succeeded = false;
+	for (uint64_t left = 0; left <= THREAD_STACK_PAGES + MAX_TABLE_FRAMES && !succeeded;
+	     left++) {
+		size_t used = kstack_slots_used();
+		phys_addr_t held = hold_frames_but(left);
+		uint64_t before = kframes_free();
+		struct kstack k = {NO_SLOT_MARK, 1, 2};
+		int got = kstack_alloc(&k, &owner);
+		uint64_t after = kframes_free();
+		int mapped = mapped_pages(kstack_slot_base(slot), kstack_slot_base(slot + 1));
+		if (got == 0) {
+			kstack_free(&k);
+			succeeded = true;
+		}
+		uint64_t after_free = kframes_free();
+		release_frames(held);
+		if (got != 0 && (after != before || mapped || kstack_slots_used() != used)) {
+			FAIL(t,
+			     "with %lu frames left, kstack_alloc failed and kept %ld of them, %d "
+			     "stack pages still mapped and %ld slots: a failure gives back every "
+			     "frame it took (the pages mapped so far, and the one that could not be "
+			     "mapped) and its slot",
+			     before, (long)(before - after), mapped,
+			     (long)(kstack_slots_used() - used));
+			break;
+		}
+		if (got == 0 && after_free != before) {
+			FAIL(t,
+			     "with %lu frames left, kstack_alloc and then kstack_free kept %ld of them",
+			     before, (long)(before - after_free));
+			break;
+		}
+		if (got == 0 && fresh && left < THREAD_STACK_PAGES + 1)
+			FAIL(t,
+			     "with %lu frames left, kstack_alloc succeeded: its %d pages and a page "
+			     "table need %d",
+			     left, THREAD_STACK_PAGES, THREAD_STACK_PAGES + 1);
+	}
+	for (int i = 0; i < n; i++)
+		kstack_slot_put(taken[i]);
+	if (!succeeded)
+		FAIL(t,
+		     "kstack_alloc failed even with %d frames left, enough for its pages and their "
+		     "page tables",
+		     THREAD_STACK_PAGES + MAX_TABLE_FRAMES);
 }

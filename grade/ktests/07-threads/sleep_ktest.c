@@ -7,15 +7,21 @@
 #include "layer_access.h"
 #include "thread_fixture.h"
 
-#define SLEEPERS      6
-#define SLEEP_SPACING 3 /* ticks between two sleepers' deadlines */
-#define SLEEP_FIRST   2 /* ticks: the shortest sleep */
-#define LONG_SLEEP_MS 80
-#define LOOK_EVERY_MS 10
-#define LOOKS	      5
-#define MAX_YIELDS    100
+#define SLEEPERS	      6
+#define SLEEP_SPACING	      3 /* ticks between two sleepers' deadlines */
+#define SLEEP_FIRST	      2 /* ticks: the shortest sleep */
+#define LONG_SLEEP_MS	      80
+#define LOOK_EVERY_MS	      10
+#define LOOKS		      5
+#define MAX_YIELDS	      100
+#define EXACT_TRIES	      3 /* a measure exact to the tick must come out right once in these */
+#define SPIN_AFTER_WAKE_TICKS 3
 
-/* Main alone: a sleep of n ticks ends on the tick n (or n + 1 if a tick came in between). */
+/*
+ * Main alone: a sleep of n ticks ends on the tick n (or n + 1 if a tick came in between),
+ * and exactly on n at least once in three tries, each started right after a tick: a sleeper
+ * wakes on the tick it is due, not the one after.
+ */
 KTEST(sleep, main_sleeps_for_its_ticks, 2)
 {
 	static const uint64_t ms[] = {10, 25, 40};
@@ -23,13 +29,52 @@ KTEST(sleep, main_sleeps_for_its_ticks, 2)
 	if (!threads_and_timer_require(t))
 		return;
 	for (unsigned i = 0; i < ARRAY_SIZE(ms); i++) {
-		uint64_t n = timer_ms_to_ticks(ms[i]), start = timer_ticks();
-		thread_sleep(ms[i]);
-		uint64_t slept = timer_ticks() - start;
-		if (slept < n || slept > n + 1)
-			FAIL(t, "thread_sleep(%lu) lasted %lu ticks, not %lu (or %lu)", ms[i],
-			     slept, n, n + 1);
+		uint64_t n = timer_ms_to_ticks(ms[i]), slept = 0;
+		bool exact = false;
+
+		for (int try = 0; try < EXACT_TRIES && !exact; try++) {
+			wait_for_tick_after(timer_ticks(), TEST_TICK_WAIT_PERIODS);
+			uint64_t start = timer_ticks();
+			thread_sleep(ms[i]);
+			slept = timer_ticks() - start;
+			if (slept < n || slept > n + 1) {
+				FAIL(t, "thread_sleep(%lu) lasted %lu ticks, not %lu (or %lu)",
+				     ms[i], slept, n, n + 1);
+				return;
+			}
+			exact = slept == n;
+		}
+		if (!exact)
+			FAIL(t,
+			     "thread_sleep(%lu) lasted %lu ticks each of %d times, not %lu: a sleeper "
+			     "is due on the tick start + %lu, and wakes on it, not on the tick after",
+			     ms[i], slept, EXACT_TRIES, n, n);
 	}
+
+	/*
+	 * Woken, main took the CPU from the idle thread. The idle thread is then on no queue, and
+	 * while main spins it does not run: it runs only when the run queue is empty (thread.h).
+	 */
+	struct thread *idle = threads_idle_thread();
+	ASSERT_NOT_NULL(t, idle);
+	thread_sleep(TIMER_MS_PER_TICK);
+	const struct list_node *next = idle->link.next;
+	bool queued = next && next != &idle->link && next != LIST_POISON_NEXT;
+	uint64_t idle_runs = idle->kstate.runs;
+	struct tick_deadline d;
+	tick_deadline_start(&d, SPIN_AFTER_WAKE_TICKS);
+	while (!tick_deadline_passed(&d))
+		cpu_relax();
+	if (queued)
+		FAIL(t,
+		     "after main woke from a sleep, the idle thread was on a queue (its link points "
+		     "at %p): the idle thread is never on the run queue",
+		     (const void *)next);
+	else if (idle->kstate.runs != idle_runs)
+		FAIL(t,
+		     "the idle thread ran %lu times while main spun for %d ticks: it must run only "
+		     "when no other thread can, never from the run queue",
+		     idle->kstate.runs - idle_runs, SPIN_AFTER_WAKE_TICKS);
 }
 
 struct sleeper {

@@ -37,12 +37,14 @@ struct race {
 	struct mutex *lock; /* NULL: none */
 };
 
-/* Spin until the tick count has moved on by a whole slice: the window. */
+/* Spin until the tick count has moved on by a whole slice: the window. (Or until the PIT says
+ * the timer has stopped: then the test ends, and the grader says why.) */
 static void wait_a_slice(void)
 {
-	uint64_t start = timer_ticks();
+	struct tick_deadline d;
 
-	while (timer_ticks() - start < THREAD_SLICE_TICKS)
+	tick_deadline_start(&d, THREAD_SLICE_TICKS);
+	while (!tick_deadline_passed(&d))
 		cpu_relax();
 }
 
@@ -141,9 +143,11 @@ static int hold_it(void *arg)
 	for (int i = 0; i < MAX_YIELDS && waiter->state != THREAD_BLOCKED; i++)
 		thread_yield(); /* the waiter runs and calls mutex_lock */
 	uint64_t runs = waiter->kstate.runs;
-	uint64_t until = timer_ticks() + HOLD_TICKS;
-	while (timer_ticks() <
-	       until) { /* hold it: the timer preempts us, the waiter must not run */
+	struct tick_deadline hold;
+
+	tick_deadline_start(&hold, HOLD_TICKS);
+	while (!tick_deadline_passed(
+		&hold)) { /* hold it: the timer preempts us, the waiter must not run */
 		waiter_looks++;
 		waiter_states_blocked += waiter->state == THREAD_BLOCKED;
 		wait_a_slice();

@@ -40,6 +40,39 @@ uint16_t pit_read_count(void);
  */
 bool wait_for_tick_after(uint64_t from, int periods);
 
+/*
+ * A deadline in ticks for a loop that waits on the timer, which also ends if the timer stops:
+ * tick_deadline_passed() is true once timer_ticks() reaches it, or once the PIT's counter (a
+ * clock that needs no interrupt) has gone through as many periods and TEST_TICK_WAIT_PERIODS
+ * more. A loop calls it often (at least once a period), as its condition.
+ *
+ *     struct tick_deadline d;
+ *     tick_deadline_start(&d, 10);
+ *     while (!tick_deadline_passed(&d))
+ *             count++;
+ *     if (tick_deadline_stalled(&d))
+ *             fail_timer_stopped(t, &d, "while two threads spun");
+ */
+struct tick_deadline {
+	uint64_t start, until; /* in ticks */
+	int periods_left;      /* of the PIT, before it counts as stopped */
+	uint16_t last;	       /* the PIT's count when last looked at */
+	bool stalled;
+	uint64_t stalled_at; /* the tick count when the PIT said the timer had stopped */
+};
+
+void tick_deadline_start(struct tick_deadline *d, uint64_t ticks);
+bool tick_deadline_passed(struct tick_deadline *d);
+
+/* True if the deadline ended on the PIT's clock, the ticks short of it: the timer stopped. */
+static inline bool tick_deadline_stalled(const struct tick_deadline *d)
+{
+	return d->stalled;
+}
+
+/* Fail t: the timer stopped ticking during the wait d (`when` says which), and why it may have. */
+void fail_timer_stopped(struct ktest *t, const struct tick_deadline *d, const char *when);
+
 /* Stop and restart the timer's interrupts at the PIC (its mask bit), so that only yields
  * switch threads in between. Never block (join, sleep, lock) while it is paused. */
 void timer_pause(void);

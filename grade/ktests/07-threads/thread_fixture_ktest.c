@@ -50,6 +50,39 @@ bool wait_for_tick_after(uint64_t from, int periods)
 	return true;
 }
 
+void tick_deadline_start(struct tick_deadline *d, uint64_t ticks)
+{
+	d->start = timer_ticks();
+	d->until = d->start + ticks;
+	d->periods_left = (int)ticks + TEST_TICK_WAIT_PERIODS;
+	d->last = pit_read_count();
+	d->stalled = false;
+	d->stalled_at = d->start;
+}
+
+bool tick_deadline_passed(struct tick_deadline *d)
+{
+	if (timer_ticks() >= d->until)
+		return true;
+	uint16_t now = pit_read_count();
+
+	if (now > d->last && --d->periods_left < 0) { /* counting down: up means it started over */
+		d->stalled_at = timer_ticks();
+		d->stalled = d->stalled_at < d->until;
+	}
+	d->last = now;
+	return d->stalled;
+}
+
+void fail_timer_stopped(struct ktest *t, const struct tick_deadline *d, const char *when)
+{
+	FAIL(t,
+	     "the timer stopped %s: the ticks stayed at %lu (from %lu) for %lu PIT periods. Does "
+	     "timer_interrupt (labs/07-threads/timer.c) send the EOI before thread_tick, which may "
+	     "switch threads? Until it does, the PIC holds IRQ 0 back",
+	     when, d->stalled_at, d->start, d->until - d->start + TEST_TICK_WAIT_PERIODS);
+}
+
 bool timer_require(struct ktest *t)
 {
 	const char *why = timer_unavailable();
@@ -69,8 +102,8 @@ bool timer_require(struct ktest *t)
 			FAIL(t,
 			     "no timer tick for %d periods of the PIT (its counter kept running): the "
 			     "tick count stays at %lu. Does timer_interrupt (labs/07-threads/timer.c) "
-			     "send the PIC its EOI? Without it the PIC delivers IRQ 0 once and never "
-			     "again",
+			     "send the PIC its EOI, and before thread_tick? Without it the PIC "
+			     "delivers IRQ 0 once and never again",
 			     TEST_TICK_WAIT_PERIODS, before);
 			return false;
 		}

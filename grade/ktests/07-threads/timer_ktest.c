@@ -13,6 +13,7 @@
 #define PERIODS_TO_WATCH     10
 #define SAMPLE_PERIODS_MAX   20
 #define TICKS_SLACK	     3 /* ticks merged, or wraps missed, while QEMU waited for the host */
+#define WATCHES		     3 /* tries at PERIODS_TO_WATCH periods: one must count right */
 #define STATUS_MODE(s)	     (((s) >> 1) & 7)
 #define STATUS_ACCESS(s)     (((s) >> 4) & 3)
 #define STATUS_BCD	     1u
@@ -70,26 +71,34 @@ KTEST(timer, pit_is_a_100_hz_rate_generator, 2)
  * Over ten periods of the PIT, ten ticks: each time its output rises the PIC delivers IRQ 0
  * on vector 32, timer_interrupt counts it and sends the EOI that lets the next one in. (Give
  * or take three: when the host keeps QEMU waiting, rising edges can merge into one interrupt,
- * and the test can miss a turn of the counter.)
+ * the test can miss a turn of the counter, and QEMU may deliver the periods it owes in a
+ * burst. So the count must come out right in one of three watches, not in each: a timer that
+ * counts wrong does so every time.)
  */
 KTEST(timer, one_tick_per_pit_period, 3)
 {
+	uint64_t ticks = 0;
+
 	if (!timer_require(t))
 		return;
-	uint16_t last = pit_read_count();
-	uint64_t start = timer_ticks();
-	int wraps = 0;
+	for (int watch = 0; watch < WATCHES; watch++) {
+		uint16_t last = pit_read_count();
+		uint64_t start = timer_ticks();
+		int wraps = 0;
 
-	while (wraps < PERIODS_TO_WATCH) {
-		uint16_t now = pit_read_count();
-		if (now > last)
-			wraps++;
-		last = now;
+		while (wraps < PERIODS_TO_WATCH) {
+			uint16_t now = pit_read_count();
+			if (now > last)
+				wraps++;
+			last = now;
+		}
+		ticks = timer_ticks() - start;
+		if (ticks + TICKS_SLACK >= PERIODS_TO_WATCH &&
+		    ticks <= PERIODS_TO_WATCH + TICKS_SLACK)
+			return;
 	}
-	uint64_t ticks = timer_ticks() - start;
-	if (ticks + TICKS_SLACK < PERIODS_TO_WATCH || ticks > PERIODS_TO_WATCH + TICKS_SLACK)
-		FAIL(t,
-		     "%lu ticks during %d periods of the PIT: one interrupt per period, counted once, "
-		     "is what timer_interrupt should see",
-		     ticks, PERIODS_TO_WATCH);
+	FAIL(t,
+	     "%lu ticks during %d periods of the PIT (and as far off in each of %d watches): one "
+	     "interrupt per period, counted once, is what timer_interrupt should see",
+	     ticks, PERIODS_TO_WATCH, WATCHES);
 }

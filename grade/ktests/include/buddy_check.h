@@ -97,10 +97,32 @@ static inline bool buddy_check(const struct buddy_region *r, char *why, size_t s
 		uint64_t len = 0;
 		const struct buddy_node *prev = NULL;
 		for (const struct buddy_node *n = r->free[k]; n; prev = n, n = n->next) {
-			if (++len > heads[k]) {
-				ksnprintf(why, size,
-					  "free list %u holds more than its %lu blocks (a loop?)",
-					  k, heads[k]);
+			/* What the node is, first: a node left on the list after its block was
+			 * taken names a frame that is no longer free. */
+			if (!buddy_region_contains(r, n->pfn)) {
+				ksnprintf(
+					why, size,
+					"free list %u, %s: the node at %p names frame %lu, outside "
+					"the region [%lu, %lu) (a node unlinked or overwritten?)",
+					k, prev ? "further on" : "at its head", (const void *)n,
+					n->pfn, r->base_pfn, end);
+				return false;
+			}
+			uint8_t b = buddy_frame(r, n->pfn);
+			if (b != (BUDDY_FREE | k)) {
+				ksnprintf(
+					why, size,
+					"free list %u, %s: the node of frame %lu, whose frame byte 0x%02x says %s, not a free order-%u block%s",
+					k, prev ? "further on" : "at its head", n->pfn, b,
+					b == BUDDY_RESERVED ? "reserved"
+					: b == BUDDY_INSIDE ? "inside a block"
+					: (b & BUDDY_STATE_MASK) == BUDDY_USED
+						? "allocated"
+						: "free, of another order",
+					k,
+					(b & BUDDY_STATE_MASK) == BUDDY_USED
+						? " (taken, but left on the list?)"
+						: "");
 				return false;
 			}
 			if (n->prev != prev) {
@@ -110,12 +132,12 @@ static inline bool buddy_check(const struct buddy_region *r, char *why, size_t s
 					k, n->pfn);
 				return false;
 			}
-			if (!buddy_region_contains(r, n->pfn) ||
-			    buddy_frame(r, n->pfn) != (BUDDY_FREE | k)) {
+			if (++len > heads[k]) {
 				ksnprintf(
 					why, size,
-					"free list %u holds frame %lu, which is not a free order-%u block",
-					k, n->pfn, k);
+					"free list %u goes round: it comes back to frame %lu after "
+					"the %lu free order-%u blocks the frame table has",
+					k, n->pfn, heads[k], k);
 				return false;
 			}
 			if (r->frame_ptr(r->ctx, n->pfn) != (const void *)n) {

@@ -30,6 +30,11 @@ KTEST(selftest, second, 1)
 		for (;;)
 			hlt();
 	}
+	if (misbehave("spin")) {
+		cli();
+		for (;;)
+			__asm__ volatile("pause");
+	}
 	if (misbehave("triple_fault")) {
 		struct descriptor_table_ptr none = {0, 0};
 		lidt(&none);
@@ -46,6 +51,13 @@ KTEST(selftest, second, 1)
 		qemu_exit(0x05);
 	if (misbehave("fail"))
 		EXPECT_EQ(t, 2 + 2, 5);
+	if (misbehave("fail_addresses")) {
+		uint64_t kernel_address = 0xffffffff80100000ULL;
+		const void *p = (const void *)kernel_address;
+		EXPECT_EQ(t, kernel_address, 0);
+		EXPECT_EQ(t, p, NULL);
+		EXPECT_EQ(t, -1, 1);
+	}
 }
 
 KTEST(selftest, third, 1)

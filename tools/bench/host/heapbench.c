@@ -3,14 +3,23 @@
  * once per allocator, with -DBENCH_ADAPTER="adapters/heap_<name>.h" choosing the allocator, and
  * runs it once per benchmark:
  *
- *     heapbench [--callgrind] pairs ITERS REPS SIZE...   alloc then free at once, per size
- *     heapbench [--callgrind] batch ITERS REPS           1000 mixed sizes, then free them all
- *     heapbench [--callgrind] trace REPS FILE...         replay traces (tools/bench/tracegen.py)
- *     heapbench [--callgrind] holes COUNT REPS HOLES...  COUNT pairs with HOLES free holes ahead
+ *     heapbench [OPTIONS] pairs ITERS REPS SIZE...   alloc then free at once, per size
+ *     heapbench [OPTIONS] batch ITERS REPS           1000 mixed sizes, then free them all
+ *     heapbench [OPTIONS] trace REPS FILE...         replay traces (tools/bench/tracegen.py,
+ *                                                    tools/bench/realtrace.py: the text form
+ *                                                    or the compact one, *.gtrace)
+ *     heapbench [OPTIONS] holes COUNT REPS HOLES...  COUNT pairs with HOLES free holes ahead
  *
- * Each measured section prints "result <label> ops=N ns=T" (measure.h); a trace also prints
- * "trace NAME peak_live=L peak_span=S" for its utilization, measured in a pass of its own
- * before the timed ones (REPS 0: that pass alone, which is best done in a fresh process).
+ *     --callgrind    count instructions (run under callgrind) instead of timing
+ *     --limit SECS   stop after SECS seconds, printing "timeout LABEL done=I of=N after=SECS"
+ *                    (I: the operations of the running pass done by then), exit status 4
+ *
+ * Each measured section prints "result <label> ops=N ns=T" (measure.h). The first trace of a
+ * run also prints "trace NAME peak_live=L peak_span=S" for its utilization, measured in a
+ * pass of its own before the timed ones (REPS 0: that pass alone). Only the first: a later
+ * trace would find the memory the earlier ones left with the allocator, and a span measured
+ * above that is no span at all (it came out 0 for a trace that fit in what an earlier one
+ * left behind).
  *
  * An adapter (a header in adapters/) is the only place that knows an allocator's API. It defines:
  *
@@ -26,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,6 +58,12 @@
 
 bool measure_callgrind;
 static void *arena;
+static size_t startup_footprint; /* what the allocator held before the benchmark allocated */
+
+/* For --limit: the pass running and how far it got, for the message the alarm prints. */
+static const char *volatile running_label = "?";
+static volatile size_t running_done, running_of;
+static unsigned limit_seconds;
 
 static void heap_start(void)
 {
@@ -172,6 +188,41 @@ static unsigned long parse_num(const char **s)
 	return v;
 }
 
+/*
+ * A trace in the compact form of tools/bench/realtrace.py (guest_trace, the form the guest
+ * replays too): a 32-byte header (magic, u32 ops, u32 slots), then per op a u32 slot, with
+ * GTRACE_FREE set for a free, and a u32 size. Slots are ids that freed blocks hand on, so the
+ * tables are as long as the most blocks live at once. Its name is the file's, less ".gtrace".
+ */
+#define GTRACE_MAGIC  "teachos-gtrace1"
+#define GTRACE_HEADER 32
+#define GTRACE_FREE   (1u << 31)
+
+static void gtrace_load(struct trace *tr, const char *path, const char *data, size_t len)
+{
+	uint32_t nops, nslots;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+
+	snprintf(tr->name, sizeof(tr->name), "%.*s", (int)strcspn(base, "."), base);
+	memcpy(&nops, data + 16, sizeof(nops));
+	memcpy(&nslots, data + 20, sizeof(nslots));
+	if (len < GTRACE_HEADER || (len - GTRACE_HEADER) / 8 < nops)
+		measure_die("the compact trace is shorter than its header says");
+	tr->ops = bench_memory(nops * sizeof(*tr->ops));
+	for (uint32_t i = 0; i < nops; i++) {
+		uint32_t w[2];
+		memcpy(w, data + GTRACE_HEADER + 8 * (size_t)i, sizeof(w));
+		tr->ops[i] = (struct trace_op){w[0] & GTRACE_FREE ? 'f' : 'a', w[0] & ~GTRACE_FREE,
+					       w[1]};
+		if (tr->ops[i].id >= nslots)
+			measure_die("a slot of the compact trace is past its count");
+	}
+	tr->nops = nops;
+	tr->nids = nslots;
+	tr->ptr = bench_memory(tr->nids * sizeof(*tr->ptr));
+	tr->size = bench_memory(tr->nids * sizeof(*tr->size));
+}
+
 static void trace_load(struct trace *tr, const char *path)
 {
 	int fd = open(path, O_RDONLY);
@@ -184,8 +235,15 @@ static void trace_load(struct trace *tr, const char *path)
 	if (read(fd, text, (size_t)st.st_size) != st.st_size)
 		measure_die("cannot read the trace file");
 	close(fd);
+	if ((size_t)st.st_size >= GTRACE_HEADER &&
+	    !memcmp(text, GTRACE_MAGIC, sizeof(GTRACE_MAGIC))) {
+		gtrace_load(tr, path, text, (size_t)st.st_size);
+		munmap(text, (size_t)st.st_size + 1);
+		return;
+	}
 	if (strncmp(text, TRACE_MAGIC, strlen(TRACE_MAGIC)))
-		measure_die("not a trace file (tools/bench/tracegen.py writes them)");
+		measure_die(
+			"not a trace file (tools/bench/tracegen.py and realtrace.py write them)");
 
 	size_t lines = 0;
 	for (const char *c = text; *c; c++)
@@ -215,8 +273,10 @@ static void trace_load(struct trace *tr, const char *path)
 /* Replay the whole trace; returns the op at which the allocator ran out, or -1. */
 static long trace_replay(struct trace *tr)
 {
+	running_of = tr->nops;
 	for (size_t i = 0; i < tr->nops; i++) {
 		const struct trace_op *op = &tr->ops[i];
+		running_done = i;
 		if (op->kind == 'a') {
 			void *p = adapter_alloc(op->size);
 			if (!p)
@@ -234,17 +294,18 @@ static long trace_replay(struct trace *tr)
  * Utilization: the peak of the live payload over the peak of the memory the heap spans. For
  * an arena allocator the span is the highest byte it ever handed out, measured from the
  * arena's start (like a break address); for the others, what they report holding from the
- * system (their own accounting: see adapter_footprint in each adapter), above what they
- * held before the trace started.
+ * system (their own accounting: see adapter_footprint in each adapter), above what they held
+ * when the program started. Measured in a process that has replayed nothing before.
  */
 static void trace_utilization(struct trace *tr)
 {
 	uint64_t live = 0, peak_live = 0, peak_span = 0;
-	size_t base = ADAPTER_ARENA ? 0 : adapter_footprint();
 
 	heap_start();
+	running_of = tr->nops;
 	for (size_t i = 0; i < tr->nops; i++) {
 		const struct trace_op *op = &tr->ops[i];
+		running_done = i;
 		if (op->kind == 'f') {
 			adapter_free(tr->ptr[op->id], tr->size[op->id]);
 			live -= tr->size[op->id];
@@ -265,7 +326,7 @@ static void trace_utilization(struct trace *tr)
 			span = (uint64_t)((char *)p + op->size - (char *)arena);
 		} else {
 			size_t now = adapter_footprint();
-			span = now > base ? now - base : 0;
+			span = now > startup_footprint ? now - startup_footprint : 0;
 		}
 		if (span > peak_span)
 			peak_span = span;
@@ -274,14 +335,16 @@ static void trace_utilization(struct trace *tr)
 	       (unsigned long)peak_span);
 }
 
-static void bench_trace(const char *path, int reps)
+static void bench_trace(const char *path, int reps, bool first)
 {
+	static char label[LABEL_MAX + 8];
 	struct trace tr;
-	char label[LABEL_MAX + 8];
 
+	running_label = path; /* loading it */
 	trace_load(&tr, path);
 	snprintf(label, sizeof(label), "trace/%s", tr.name);
-	if (!measure_callgrind)
+	running_label = label;
+	if (!measure_callgrind && first)
 		trace_utilization(&tr);
 	for (int r = -1; r < reps; r++) { /* round -1 warms up, untimed */
 		heap_start();
@@ -341,6 +404,46 @@ static void bench_holes(unsigned long holes, unsigned long count, int reps)
 
 /* --------------------------------------------------------------------------------------------- */
 
+/* Append s, or the decimal digits of v, to the buffer at *at (async-signal-safe). */
+static void put_str(char **at, const char *s)
+{
+	while (*s)
+		*(*at)++ = *s++;
+}
+
+static void put_num(char **at, size_t v)
+{
+	char digits[24];
+	int n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while (v /= 10);
+	while (n > 0)
+		*(*at)++ = digits[--n];
+}
+
+/* --limit: say how far the running pass got, and stop (only async-signal-safe calls here:
+ * the allocator under test may be half-way through an operation). */
+static void limit_reached(int sig)
+{
+	char msg[LABEL_MAX + 128], *at = msg;
+
+	(void)sig;
+	put_str(&at, "timeout ");
+	put_str(&at, running_label);
+	put_str(&at, " done=");
+	put_num(&at, running_done);
+	put_str(&at, " of=");
+	put_num(&at, running_of);
+	put_str(&at, " after=");
+	put_num(&at, limit_seconds);
+	put_str(&at, "\n");
+	if (write(STDOUT_FILENO, msg, (size_t)(at - msg)) < 0)
+		_exit(5);
+	_exit(4);
+}
+
 int main(int argc, char **argv)
 {
 	int a = 1;
@@ -348,9 +451,17 @@ int main(int argc, char **argv)
 	static char outbuf[BUFSIZ]; /* so that printf never calls the allocator under test */
 
 	setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
-	if (a < argc && !strcmp(argv[a], "--callgrind")) {
-		measure_callgrind = true;
-		a++;
+	startup_footprint = ADAPTER_ARENA ? 0 : adapter_footprint();
+	for (; a < argc && !strncmp(argv[a], "--", 2); a++) {
+		if (!strcmp(argv[a], "--callgrind")) {
+			measure_callgrind = true;
+		} else if (!strcmp(argv[a], "--limit") && a + 1 < argc) {
+			limit_seconds = (unsigned)measure_arg_num(argv[++a]);
+			signal(SIGALRM, limit_reached);
+			alarm(limit_seconds);
+		} else {
+			measure_die("unknown option");
+		}
 	}
 	if (ADAPTER_ARENA) {
 		arena = mmap(NULL, ARENA_BYTES, PROT_READ | PROT_WRITE,
@@ -359,7 +470,8 @@ int main(int argc, char **argv)
 			measure_die("cannot map the arena");
 	}
 	if (a >= argc)
-		measure_die("usage: heapbench [--callgrind] pairs|batch|trace|holes ...");
+		measure_die(
+			"usage: heapbench [--callgrind] [--limit SECS] pairs|batch|trace|holes ...");
 	const char *cmd = argv[a++];
 	int n = argc - a;
 	if (!strcmp(cmd, "pairs") && n >= 3) {
@@ -370,7 +482,7 @@ int main(int argc, char **argv)
 		bench_batch(measure_arg_num(argv[a]), (int)measure_arg_num(argv[a + 1]));
 	} else if (!strcmp(cmd, "trace") && n >= 2) {
 		for (int i = a + 1; i < argc; i++)
-			bench_trace(argv[i], (int)measure_arg_num(argv[a]));
+			bench_trace(argv[i], (int)measure_arg_num(argv[a]), i == a + 1);
 	} else if (!strcmp(cmd, "holes") && n >= 3) {
 		for (int i = a + 2; i < argc; i++)
 			bench_holes(measure_arg_num(argv[i]), measure_arg_num(argv[a]),

@@ -64,6 +64,8 @@ def test_bench_smoke_run(tmp_path, labs):
     assert guest["bench_block_heap"]["insns_per_pair"]["16"] > 10, guest["bench_block_heap"]
     if int(last[:2]) >= 8:  # the null system call (tools/bench/syscallbench.py)
         assert r["syscall"].get("insns_per_call", 0) > 0, r["syscall"]
+    if int(last[:2]) >= 9:  # fork, copy-on-write and eager (tools/bench/forkbench.py)
+        assert 0 < r["fork"].get("cow", 0) < r["fork"].get("eager", 0), r["fork"]
 
     # Boot: both kernels booted and printed their instruction counts.
     for who in ("teachos", "stub"):

@@ -12,7 +12,8 @@ Parts, in the order they run (docs/bench.md explains each figure):
   frames   the buddy allocator beside a plain free list of frames, on the host
   guest    instructions per kmalloc/kfree and per context switch inside the kernel, at
            each checkpoint, counted by QEMU -icount; the recorded real programs replayed
-           through kmalloc from checkpoint 05 on
+           through kmalloc from checkpoint 05 on; a null system call (08) and fork of a
+           4 MiB process, copy-on-write beside an eager copy (09)
   boot     time to the first console byte and to the exit, beside a stub kernel
   grade    wall time of `make grade SOLUTIONS=all`, whole and per checkpoint
 
@@ -50,6 +51,7 @@ from harness import qemu as hqemu  # noqa: E402
 from harness.paths import SOLUTIONS, rel  # noqa: E402
 import realtrace  # noqa: E402
 import report  # noqa: E402
+import forkbench  # noqa: E402
 import syscallbench  # noqa: E402
 import tracegen  # noqa: E402
 
@@ -973,6 +975,8 @@ def main(argv=None):
     kernels = phase("guest", lambda: bench_guest(s, args.cc, results, real)) or {}
     if "guest" in parts:  # the null system call of checkpoint 08 (tools/bench/syscallbench.py)
         results["syscall"] = syscallbench.measure(kernels, boot_once, ICOUNT, args.cc, out, run)
+        # fork at checkpoint 09, copy-on-write against an eager copy (tools/bench/forkbench.py)
+        results["fork"] = forkbench.measure(kernels, boot_once, ICOUNT, args.cc, out, run)
     if "boot" in parts and not kernels:  # boot needs a bench kernel even without the guest part
         labs = lab_dirs()
         if labs:
@@ -985,9 +989,11 @@ def main(argv=None):
     results["meta"]["load"] = [load_start, os.getloadavg()[0]]
 
     results["run_errors"] = RUN_ERRORS
-    results["targets"] = report.targets(results) + syscallbench.targets(results.get("syscall"))
+    results["targets"] = (report.targets(results) + syscallbench.targets(results.get("syscall"))
+                          + forkbench.targets(results.get("fork")))
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    text = report.text(results) + "\n".join(syscallbench.text(results.get("syscall"))) + "\n"
+    text = report.text(results) + "\n".join(syscallbench.text(results.get("syscall"))
+                                             + forkbench.text(results.get("fork"))) + "\n"
     (out / "report.txt").write_text(text)
     plots = report.plots(results, out) if s.plots else []
     print(text)

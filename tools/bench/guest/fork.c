@@ -25,8 +25,8 @@
 #include "paging.h"
 #include "process.h"
 
-#define FORKS "20"
-#define KIB "4096"
+#define FORKS  "20"
+#define KIB    "4096"
 #define RUN_MS 120000 /* far more than either run takes */
 
 struct eager_copy {

@@ -10,21 +10,25 @@
 #include "uspace.h"
 #include "x86.h"
 
-/* The entries of the table at `level` (4: the PML4) covering [base, base + 512 entries). */
+/*
+ * The entries of the table at `level` (4: the PML4) covering [base, base + 512 entries), those
+ * that reach into [lo, hi) (hi > base). An empty entry costs a load and a test: a space's tables
+ * are mostly empty, and fork and exit walk all of them.
+ */
 static bool walk_table(const uint64_t *table, int level, uint64_t base, uint64_t lo, uint64_t hi,
 		       bool (*fn)(uint64_t va, uint64_t *pte, void *arg), void *arg)
 {
-	uint64_t size = PAGE_SIZE << (VM_INDEX_BITS * (level - 1));
-	unsigned first = lo > base ? (unsigned)((lo - base) / size) : 0;
+	unsigned shift = PAGE_SHIFT + VM_INDEX_BITS * (level - 1);
+	unsigned first = lo > base ? (unsigned)((lo - base) >> shift) : 0;
+	uint64_t span = ((hi - base - 1) >> shift) + 1; /* entries up to the one holding hi - 1 */
+	unsigned end = span < PT_ENTRIES ? (unsigned)span : PT_ENTRIES;
 
-	for (unsigned i = first; i < PT_ENTRIES; i++) {
-		uint64_t va = base + i * size;
+	for (unsigned i = first; i < end; i++) {
 		uint64_t e = table[i];
 
-		if (va >= hi)
-			break;
 		if (!(e & PTE_PRESENT))
 			continue;
+		uint64_t va = base + ((uint64_t)i << shift);
 		if (level == 1) {
 			if (!fn(va, (uint64_t *)&table[i], arg))
 				return false;

@@ -27,6 +27,12 @@
 static trap_handler_t earlier_pf;
 static uspace_write_hook_t earlier_write_hook;
 
+/* vm_index, inline: fork asks for an entry per page it shares. */
+static inline unsigned index_at(uint64_t va, int level)
+{
+	return (va >> (PAGE_SHIFT + VM_INDEX_BITS * (level - 1))) & VM_INDEX_MASK;
+}
+
 uint64_t *uspace_pte(const struct uspace *s, uint64_t va)
 {
 	if (!s->vm.pml4 || va >= VM_LOWER_HALF_END)
@@ -34,13 +40,13 @@ uint64_t *uspace_pte(const struct uspace *s, uint64_t va)
 	uint64_t *table = phys_to_virt(s->vm.pml4);
 
 	for (int level = VM_LEVELS; level > 1; level--) {
-		uint64_t e = table[vm_index(va, level)];
+		uint64_t e = table[index_at(va, level)];
 
 		if (!(e & PTE_PRESENT) || (e & PTE_HUGE))
 			return NULL;
 		table = phys_to_virt(e & PTE_ADDR_MASK);
 	}
-	return &table[vm_index(va, 1)];
+	return &table[index_at(va, 1)];
 }
 
 static bool live(const struct uspace *s)

@@ -101,7 +101,7 @@ $(call objname,$(1)): $(1) $(OUT)/build_info.h $(OUT)/flags
 	@echo "  CC      $(1)"
 	@$$(CC) $$(CFLAGS) -MMD -MP -c $(1) -o $$@
 	@printf '{"directory": "%s", "file": "%s", "arguments": [%s]},\n' "$$(SRCROOT)" "$(abspath $(1))" \
-		"$$(foreach a,$$(CC) $$(CFLAGS) -c $(1) -o $$@,\"$$(a)\",)\"-DCLANGD\"" > $$@.json
+		"$$(foreach a,$$(filter-out ccache,$$(CC)) $$(CFLAGS) -c $(1) -o $$@,\"$$(a)\",)\"-DCLANGD\"" > $$@.json
 endef
 $(foreach s,$(SRCS),$(eval $(call compile_rule,$(s))))
 

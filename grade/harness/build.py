@@ -54,7 +54,7 @@ def compiler(cc):
 
 def _make(args, lock):
     with locked(lock):
-        p = subprocess.run(["make", "--no-print-directory", "-s", *args], cwd=ROOT,
+        p = subprocess.run(["make", "--no-print-directory", "-s", f"-j{os.cpu_count() or 2}", *args], cwd=ROOT,
                            capture_output=True, text=True, env=ccache_env())
     if p.returncode != 0:
         raise BuildError((p.stdout + p.stderr).strip())

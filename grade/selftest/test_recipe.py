@@ -5,6 +5,7 @@ with NN the number after the last lab; then the new checkpoint must build, its s
 every test, its starter fail exactly its own tests, its handout cover its step, and its tour
 show its part. A change that breaks the recipe breaks this test, not the next maintainer.
 """
+import os
 import re
 import shutil
 import subprocess
@@ -40,7 +41,11 @@ def copy_course(dest):
 
 
 def run(cmd, cwd, timeout=900):
-    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    # The copy compiles what the course has compiled already: through the course's ccache
+    # (where ccache is installed), whose entries do not depend on the directory built in.
+    env = {**os.environ, "CCACHE_DIR": os.environ.get("CCACHE_DIR", str(ROOT / "build" / "ccache")),
+           "CCACHE_NOHASHDIR": "1"}
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     return p.returncode, p.stdout + p.stderr
 
 

@@ -91,12 +91,14 @@ static int hog(void *arg)
  */
 KTEST(preempt, a_spinning_thread_gives_the_cpu_back, 3)
 {
-	uint64_t waited = 0;
+	uint64_t waited = 0, longest = 0;
 
 	if (!threads_and_timer_require(t))
 		return;
 	/* Exactly one slice, at least once in three tries (each started right after a tick):
-	 * a tick may fall just before a yield, never three times running. */
+	 * a tick may fall just before a yield, or the host keep QEMU waiting so that ticks come
+	 * late and in a burst, but not three times running. A scheduler that preempts late or
+	 * never does so every time. */
 	for (int try = 0; try < EXACT_TRIES; try++) {
 		hog_stop = false;
 		struct thread *th = thread_create("hog", hog, NULL);
@@ -113,18 +115,20 @@ KTEST(preempt, a_spinning_thread_gives_the_cpu_back, 3)
 			return;
 		}
 		EXPECT_TRUE(t, stopped_by_main);
-		if (waited > THREAD_SLICE_TICKS + 1) {
-			FAIL(t,
-			     "main got the CPU back %lu ticks after it yielded to a spinning "
-			     "thread: expected at most %d (one slice)",
-			     waited, THREAD_SLICE_TICKS + 1);
-			return;
-		}
 		if (waited == THREAD_SLICE_TICKS)
 			return;
+		longest = MAX(longest, waited);
 	}
-	FAIL(t,
-	     "main got the CPU back %lu ticks after it yielded to a spinning thread, each of %d "
-	     "times: a slice is THREAD_SLICE_TICKS (%d) ticks. Does preempt count it down right?",
-	     waited, EXACT_TRIES, THREAD_SLICE_TICKS);
+	if (longest > THREAD_SLICE_TICKS + 1)
+		FAIL(t,
+		     "main got the CPU back up to %lu ticks after it yielded to a spinning thread, "
+		     "never after exactly one slice in %d tries: a thread should be preempted after "
+		     "THREAD_SLICE_TICKS (%d) when another is runnable",
+		     longest, EXACT_TRIES, THREAD_SLICE_TICKS);
+	else
+		FAIL(t,
+		     "main got the CPU back %lu ticks after it yielded to a spinning thread, each of "
+		     "%d times: a slice is THREAD_SLICE_TICKS (%d) ticks. Does preempt count it "
+		     "down right?",
+		     waited, EXACT_TRIES, THREAD_SLICE_TICKS);
 }

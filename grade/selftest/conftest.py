@@ -41,10 +41,14 @@ def require_starters():
 
 # The tests that take longest start first, so that neither worker is left with one of them
 # at the end while the other has nothing to do.
-SLOW_FIRST = ("test_instructor.py::test_release", "test_instructor.py::test_batch",
-              "test_bench.py::test_bench_smoke", "test_source.py::test_clang",
-              "test_commands.py::test_gdb_attaches", "test_instructor.py::test_autograder",
-              "test_checkpoints.py::test_starter", "test_checkpoints.py::test_solutions")
+SLOW_FIRST = ("test_recipe.py::test_the_recipe", "test_bench.py::test_bench_smoke",
+              "test_site.py::test_pages_load_in_chromium",
+              "test_security.py::test_each_seed_gives", "test_imports.py::test_each_labs_list",
+              "test_security.py::test_hostile_submissions", "test_source.py::test_clang",
+              "test_instructor.py::test_batch", "test_instructor.py::test_release",
+              "test_checkpoints.py::test_starter", "test_checkpoints.py::test_solutions",
+              "test_commands.py::test_gdb_attaches", "test_handouts.py::test_excerpts",
+              "test_security.py::test_make_grade_submission", "test_instructor.py::test_autograder")
 
 
 def pytest_collection_modifyitems(session, config, items):

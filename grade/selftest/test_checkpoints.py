@@ -14,9 +14,11 @@ from harness import build
 LABS = build.lab_dirs()
 
 
-def _show(tests):
-    return "\n".join(f"  {t['lab']} {t['test']}: {t['message'].splitlines()[0] if t['message'] else ''}"
-                     for t in tests)
+def _show(tests, lines=4):
+    """Each test with the start of its message: what happened, not only that it failed."""
+    def message(t):
+        return "\n      ".join((t["message"] or "").splitlines()[:lines])
+    return "\n".join(f"  {t['lab']} {t['test']}: {message(t)}" for t in tests)
 
 
 @pytest.mark.parametrize("lab", LABS)

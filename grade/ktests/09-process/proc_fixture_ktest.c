@@ -72,6 +72,25 @@ static void kill_everything(void)
 		}
 }
 
+/*
+ * The caller frees o once the test is over: a process still in the table (one that a kill did
+ * not end within the grace) writes nowhere from now on, not into whatever the heap puts there
+ * next.
+ */
+static void forget_output(struct program_output *out)
+{
+	static struct program_output nowhere; /* size 0: every byte counted as lost */
+	unsigned long flags = irq_save();
+
+	for (int i = 0; i < PROC_MAX; i++) {
+		struct program *p = proc_table[i].prog;
+
+		if (proc_table[i].state != PROC_UNUSED && p && p->output == out)
+			p->output = &nowhere;
+	}
+	irq_restore(flags);
+}
+
 int proc_last_pid;
 
 bool proc_run(struct ktest *t, const char *name, int argc, const char *const argv[], bool as_init,
@@ -93,7 +112,10 @@ bool proc_run(struct ktest *t, const char *name, int argc, const char *const arg
 		kill_everything();
 		FAIL(t, "%s %s did not end within %lu ms (killed); it wrote: %s", name,
 		     argc > 1 ? argv[1] : "", ms, o->buf);
+	} else if (any_running()) {
+		kill_everything(); /* descendants it left (a bug): they must not run into later tests */
 	}
+	forget_output(&o->out);
 	tty_discard();
 	return ended;
 }

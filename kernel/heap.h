@@ -179,7 +179,7 @@ size_t kheap_size(void);
  * whose answer it knows: the block heap's own checks (a double free, a pointer no block
  * starts at) run on every free.
  *
- * A pair of kmalloc(16) and kfree costs the block heap's own pair and about 25 instructions
+ * A pair of kmalloc(16) and kfree costs the block heap's own pair and about 20 instructions
  * (`make bench`, docs/bench.md).
  */
 struct kheap_fast {

@@ -32,8 +32,8 @@
  *                     region that ends there; ask again: it fits. The heap is now 164 KiB.
  *   kmalloc(70 MiB)   need is more than KHEAP_MAX - 164 KiB: NULL at once, nothing mapped.
  *
- * The lock: every entry point (kmalloc_aligned, kfree, krealloc, kheap_stats) runs with
- * interrupts disabled (irq.h). Until checkpoint 07 that changes nothing; from then on the
+ * The lock: every entry point (kmalloc, kmalloc_aligned, kfree, krealloc, kheap_stats) runs
+ * with interrupts disabled (irq.h). Until checkpoint 07 that changes nothing; from then on the
  * timer may preempt a thread anywhere, and on one CPU no other thread can run, so none can
  * find the allocator half-way through a change. Interrupt handlers never allocate.
  */
@@ -60,6 +60,25 @@
 static const struct kheap_allocator *heap; /* what kmalloc runs on; NULL: no heap */
 static const struct kheap_pages *pages;	   /* whole pages for big requests; NULL: none */
 static uintptr_t heap_end = KHEAP_BASE;	   /* the arena is [KHEAP_BASE, heap_end) */
+
+/*
+ * The common case, a kmalloc below a page or a kfree of memory from the arena, goes straight
+ * to the allocator by one of two paths: inline to the block heap (kheap_fast, heap.h) when it
+ * serves kmalloc, else through the table (table_path, in __kmalloc and __kfree). The one in
+ * use is open to the heap as it is now, the other shut (all 0); both are shut without a heap.
+ */
+struct kheap_fast kheap_fast;
+static struct kheap_fast table_path;
+
+/* Open the path of the allocator kmalloc runs on. Called whenever heap or heap_end changes. */
+static void fast_path_update(void)
+{
+	struct kheap_fast open = {PAGE_SIZE - 1, heap_end - KHEAP_BASE}, shut = {0, 0};
+	bool block = heap && heap->id == KHEAP_BLOCK;
+
+	kheap_fast = block ? open : shut;
+	table_path = heap && !block ? open : shut;
+}
 
 enum kheap_backend kheap_backend(void)
 {
@@ -135,6 +154,7 @@ static bool heap_grow(size_t size, size_t align)
 		return false;
 	heap->grow((void *)heap_end, need);
 	heap_end += need;
+	fast_path_update();
 	return true;
 }
 
@@ -177,21 +197,17 @@ void *kmalloc_aligned(size_t size, size_t align)
 }
 
 /*
- * The common case first: a request below a page goes straight to the allocator, and only when
- * it has no room (or there is none) does the whole of __kmalloc_aligned run, which asks it
- * again after draining or growing. A pair of kmalloc(16) and kfree costs the allocator's own
- * pair and little more (`make bench`).
+ * kmalloc with the lock held, for every request the inline fast path (heap.h) did not serve.
+ * Below a page, unless that path asked the block heap already, straight to the allocator;
+ * only when it has no room (or there is none) does the whole of __kmalloc_aligned run, which
+ * asks it again after draining or growing.
  */
-void *kmalloc(size_t size)
+void *__kmalloc(size_t size)
 {
-	unsigned long flags = irq_save();
 	void *p =
-		likely(heap && size - 1 < PAGE_SIZE - 1) ? heap->alloc(size, KMALLOC_ALIGN) : NULL;
+		likely(size - 1 < table_path.alloc_below) ? heap->alloc(size, KMALLOC_ALIGN) : NULL;
 
-	if (unlikely(!p))
-		p = __kmalloc_aligned(size, KMALLOC_ALIGN);
-	irq_restore(flags);
-	return p;
+	return likely(p) ? p : __kmalloc_aligned(size, KMALLOC_ALIGN);
 }
 
 void *kcalloc(size_t n, size_t size)
@@ -222,8 +238,8 @@ static bool check_owner(const char *who, const void *p)
 	      pages ? " nor a block of pages it handed out" : "");
 }
 
-/* kfree with the lock held. */
-static void __kfree(void *p)
+/* kfree with the lock held: every case, the owner checked. */
+static void __kfree_checked(void *p)
 {
 	if (!p)
 		return;
@@ -233,15 +249,15 @@ static void __kfree(void *p)
 		heap->free(p);
 }
 
-void kfree(void *p)
+/* kfree with the lock held, for every pointer the inline fast path (heap.h) did not take:
+ * memory of the arena straight to the allocator through the table, unless that path is the
+ * block heap's. */
+void __kfree(void *p)
 {
-	unsigned long flags = irq_save();
-
-	if (likely(heap && (uintptr_t)p - KHEAP_BASE < heap_end - KHEAP_BASE))
-		heap->free(p); /* the common case: memory of the heap's arena */
+	if (likely((uintptr_t)p - KHEAP_BASE < table_path.free_span))
+		heap->free(p);
 	else
-		__kfree(p);
-	irq_restore(flags);
+		__kfree_checked(p);
 }
 
 /* krealloc with the lock held. */
@@ -332,6 +348,7 @@ bool kheap_offer(const struct kheap_allocator *b)
 		return false;
 	}
 	heap = b;
+	fast_path_update();
 	kprintf("heap: kmalloc uses %s: %lu KiB at 0x%lx, growing up to %lu MiB\n",
 		kheap_backend_name(b->id), (heap_end - KHEAP_BASE) >> 10, KHEAP_BASE,
 		KHEAP_MAX >> 20);

@@ -2,7 +2,7 @@
  * Scenario bench_block_heap: instructions per block_heap_alloc/block_heap_free pair in the
  * kernel (checkpoint 05 on), on a private arena, built as the kernel builds lab 05 (HEAP_DEBUG
  * on). Beside bench_kmalloc's pair of the same size, the difference is what kmalloc and kfree
- * add around the heap: the lock, the checks, the call through the kernel's table of heaps.
+ * add around the heap: the lock and the compares of their inline fast path (kernel/heap.h).
  *
  * The lines marked ADAPT follow lab 05's interface (kernel/block_heap.h).
  */

@@ -168,6 +168,26 @@ static inline uint64_t buddy_free_frames(const struct buddy_region *r)
 	return r->free_frames;
 }
 
+/* How many frames regions[0..count) hold, reserved ones included. */
+static inline uint64_t buddy_count_frames(const struct buddy_region *regions, size_t count)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < count; i++)
+		n += regions[i].nframes;
+	return n;
+}
+
+/* How many frames of regions[0..count) are free. */
+static inline uint64_t buddy_count_free(const struct buddy_region *regions, size_t count)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < count; i++)
+		n += buddy_free_frames(&regions[i]);
+	return n;
+}
+
 /* The smallest order whose blocks hold npages frames (npages >= 1): 1 -> 0, 2 -> 1, 3 -> 2.
  * It can exceed BUDDY_MAX_ORDER, and buddy_alloc then fails. */
 static inline unsigned buddy_order_for(uint64_t npages)

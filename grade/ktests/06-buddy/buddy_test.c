@@ -448,6 +448,9 @@ KTEST(buddy, find_region_by_frame, 1)
 	EXPECT_EQ(t, buddy_find_region(regions, 3, 0x100000 + 999), &regions[2]);
 	EXPECT_NULL(t, buddy_find_region(regions, 3, 0x100000 + 1000));
 	EXPECT_NULL(t, buddy_find_region(regions, 0, 0));
+	/* the kernel's counts over them: every frame, none free yet */
+	EXPECT_EQ(t, buddy_count_frames(regions, 3), 159u + 2000u + 1000u);
+	EXPECT_EQ(t, buddy_count_free(regions, 3), 0u);
 }
 
 KTEST(buddy, block_order_and_order_for, 1)

@@ -8,9 +8,15 @@
 #include "local.h"
 #include "panic.h"
 
-uint64_t total_frames;
+struct pages_region *region_of(uint64_t pfn)
+{
+	struct buddy_region *r = buddy_find_region(pages_buddies, pages_nregions, pfn);
 
-bool pages_owned(const struct pages_region *pr, uint64_t pfn)
+	return r ? &regions[r - pages_buddies] : NULL;
+}
+
+/* True if a block from pages_alloc_bytes starts at frame pfn of pr. */
+static bool pages_owned(const struct pages_region *pr, uint64_t pfn)
 {
 	uint64_t bit = pfn - pr->buddy->base_pfn;
 
@@ -23,14 +29,6 @@ static void flip_owned(struct pages_region *pr, uint64_t pfn)
 	uint64_t bit = pfn - pr->buddy->base_pfn;
 
 	pr->owned[bit / 64] ^= UINT64_C(1) << (bit % 64);
-}
-
-/* A block of 2^order frames from the first region that has one, or 0. */
-static phys_addr_t alloc_frames(unsigned order)
-{
-	uint64_t pfn = buddy_alloc_first(pages_buddies, pages_nregions, order);
-
-	return pfn == BUDDY_NO_FRAME ? 0 : pfn << PAGE_SHIFT;
 }
 
 /* ---- frames ------------------------------------------------------------------------------ */
@@ -50,9 +48,19 @@ static struct pages_region *frame_region(phys_addr_t pa, const char *fn)
 	return pr;
 }
 
+/* One block of order buddy_order_for(n) from the first region that has one, or 0. */
+static phys_addr_t source_alloc_contig(size_t n)
+{
+	if (n == 0)
+		return 0;
+	uint64_t pfn = buddy_alloc_first(pages_buddies, pages_nregions, buddy_order_for(n));
+
+	return pfn == BUDDY_NO_FRAME ? 0 : pfn << PAGE_SHIFT;
+}
+
 static phys_addr_t source_alloc(void)
 {
-	return alloc_frames(0);
+	return source_alloc_contig(1);
 }
 
 static void source_free(phys_addr_t pa)
@@ -77,11 +85,6 @@ static void source_free(phys_addr_t pa)
 	buddy_add_free_range(pr->buddy, pfn, 1);
 }
 
-static phys_addr_t source_alloc_contig(size_t n)
-{
-	return n ? alloc_frames(buddy_order_for(n)) : 0;
-}
-
 static void source_free_contig(phys_addr_t pa, size_t n)
 {
 	if (n == 0)
@@ -100,16 +103,12 @@ static void source_free_contig(phys_addr_t pa, size_t n)
 
 static uint64_t source_count_free(void)
 {
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < pages_nregions; i++)
-		n += buddy_free_frames(&pages_buddies[i]);
-	return n;
+	return buddy_count_free(pages_buddies, pages_nregions);
 }
 
 static uint64_t source_count_total(void)
 {
-	return total_frames;
+	return buddy_count_frames(pages_buddies, pages_nregions);
 }
 
 const struct kframe_source buddy_source = {
@@ -124,34 +123,25 @@ const struct kframe_source buddy_source = {
 
 /* ---- whole pages for kmalloc --------------------------------------------------------------- */
 
-/* The region of the direct-map address p, or NULL for any other address. */
-static struct pages_region *direct_map_region(const void *p)
-{
-	uint64_t a = (uint64_t)p;
-
-	return a >= DIRECT_MAP_BASE && a < KHEAP_BASE ? region_of(virt_to_phys(p) >> PAGE_SHIFT)
-						      : NULL;
-}
-
 void *pages_alloc_bytes(size_t size)
 {
 	if (size == 0 || size > (PAGE_SIZE << BUDDY_MAX_ORDER))
 		return NULL;
-	phys_addr_t pa = alloc_frames(buddy_order_for(align_up(size, PAGE_SIZE) >> PAGE_SHIFT));
+	phys_addr_t pa = source_alloc_contig(align_up(size, PAGE_SIZE) >> PAGE_SHIFT);
 	if (pa)
 		flip_owned(region_of(pa >> PAGE_SHIFT), pa >> PAGE_SHIFT);
 	return pa ? phys_to_virt(pa) : NULL;
 }
 
-/* Why p is not a live block from pages_alloc_bytes (NULL: it is one), with its region. */
-static const char *why_not_pages(const void *p, struct pages_region **region)
+/* Why p is not a live block from pages_alloc_bytes, or NULL: it is one. */
+static const char *why_not_pages(const void *p)
 {
-	struct pages_region *pr = *region = direct_map_region(p);
-	uint64_t pfn = virt_to_phys(p) >> PAGE_SHIFT, head;
+	uint64_t a = (uint64_t)p, pfn = virt_to_phys(p) >> PAGE_SHIFT, head;
+	struct pages_region *pr = a >= DIRECT_MAP_BASE && a < KHEAP_BASE ? region_of(pfn) : NULL;
 
 	if (!pr)
 		return "is not an address in the direct map of the buddy's RAM";
-	if ((uint64_t)p & (PAGE_SIZE - 1))
+	if (a & (PAGE_SIZE - 1))
 		return "is not page-aligned: not the start of a block of pages";
 	if (pages_owned(pr, pfn))
 		return NULL;
@@ -165,20 +155,17 @@ static const char *why_not_pages(const void *p, struct pages_region **region)
 
 bool pages_owns(const void *p)
 {
-	struct pages_region *pr;
-
-	return !why_not_pages(p, &pr);
+	return !why_not_pages(p);
 }
 
 /* p's region, or a panic naming fn unless p is a live block from pages_alloc_bytes. */
 static struct pages_region *check_owned(const void *p, const char *fn)
 {
-	struct pages_region *pr;
-	const char *why = why_not_pages(p, &pr);
+	const char *why = why_not_pages(p);
 
 	if (why)
 		panic("%s: %p %s", fn, p, why);
-	return pr;
+	return region_of(virt_to_phys(p) >> PAGE_SHIFT);
 }
 
 size_t pages_alloc_size(const void *p)

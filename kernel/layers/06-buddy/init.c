@@ -1,7 +1,7 @@
 /*
  * Checkpoint 06 joins the kernel: lab 06's buddy allocator takes over every free frame from
- * lab 02's bitmap and becomes the kernel's frame source (frames.c); kmalloc gets whole pages
- * from it for requests of a page or more (pages.c).
+ * lab 02's bitmap and becomes the kernel's frame source; kmalloc gets whole pages from it for
+ * requests of a page or more (both served in frames.c).
  *
  * Regions. One buddy region per usable memory-map area, over its whole frames. Its tables
  * (frame table, one byte per frame; owner bits, one per frame; side nodes) take the first run
@@ -37,15 +37,6 @@ bool pages_ready;
 phys_addr_t pages_kept[PAGES_KEEP_MAX];
 struct pages_region regions[MEMMAP_MAX];
 
-struct pages_region *region_of(uint64_t pfn)
-{
-	struct buddy_region *r = pages_region_of(pfn);
-
-	return r ? &regions[r - pages_buddies] : NULL;
-}
-
-/* ---- the regions and their tables ---------------------------------------------------------- */
-
 /* The buddy's frame_ptr: where the node of a free block starting at frame pfn lives. */
 static void *node_of_frame(void *ctx, uint64_t pfn)
 {
@@ -56,85 +47,58 @@ static void *node_of_frame(void *ctx, uint64_t pfn)
 	return &pr->nodes[pfn / SIDE_NODE_FRAMES - pr->buddy->base_pfn / SIDE_NODE_FRAMES];
 }
 
-/* One region per usable area; one overlapping an earlier one (a made-up map) is left out. */
-static void plan_regions(void)
+/* Add a region over frames [first, end): take its tables from the bitmap (as said above) and
+ * set it up with lab 06's buddy_region_init. False if no free run can hold the tables, or if
+ * lab 06 reaches a TODO. */
+static bool add_region(uint64_t first, uint64_t end)
+{
+	uint64_t bits_at = align_up(BUDDY_TABLE_BYTES(end - first), 8);
+	uint64_t nodes_at = bits_at + align_up(end - first, 64) / 8;
+	uint64_t nodes = (end - 1) / SIDE_NODE_FRAMES - first / SIDE_NODE_FRAMES + 1;
+	uint64_t frames =
+		align_up(nodes_at + nodes * sizeof(struct buddy_node), PAGE_SIZE) >> PAGE_SHIFT;
+	uint64_t at = frame_take_run(&kernel_frames, first, end, frames);
+
+	if (!at && !(at = frame_take_run(&kernel_frames, 0, UINT64_MAX, frames))) {
+		kprintf("pages: no %lu free frames in a row for the tables of frames 0x%lx-0x%lx\n",
+			frames, first, end - 1);
+		return false;
+	}
+	uint8_t *table = phys_to_virt(at << PAGE_SHIFT);
+	size_t i = pages_nregions++;
+
+	pages_tables[i] = (struct frame_range){at << PAGE_SHIFT, (at + frames) << PAGE_SHIFT};
+	regions[i] = (struct pages_region){.buddy = &pages_buddies[i],
+					   .owned = (uint64_t *)(table + bits_at),
+					   .nodes = (struct buddy_node *)(table + nodes_at)};
+	memset(regions[i].owned, 0, nodes_at - bits_at);
+	return LAB_STEP("06-buddy: buddy_region_init",
+			buddy_region_init(&pages_buddies[i], first, end - first, table,
+					  node_of_frame, &regions[i]));
+}
+
+/* One region per usable area, over its whole frames; an area that overlaps an earlier one (a
+ * made-up map) is left out. False if the tables of one could not be had. */
+static bool add_regions(void)
 {
 	for (int i = 0; i < boot_memmap.count; i++) {
 		const struct memmap_region *m = &boot_memmap.regions[i];
 		uint64_t first = align_up(m->base, PAGE_SIZE) >> PAGE_SHIFT;
 		uint64_t end = (m->base + m->len) >> PAGE_SHIFT;
-
 		bool overlaps = false;
 
+		if (m->type != MEMMAP_USABLE || end <= first)
+			continue;
 		for (size_t j = 0; j < pages_nregions; j++)
 			overlaps |= first < pages_buddies[j].base_pfn + pages_buddies[j].nframes &&
 				    end > pages_buddies[j].base_pfn;
-		if (m->type != MEMMAP_USABLE || end <= first)
-			continue;
-		if (overlaps) {
+		if (overlaps)
 			kprintf("pages: usable area 0x%lx-0x%lx overlaps another; left out\n",
 				m->base, m->base + m->len - 1);
-			continue;
-		}
-		regions[pages_nregions] =
-			(struct pages_region){.buddy = &pages_buddies[pages_nregions]};
-		pages_buddies[pages_nregions++] =
-			(struct buddy_region){.base_pfn = first, .nframes = end - first};
-	}
-}
-
-/* Take each region's tables (frame table | owner bits | side nodes) from the bitmap: its
- * own frames if it can, else any. */
-static bool take_tables(void)
-{
-	for (size_t i = 0; i < pages_nregions; i++) {
-		struct pages_region *pr = &regions[i];
-		uint64_t first = pages_buddies[i].base_pfn, n = pages_buddies[i].nframes;
-		uint64_t bits_at = align_up(BUDDY_TABLE_BYTES(n), 8),
-			 nodes_at = bits_at + align_up(n, 64) / 8;
-		uint64_t nodes = (first + n - 1) / SIDE_NODE_FRAMES - first / SIDE_NODE_FRAMES + 1;
-		uint64_t frames =
-			align_up(nodes_at + nodes * sizeof(struct buddy_node), PAGE_SIZE) >>
-			PAGE_SHIFT;
-		uint64_t at = frame_take_run(&kernel_frames, first, first + n, frames);
-
-		if (!at && !(at = frame_take_run(&kernel_frames, 0, UINT64_MAX, frames))) {
-			kprintf("pages: no %lu free frames in a row for the tables of frames "
-				"0x%lx-0x%lx\n",
-				frames, first, first + n - 1);
+		else if (!add_region(first, end))
 			return false;
-		}
-		uint8_t *table = phys_to_virt(at << PAGE_SHIFT);
-		pages_tables[i] =
-			(struct frame_range){at << PAGE_SHIFT, (at + frames) << PAGE_SHIFT};
-		*pr = (struct pages_region){.buddy = pr->buddy,
-					    .owned = (uint64_t *)(table + bits_at),
-					    .nodes = (struct buddy_node *)(table + nodes_at)};
-		memset(pr->owned, 0, nodes_at - bits_at);
 	}
 	return true;
-}
-
-/* Give the bitmap back what it lent before the takeover: the tables and the kept frames. */
-static void give_back(void)
-{
-	for (size_t i = 0; i < pages_nregions; i++)
-		if (pages_tables[i].end)
-			frame_free_contig(&kernel_frames, pages_tables[i].start,
-					  (pages_tables[i].end - pages_tables[i].start) >>
-						  PAGE_SHIFT);
-	while (pages_nkept)
-		frame_free(&kernel_frames, pages_kept[--pages_nkept]);
-}
-
-/* ---- the takeover -------------------------------------------------------------------------- */
-
-static void init_regions(void)
-{
-	for (size_t i = 0; i < pages_nregions; i++)
-		buddy_region_init(&pages_buddies[i], pages_buddies[i].base_pfn,
-				  pages_buddies[i].nframes, phys_to_virt(pages_tables[i].start),
-				  node_of_frame, &regions[i]);
 }
 
 /* One run to its region, signed for the grader (which recomputes the free counts from it). */
@@ -149,35 +113,24 @@ static bool give_run(uint64_t start, uint64_t count, void *arg)
 	return true;
 }
 
+/* Give each region the runs still free in the bitmap, and sign what it got for the grader
+ * (the tour shows it in words). */
 static void give_runs(void)
 {
-	for (size_t i = 0; i < pages_nregions; i++)
-		frame_for_each_free_run(&kernel_frames, pages_buddies[i].base_pfn,
-					pages_buddies[i].base_pfn + pages_buddies[i].nframes,
-					give_run, &regions[i]);
-}
-
-/* Sign for the grader what each region got (the tour shows it in words). */
-static void sign_regions(uint64_t bitmap_free)
-{
 	char counts[BUDDY_COUNTS_TEXT_MAX];
-	uint64_t total = 0, free = 0;
 
 	for (size_t i = 0; i < pages_nregions; i++) {
 		const struct buddy_region *r = &pages_buddies[i];
 
+		frame_for_each_free_run(&kernel_frames, r->base_pfn, r->base_pfn + r->nframes,
+					give_run, &regions[i]);
 		attest_printf("buddy region %zu base=%lu frames=%lu table=%lu+%lu given=%lu "
 			      "free=%lu counts=%s",
 			      i, r->base_pfn, r->nframes, pages_tables[i].start >> PAGE_SHIFT,
 			      (pages_tables[i].end - pages_tables[i].start) >> PAGE_SHIFT,
 			      regions[i].given, buddy_free_frames(r),
 			      buddy_format_counts(r, counts, sizeof(counts)));
-		total += r->nframes;
-		free += buddy_free_frames(r);
 	}
-	attest_printf("buddy source regions=%zu total=%lu free=%lu bitmap_free=%lu", pages_nregions,
-		      total, free, bitmap_free);
-	total_frames = total;
 }
 
 static void buddy_layer_init(void)
@@ -188,25 +141,29 @@ static void buddy_layer_init(void)
 					: "lab 02's frame allocator is not set up");
 		return;
 	}
-	plan_regions();
 	/* pages.keep=N: frames taken as page tables were, for the scenario that frees them. */
 	for (uint64_t n = MIN(cmdline_get_u64("pages.keep", 0), PAGES_KEEP_MAX);
 	     pages_nkept < n && (pages_kept[pages_nkept] = kframe_alloc()) != 0;)
 		pages_nkept++;
-	if (!take_tables() || !LAB_STEP("06-buddy: buddy_region_init", init_regions()) ||
-	    !LAB_STEP("06-buddy: buddy_add_free_range", give_runs())) {
-		give_back(); /* nothing else was taken: the bitmap is as it was */
+	if (!add_regions() || !LAB_STEP("06-buddy: buddy_add_free_range", give_runs())) {
+		while (pages_nregions) { /* the tables back: the bitmap is as before the takeover */
+			struct frame_range t = pages_tables[--pages_nregions];
+
+			frame_free_contig(&kernel_frames, t.start, (t.end - t.start) >> PAGE_SHIFT);
+		}
 		kprintf("pages: the kernel keeps the frame bitmap (lab 02) as its frame source\n");
 		return;
 	}
+	uint64_t bitmap_free = frame_retire_all(&kernel_frames);
+
 	pages_ready = true;
-	sign_regions(frame_count_free(&kernel_frames));
-	frame_retire_all(&kernel_frames);
 	kframe_set_source(&buddy_source);
 	kheap_use_pages(&buddy_pages);
 	kprintf("pages: the kernel's frames now come from the buddy allocator (lab 06): %zu "
 		"regions, %lu of %lu frames free\n",
 		pages_nregions, kframes_free(), kframes_total());
+	attest_printf("buddy source regions=%zu total=%lu free=%lu bitmap_free=%lu", pages_nregions,
+		      kframes_total(), kframes_free(), bitmap_free);
 }
 
 LAYER(6, "06-buddy", "frames in blocks of 2^k", buddy_layer_init, buddy_tour);

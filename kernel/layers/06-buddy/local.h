@@ -22,11 +22,8 @@ extern struct pages_region regions[MEMMAP_MAX];
 /* The region holding frame pfn, or NULL. */
 struct pages_region *region_of(uint64_t pfn);
 
-/* frames.c: the buddy as the frame source and as kmalloc's pages; a block of pages starts at
- * frame pfn of pr; the frames of every region (set at the takeover). */
+/* frames.c: the buddy as the kernel's frame source and as kmalloc's whole pages. */
 extern const struct kframe_source buddy_source;
 extern const struct kheap_pages buddy_pages;
-bool pages_owned(const struct pages_region *pr, uint64_t pfn);
-extern uint64_t total_frames;
 
 void buddy_tour(void); /* tour.c */

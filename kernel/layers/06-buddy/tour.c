@@ -47,7 +47,7 @@ void buddy_tour(void)
 	if (p) {
 		kprintf("pages_alloc_bytes(%lu pages) = %p, %zu pages (kmalloc of a page or more)\n",
 			(uint64_t)TOUR_DEMO_PAGES, p, pages_alloc_size(p) / PAGE_SIZE);
-		tour_counts("and now:", pages_region_of(virt_to_phys(p) >> PAGE_SHIFT));
+		tour_counts("and now:", region_of(virt_to_phys(p) >> PAGE_SHIFT)->buddy);
 		pages_free_bytes(p);
 	}
 	kframe_free_contig(pa, 8);

@@ -11,6 +11,10 @@
 
 .DEFAULT_GOAL := all
 OUT ?= $(error OUT is not set)
+# One spelling of every target, whoever calls: the .d files gcc writes name an object as it was
+# built, so an object built as build/x/obj/a.o and later wanted as /abs/build/x/obj/a.o would
+# lose its header dependencies (and not be rebuilt when a header changes).
+override OUT := $(abspath $(OUT))
 CHECKPOINT ?= $(error CHECKPOINT is not set)
 CHECKPOINT_NAME ?= $(CHECKPOINT)
 LAYERS ?=

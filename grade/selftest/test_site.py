@@ -7,13 +7,13 @@ import html.parser
 import re
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
 
 from conftest import PYTHON, RELEASE
+from headless import Browser, BrowserError
 from harness.paths import ROOT
 
 SITE = ROOT / "build" / "site-check" / "site"
@@ -139,18 +139,6 @@ def chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def load(page, shot, width, height):
-    """Load one page headless; (its console messages, the files it asked for that are missing)."""
-    p = subprocess.run([chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--enable-logging=stderr", "--v=1", f"--window-size={width},{height}",
-                        f"--screenshot={shot}", page.as_uri()],
-                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    console = [m.group(1) for m in re.finditer(r":CONSOLE[^\]]*\] (.*)", p.stderr)]
-    asked = re.findall(r"FileURLLoader::Start: (file://\S+)", p.stderr)
-    missing = [u for u in asked if not Path(unquote(urlparse(u).path)).exists()]
-    return console, missing, shot.is_file()
-
-
 def test_pages_load_in_chromium_without_errors(site):
     if RELEASE:
         pytest.skip("the pages' look is checked in the full course")
@@ -165,14 +153,18 @@ def test_pages_load_in_chromium_without_errors(site):
     jobs += [(site / n, SHOTS / f"{Path(n).stem}-phone.png", 390, 1600)
              for n in ("index.html", "02-paging.html", "06-buddy.html")]
     jobs.append((site / "src" / "kernel" / "buddy.h.html", SHOTS / "src-buddy.h.png", 1280, 1200))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda j: (j, load(*j)), jobs))
     problems = []
-    for (page, shot, w, _), (console, missing, ok) in results:
-        name = page.relative_to(site)
-        problems += [f"{name} ({w} px): console: {c}" for c in console]
-        problems += [f"{name}: asked for {m}, which does not exist" for m in missing]
-        if not ok:
-            problems.append(f"{name}: no screenshot")
+    with Browser(chromium()) as browser:  # one browser, every page in turn
+        for page, shot, w, h in jobs:
+            name = page.relative_to(site)
+            try:
+                console, missing = browser.load(page, shot, w, h)
+            except BrowserError as e:
+                problems.append(f"{name} ({w} px): {e}")
+                continue
+            problems += [f"{name} ({w} px): console: {c}" for c in console]
+            problems += [f"{name}: asked for {m}, which does not exist" for m in missing]
+            if not shot.is_file():
+                problems.append(f"{name}: no screenshot")
     assert not problems, "\n".join(problems)
     print(f"screenshots of {len(jobs)} pages in {SHOTS.relative_to(ROOT)}/")

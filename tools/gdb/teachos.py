@@ -323,7 +323,7 @@ class HeapfreeCommand(KernelCommand):
         elif backend.endswith("LIST"):
             print_regions(list_regions(symbol("list_heap")["head"]))
         elif backend.endswith("BLOCK"):
-            h = symbol("block_heap")
+            h = symbol("kheap_block_heap")
             classes = h["classes"]
             n = classes.type.range()[1] + 1
             for c in range(n):

@@ -40,14 +40,19 @@ SRCS := $(wildcard kernel/*.c kernel/*.S kernel/libc/*.c) \
 	$(foreach d,$(TESTS),$(sort $(wildcard $(d)/*.c))) \
 	$(EXTRA_SRCS)
 
+# Debug information names files relative to the tree (./kernel/main.c), wherever the tree is:
+# an object the compiler cache made for one copy of the course (a grading's, say) is then as
+# good in another.
+DEBUG_PREFIX_MAP := -fdebug-prefix-map=$(SRCROOT)=. -fdebug-prefix-map=$(SRCROOT)/=
+
 CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pie \
 	-mno-red-zone -mcmodel=kernel -mno-sse -mno-sse2 -mno-mmx -mno-80387 \
 	-fno-omit-frame-pointer -fno-optimize-sibling-calls \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-Wall -Wextra -Werror -Wno-unused-parameter \
 	-nostdinc -isystem $(shell $(CC) -print-file-name=include) \
-	-Ikernel/libc -Ikernel $(addprefix -I,$(wildcard $(LAYER_DIRS))) -Igrade/ktests/include -I$(OUT) \
-	-DCHECKPOINT=$(CHECKPOINT) -fmacro-prefix-map=$(SRCROOT)/= \
+	-Ikernel/libc -Ikernel $(addprefix -I,$(wildcard $(LAYER_DIRS))) -Igrade/ktests/include \
+	-DCHECKPOINT=$(CHECKPOINT) -fmacro-prefix-map=$(SRCROOT)/= $(DEBUG_PREFIX_MAP) \
 	$(KCFLAGS)
 LDFLAGS := -n -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments
 
@@ -99,14 +104,25 @@ $(OUT)/flags: FORCE
 	@echo "$(CC) $(CFLAGS) $(SRCS)" > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
+# Only these read build_info.h, and only they are compiled with -I$(OUT): every other file's
+# command line is the same in every kernel of a checkpoint, so the compiler cache (where the
+# project's tests use one) finds its object from the command line and the headers alone,
+# without running the preprocessor first.
+BUILD_INFO_USERS := kernel/main.c kernel/layer.c
+$(foreach s,$(BUILD_INFO_USERS),$(call objname,$(s))): CFLAGS += -I$(OUT)
+$(foreach s,$(BUILD_INFO_USERS),$(call objname,$(s))): $(OUT)/build_info.h
+
+# One shell per object (a kernel has over a hundred): the compiler, then its line of
+# compile_commands.json.
 define compile_rule
-$(call objname,$(1)): $(1) $(OUT)/build_info.h $(OUT)/flags
-	@mkdir -p $$(@D)
-	@echo "  CC      $(1)"
-	@$$(CC) $$(CFLAGS) -MMD -MP -c $(1) -o $$@
-	@printf '{"directory": "%s", "file": "%s", "arguments": [%s]},\n' "$$(SRCROOT)" "$(abspath $(1))" \
+$(call objname,$(1)): $(1) $(OUT)/flags | $(OUT)/obj
+	@echo "  CC      $(1)"; \
+	$$(CC) $$(CFLAGS) -MMD -MP -c $(1) -o $$@ && \
+	printf '{"directory": "%s", "file": "%s", "arguments": [%s]},\n' "$$(SRCROOT)" "$(abspath $(1))" \
 		"$$(foreach a,$$(filter-out ccache,$$(CC)) $$(CFLAGS) -c $(1) -o $$@,\"$$(a)\",)\"-DCLANGD\"" > $$@.json
 endef
+$(OUT)/obj:
+	@mkdir -p $@
 $(foreach s,$(SRCS),$(eval $(call compile_rule,$(s))))
 
 # Relinked when the layout changes.

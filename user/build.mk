@@ -25,7 +25,7 @@ USER_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fPIE -fvisibility=hidden \
 	-mno-sse -mno-sse2 -mno-mmx -mno-80387 -fno-omit-frame-pointer \
 	-Wall -Wextra -Werror -Wno-unused-parameter \
 	-nostdinc -isystem $(shell $(CC) -print-file-name=include) \
-	-Iuser/include -Ikernel/libc -Ikernel -fmacro-prefix-map=$(SRCROOT)/=
+	-Iuser/include -Ikernel/libc -Ikernel -fmacro-prefix-map=$(SRCROOT)/= $(DEBUG_PREFIX_MAP)
 # A static PIE: ELF type DYN, no interpreter, its own relocations (user/lib/start.c); each
 # part on pages of its own: headers and rodata read-only, code executable, data writable.
 USER_LDFLAGS := -pie --no-dynamic-linker -static -nostdlib -z noexecstack -z norelro \
@@ -37,11 +37,11 @@ USER_ELFS := $(addprefix $(USER_OUT)/,$(addsuffix .elf,$(USER_PROGRAMS)))
 USER_IMAGES := $(addprefix $(USER_OUT)/,$(USER_PROGRAMS))
 
 define user_compile_rule
-$(call user_obj,$(1)): $(1) $(OUT)/flags
-	@mkdir -p $$(@D)
-	@echo "  CC      $(1) (ring 3)"
-	@$$(CC) $$(USER_CFLAGS) -MMD -MP -c $(1) -o $$@
+$(call user_obj,$(1)): $(1) $(OUT)/flags | $(USER_OUT)/obj
+	@echo "  CC      $(1) (ring 3)"; $$(CC) $$(USER_CFLAGS) -MMD -MP -c $(1) -o $$@
 endef
+$(USER_OUT)/obj:
+	@mkdir -p $@
 $(foreach s,$(USER_LIB_SRCS) $(addprefix user/,$(addsuffix .c,$(USER_PROGRAMS))),$(eval $(call user_compile_rule,$(s))))
 
 $(USER_OUT)/libuser.a: $(filter-out $(call user_obj,user/lib/crt0.S),$(USER_LIB_OBJS))

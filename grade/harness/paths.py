@@ -10,8 +10,12 @@ SOLUTIONS = ROOT / "solutions"
 
 
 def rel(path):
-    """path relative to the repository when it is inside it, for short messages."""
+    """path relative to the repository when it is inside it, for short messages. A relative
+    path is taken as relative to the repository (as the kernel's debug information names
+    files: ./kernel/main.c)."""
     p = Path(path)
+    if not p.is_absolute():
+        p = ROOT / p
     try:
         return str(p.resolve().relative_to(ROOT))
     except ValueError:

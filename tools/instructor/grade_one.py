@@ -83,8 +83,9 @@ def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibilit
             + ([f"SOLUTIONS={','.join(s[:2] for s in sol)}"] if sol else [])
         if hidden:
             make_vars += [f"HIDDEN={Path(hidden).resolve()}", f"HIDDEN_VISIBILITY={hidden_visibility}"]
+        cache = os.environ.get("CCACHE_DIR") or Path(course_root) / "build" / "ccache"
         env = {**os.environ, **sandbox.environment(copy, boxed, work / "sandbox-notes",
-                                                    work / "sandbox", cc)}
+                                                    work / "sandbox", cc, cache)}
 
         build_log = out / "build.log"
         if found.error:

@@ -61,15 +61,26 @@ def bwrap_args(cc="gcc"):
     return args
 
 
-def environment(root, boxed, notes, scratch, cc="gcc"):
+def environment(root, boxed, notes, scratch, cc="gcc", cache=None):
     """The variables tools/instructor/cc needs to compile the course copy root's lab files:
     in the sandbox if boxed, else with the fallback; notes and scratch are a file and a folder
-    of the grading's own."""
+    of the grading's own.
+
+    cache: a ccache directory for the course's own sources (kernel/, the tests, the
+    solutions given), which are the same in every submission's copy: compiled once for a
+    batch, not once per student. A submission's lab files never go through it."""
     Path(scratch).mkdir(parents=True, exist_ok=True)
-    return {"TEACHOS_CC": compiler(cc), "TEACHOS_SANDBOX_ROOT": str(root),
-            "TEACHOS_SANDBOX": "bwrap" if boxed else "fallback",
-            "TEACHOS_SANDBOX_NOTES": str(notes), "TEACHOS_SANDBOX_SCRATCH": str(scratch),
-            "TEACHOS_BWRAP": "\n".join(bwrap_args(cc))}
+    env = {"TEACHOS_CC": compiler(cc), "TEACHOS_SANDBOX_ROOT": str(root),
+           "TEACHOS_SANDBOX": "bwrap" if boxed else "fallback",
+           "TEACHOS_SANDBOX_NOTES": str(notes), "TEACHOS_SANDBOX_SCRATCH": str(scratch),
+           "TEACHOS_BWRAP": "\n".join(bwrap_args(cc)), "TEACHOS_CCACHE": ""}
+    ccache = shutil.which("ccache")
+    if cache and ccache:
+        # Every copy lives in a temporary directory of its own: paths are hashed relative to
+        # it, and the directory a file was compiled in is left out.
+        env.update(TEACHOS_CCACHE=ccache, CCACHE_DIR=str(cache), CCACHE_BASEDIR=str(root),
+                   CCACHE_NOHASHDIR="1")
+    return env
 
 
 def probe(cc="gcc"):

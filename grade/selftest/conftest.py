@@ -7,6 +7,7 @@ the reason printed.
 """
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,11 @@ from harness.paths import ROOT, SOLUTIONS  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 RELEASE = (ROOT / ".release").is_file()
+
+# The selftests run make as a person would, not with the variables of the `make test` around
+# them: its MAKEFLAGS would hand TESTS=... on to the `make test` of a students' copy.
+for _var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+    os.environ.pop(_var, None)
 
 
 def require_solutions(*labs):

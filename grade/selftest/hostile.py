@@ -1,6 +1,7 @@
 """Hostile submissions, written as a student out to cheat would write them, for
 test_security.py. Each is a directory holding every lab's reference solution, with lab 01's
-files (idt.c, memmap.c, boot.S) turned against the grader, a different spelling in each file:
+files (idt.c, memmap.c, boot.S) turned against the grader, a different spelling in each file
+(a forging idt.c is built on the starter's, so that the idt points it earns can only be forged):
 
     reader-*   read a file outside the course while compiling (the outside canary, the hidden
                tests' source, the course's solution) and print it on the console, or get the
@@ -14,12 +15,16 @@ Every spelling hides its directive or name from the text scan of tools/instructo
 what must stop it is the sandbox, the check of the objects or the layout of each graded
 kernel. Each builder returns {file: what the intake must report about it}.
 """
+import sys
 from pathlib import Path
 
-from harness.paths import SOLUTIONS
+from harness.paths import ROOT, SOLUTIONS
 
-import submissions
-from submissions import FIRST
+sys.path.insert(0, str(ROOT / "tools"))
+import mklab  # noqa: E402
+
+import submissions  # noqa: E402
+from submissions import FIRST  # noqa: E402
 
 SOL = SOLUTIONS / FIRST
 IDT_INIT = "void idt_init(void)\n{\n"
@@ -86,10 +91,14 @@ static void forge(void)
 
 
 def forging_idt(how, sign):
-    """The solution's idt.c, which forges the idt suite's results when it runs."""
+    """The starter's idt.c (none of the lab's work done), which forges the idt suite's results
+    when it runs: whatever idt points it earns, it earns by forging. (On the solution's code a
+    forgery that went astray without stopping the kernel, a wild call that happens to land
+    where boot goes on, say, would let the real runner pass the real work.)"""
     names = ", ".join(f'"{n}"' for n in submissions.forged_tests())
     forge = FORGE.replace("@HOW@", how).replace("@SIGN@", sign).replace("@TESTS@", names)
-    return _insert(_solution("idt.c"), IDT_INIT, before=forge, inside="\tforge();\n")
+    starter = mklab.starter_text(SOL / "idt.c", _solution("idt.c"))
+    return _insert(starter, IDT_INIT, before=forge, inside="\tforge();\n")
 
 
 SIGN_BY_NAME = PASTE + "sign_fn PASTE(attest, _tag);\n#define SIGN PASTE(attest, _tag)\n"

@@ -61,9 +61,10 @@ def _make(args, lock):
     return p
 
 
-def kernel(name, checkpoint, layers, tests=None, extra_srcs=(), cc="gcc", kcflags=""):
+def kernel(name, checkpoint, layers, tests=None, extra_srcs=(), cc="gcc", kcflags="", layout_seed=None):
     """Build a kernel into build/<name>; layers are directories, in order 01..checkpoint.
-    tests defaults to the test directories of 00-kernel and of each layer's lab."""
+    tests defaults to the test directories of 00-kernel and of each layer's lab. layout_seed:
+    link it at the layout drawn from that KERNEL_LAYOUT_SEED (None: the fixed layout)."""
     out = BUILD / name
     layers = [str(l) for l in layers]
     if tests is None:
@@ -73,6 +74,7 @@ def kernel(name, checkpoint, layers, tests=None, extra_srcs=(), cc="gcc", kcflag
            f"CHECKPOINT_NAME={Path(layers[-1]).name if layers else checkpoint}",
            f"LAYERS={' '.join(layers)}", f"TESTS={' '.join(str(t) for t in tests)}",
            f"EXTRA_SRCS={' '.join(str(s) for s in extra_srcs)}", f"KCFLAGS={kcflags}",
+           f"KERNEL_LAYOUT_SEED={'' if layout_seed is None else layout_seed}",
            f"{out}/kernel.bin"], out)  # not the disassembly: no test reads it
     return out
 

@@ -51,7 +51,7 @@ def require_starters():
 # start of worker k mod W's run.
 SLOW_FIRST = ("test_recipe.py::test_the_recipe", "test_bench.py::test_bench_smoke",
               "test_site.py::test_pages_load_in_chromium",
-              "test_security.py::test_each_seed_gives", "test_imports.py::test_each_labs_list",
+              "test_imports.py::test_each_labs_list",
               "test_security.py::test_hostile_submissions", "test_source.py::test_clang",
               "test_instructor.py::test_batch", "test_instructor.py::test_release",
               "test_checkpoints.py::test_starter", "test_checkpoints.py::test_solutions",

@@ -196,15 +196,12 @@ extern struct kheap_fast kheap_fast;
 void *__kmalloc(size_t size);
 void __kfree(void *p);
 
-/* The fast path needs the block heap in the kernel: checkpoint 05 on. */
-#define KHEAP_FAST_PATH (CHECKPOINT >= 5)
-
-#if KHEAP_FAST_PATH
-struct block_heap;
-/* The block heap kmalloc runs on (kernel/layers/05-fixed-block/block.c; block_heap.h). */
-extern struct block_heap kheap_block_heap;
-void *block_heap_alloc(struct block_heap *h, size_t size, size_t align);
-void block_heap_free(struct block_heap *h, void *p);
+/* The fast path needs the block heap in the kernel: layer 05, whose folder is on the include
+ * path from checkpoint 05 on, declares it (kernel/layers/05-fixed-block/kmalloc_fast.h). */
+#if __has_include("kmalloc_fast.h")
+#include "kmalloc_fast.h"
+#else
+#define KHEAP_FAST_PATH 0
 #endif
 
 static inline void *kmalloc(size_t size)

@@ -52,6 +52,26 @@ def test_python_is_clean():
     assert p.returncode == 0, p.stdout + p.stderr
 
 
+def test_the_core_does_not_ask_for_the_checkpoint():
+    """The files directly in kernel/ are the same at every checkpoint: what a layer adds comes
+    from its folder (kernel/layers/NN-name/, registered with LAYER), never from a test of the
+    checkpoint's number in a core file (docs/adding-a-checkpoint.md)."""
+    uses = []
+    for f in sorted(p for p in (ROOT / "kernel").iterdir() if p.suffix in (".c", ".h", ".S")):
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if re.search(r"\bCHECKPOINT\b", line):
+                uses.append(f"kernel/{f.name}:{n}: {line.strip()}")
+    assert not uses, ("the core tests the checkpoint's number; let the layer's folder provide "
+                      "what differs (a header found with __has_include, a LAYER entry):\n"
+                      + "\n".join(uses))
+
+
+def test_no_kernel_file_is_over_500_lines():
+    long = [f"{p.relative_to(ROOT)}: {n} lines" for p in sorted((ROOT / "kernel").rglob("*"))
+            if p.suffix in (".c", ".h", ".S") and (n := len(p.read_text().splitlines())) > 500]
+    assert not long, "split these where the job changes:\n" + "\n".join(long)
+
+
 def test_clang_builds_and_boots_the_last_checkpoint(labs):
     require_solutions(*labs)
     last = labs[-1]

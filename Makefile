@@ -38,6 +38,10 @@ CCACHE ?= $(if $(shell command -v ccache 2>/dev/null),ccache)
 KCC := $(strip $(if $(filter gcc% clang%,$(notdir $(firstword $(CC)))),$(CCACHE)) $(CC))
 export CCACHE_DIR ?= $(CURDIR)/build/ccache
 export CCACHE_BASEDIR := $(CURDIR)
+# The kernel's prefix maps (kernel/build.mk) name the tree's root, which the base directory
+# already takes out of every path ccache hashes: left out of the hash, they let a copy of the
+# course elsewhere (a grading's, say) find the objects another copy compiled.
+export CCACHE_IGNOREOPTIONS := -fmacro-prefix-map=* -fdebug-prefix-map=*
 
 comma := ,
 empty :=

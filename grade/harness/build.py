@@ -38,10 +38,12 @@ def locked(path):
 
 def ccache_env():
     """The environment for builds through ccache: its cache under build/ (unless CCACHE_DIR
-    says otherwise), and paths inside the repository hashed as relative ones."""
+    says otherwise), and paths inside the repository hashed as relative ones, wherever the
+    repository is (see the Makefile's CCACHE_IGNOREOPTIONS)."""
     env = dict(os.environ)
     env.setdefault("CCACHE_DIR", str(BUILD / "ccache"))
     env["CCACHE_BASEDIR"] = str(ROOT)
+    env["CCACHE_IGNOREOPTIONS"] = "-fmacro-prefix-map=* -fdebug-prefix-map=*"  # as the Makefile says
     for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # of a `make test` around us
         env.pop(var, None)
     return env

@@ -43,8 +43,7 @@ def copy_course(dest):
 def run(cmd, cwd, timeout=900):
     # The copy compiles what the course has compiled already: through the course's ccache
     # (where ccache is installed), whose entries do not depend on the directory built in.
-    env = {**os.environ, "CCACHE_DIR": os.environ.get("CCACHE_DIR", str(ROOT / "build" / "ccache")),
-           "CCACHE_NOHASHDIR": "1"}
+    env = {**os.environ, "CCACHE_DIR": os.environ.get("CCACHE_DIR", str(ROOT / "build" / "ccache"))}
     p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
     return p.returncode, p.stdout + p.stderr
 

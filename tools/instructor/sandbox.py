@@ -76,10 +76,9 @@ def environment(root, boxed, notes, scratch, cc="gcc", cache=None):
            "TEACHOS_BWRAP": "\n".join(bwrap_args(cc)), "TEACHOS_CCACHE": ""}
     ccache = shutil.which("ccache")
     if cache and ccache:
-        # Every copy lives in a temporary directory of its own: paths are hashed relative to
-        # it, and the directory a file was compiled in is left out.
-        env.update(TEACHOS_CCACHE=ccache, CCACHE_DIR=str(cache), CCACHE_BASEDIR=str(root),
-                   CCACHE_NOHASHDIR="1")
+        # Each copy is in a temporary directory of its own: the copy's Makefile has ccache hash
+        # paths relative to it (CCACHE_BASEDIR, CCACHE_IGNOREOPTIONS).
+        env.update(TEACHOS_CCACHE=ccache, CCACHE_DIR=str(cache))
     return env
 
 

@@ -14,17 +14,18 @@
 #define DRAIN_WANT  2500 /* then a request above every class and every free piece */
 /* Ballast blocks: above the largest class and below a page, so the heap serves them at every
  * checkpoint (from 06 on, a page or more comes from the buddy). SLACK: room for a block's
- * header and alignment inside the free piece it is cut from. */
+ * header and alignment inside the free piece it is cut from. The blocks are chained through
+ * their first word, so there can be as many as the heap's size needs: when other tests ran
+ * before this one in the same boot, the heap may already have grown to its limit. */
 #define BALLAST_MIN   (BLOCK_HEAP_MAX_CLASS + 1)
 #define BALLAST_MAX   (PAGE_SIZE - 128)
 #define BALLAST_SLACK 64
-#define BALLAST_COUNT 1024
 #define BLOCK_FULL    0x5a
 
 _Static_assert(DRAIN_WANT > BALLAST_MIN + BALLAST_SLACK && DRAIN_WANT < PAGE_SIZE,
 	       "the drain test's request fits no piece the ballast leaves, and is below a page");
 
-static void *ballast[BALLAST_COUNT];
+static void **ballast; /* the last ballast block; each one's first word: the one before */
 /* Blocks of the 32-byte class: more than one slab holds. */
 #define SMALL_COUNT ((int)BLOCK_HEAP_SLAB_MAX_BLOCKS / 4 + 1)
 static void *small[SMALL_COUNT];
@@ -36,24 +37,38 @@ static int nballast;
 static bool hold_free_pieces(struct ktest *t, size_t keep)
 {
 	struct heap_stats s;
+	int most = (int)(kheap_size() / BALLAST_MIN) + 1; /* enough to cover the whole heap */
 
 	for (kheap_stats(&s); s.largest_free > keep; kheap_stats(&s)) {
-		if (nballast == BALLAST_COUNT) {
+		if (nballast == most) {
 			FAIL(t,
-			     "%d ballast blocks and the heap still has a free piece of %zu bytes",
-			     nballast, s.largest_free);
+			     "%d ballast blocks, as many as the %zu KiB heap can hold, and the heap "
+			     "still has a free piece of %zu bytes",
+			     nballast, kheap_size() >> 10, s.largest_free);
 			return false;
 		}
-		ballast[nballast] = kmalloc(MIN(BALLAST_MAX, s.largest_free - BALLAST_SLACK));
-		if (!ballast[nballast]) {
+		void **block = kmalloc(MIN(BALLAST_MAX, s.largest_free - BALLAST_SLACK));
+		if (!block) {
 			FAIL(t,
 			     "kmalloc of a ballast block failed with %zu bytes free in one piece",
 			     s.largest_free);
 			return false;
 		}
+		*block = ballast;
+		ballast = block;
 		nballast++;
 	}
 	return true;
+}
+
+static void free_ballast(void)
+{
+	while (ballast) {
+		void **before = *ballast;
+		kfree(ballast);
+		ballast = before;
+	}
+	nballast = 0;
 }
 
 static bool require_block_heap(struct ktest *t, struct kheap_snapshot *before)
@@ -85,7 +100,6 @@ KTEST(kmalloc_block, cached_blocks_are_drained_before_the_heap_grows, 2)
 
 	if (!require_block_heap(t, &before))
 		return;
-	nballast = 0;
 	/* Blocks of the class until one is the only live block of its slab. */
 	do {
 		drain_blocks[n] = kmalloc(DRAIN_CLASS);
@@ -113,8 +127,7 @@ KTEST(kmalloc_block, cached_blocks_are_drained_before_the_heap_grows, 2)
 		     BLOCK_HEAP_SLAB_SIZE >> 10);
 	kfree(big);
 out:
-	while (nballast > 0)
-		kfree(ballast[--nballast]);
+	free_ballast();
 	kheap_expect_no_leak(t, &before);
 }
 

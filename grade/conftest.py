@@ -1,7 +1,7 @@
 """The grading harness as a pytest plugin.
 
 `make grade` runs `pytest grade/tests --kernel build/<checkpoint> --checkpoint N`. Kernel
-tests (KTEST in grade/ktests/) become one pytest test each, from one QEMU boot per suite;
+tests (KTEST in grade/ktests/) become one pytest test each, booted a batch of suites at a time;
 black-box tests (grade/tests/test_NN_*.py) boot their own kernels. At the end a points
 table per lab is printed; --results writes every result as JSON, --gradescope as Gradescope's
 results.json (pytest's own --junitxml writes JUnit XML). Tests from an instructor's --hidden
@@ -87,7 +87,8 @@ def kernel(request):
         pytest.exit(f"no kernel at {d}/kernel.bin: build it first (`make grade` does)", returncode=4)
     seed = request.config.getoption("seed")
     return KernelUnderTest(d, seed, request.config.getoption("boot_timeout"),
-                           rerun=rerun_command(request.config, seed))
+                           rerun=rerun_command(request.config, seed),
+                           batches=getattr(request.config, "_grade_batches", None))
 
 
 def build_failure(log):
@@ -126,7 +127,9 @@ def pytest_collection_modifyitems(session, config, items):
         keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    # The kernel tests first: their batches are the longest pieces of work, and xdist hands
+    # out work in this order.
+    items[:] = [i for i in keep if _kcase(i)] + [i for i in keep if not _kcase(i)]
 
 
 def _kcase(item):

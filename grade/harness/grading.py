@@ -1,4 +1,15 @@
-"""Grading kernel tests: one boot per suite, and the verdict for each test in words.
+"""Grading kernel tests: suites booted together in batches, and the verdict for each test in
+words.
+
+A boot costs about a tenth of a second before the first test runs (QEMU starting, the kernel
+bringing its layers up), more than most suites take. So the grader boots several suites at
+once (`ktest=a,b,c`), and keeps from that boot the suites whose every test passed, with a
+valid tag. Any other suite of the batch (a failure, a crash or hang that cut the boot short, a
+result that is not the runner's) is booted again alone, and judged on that boot only: what a
+test is told never depends on which suites shared its boot. A correct kernel costs one boot
+per batch; a faulty one, also one boot per suite that did not pass. A kernel that stops
+before its first test stops so whatever the command line asks: its batch's boot answers for
+every suite of the batch.
 
 Every boot gets a fresh key to sign its results with (attest.py); a result without a valid
 tag counts for nothing. A kernel that hangs while bringing up its layers hangs on every boot,
@@ -16,7 +27,9 @@ RETRY_TIMEOUT_MIN = 1.0             # seconds: the shortened timeout is timeout 
 
 
 class KernelUnderTest:
-    def __init__(self, directory, seed, timeout, append="", rerun=None, tag=""):
+    def __init__(self, directory, seed, timeout, append="", rerun=None, tag="", batches=None):
+        """batches: {suite: (name of its batch, {suite: [its test names]} for every suite of
+        the batch)}; a suite not in it boots alone."""
         self.dir = Path(directory)
         self.tag = tag  # added to the name of each boot's logs, to tell runs of one kernel apart
         self.rerun = rerun or f"SEED={seed}"  # in words: what replays this run
@@ -25,12 +38,14 @@ class KernelUnderTest:
         self.seed = seed
         self.timeout = timeout
         self._suites = {}
+        self.batches = batches or {}
+        self._batched = set()  # suites whose batch has booted
 
     def _build_stamp(self):
         st = (self.dir / "kernel.bin").stat()
         return f"{st.st_mtime_ns} {st.st_size}"
 
-    def boot(self, name, append="", mem="128M", timeout=None):
+    def boot(self, name, append="", mem="128M", timeout=None, lap=None):
         timeout = timeout or self.timeout
         marker, note = self.dir / "runs" / HUNG_MARKER, ""
         try:
@@ -44,7 +59,7 @@ class KernelUnderTest:
             note = (f" (Only {short:g} s for this boot: an earlier boot of the same kernel, "
                     f"{hung[1]}, already hung while bringing up its layers.)")
         run = qemu.boot(self.dir, name, append=append, mem=mem, timeout=timeout,
-                        key=attest.new_key())
+                        key=attest.new_key(), lap=lap)
         run.timeout_note = note
         if run.end in ("timeout", "halted") and not run.started_work and stamp and not note:
             marker.write_text(f"{stamp}\n{name}\n")
@@ -57,11 +72,34 @@ class KernelUnderTest:
         return table[name]
 
     def suite(self, name):
-        """Boot once for a whole suite and keep the result for each of its tests."""
+        """The boot that a suite's results come from, and its report: the suite's batch when
+        the suite passed there, else a boot of the suite alone."""
+        if name not in self._suites and name in self.batches and name not in self._batched:
+            self._boot_batch(*self.batches[name])
         if name not in self._suites:
             run = self.boot(f"suite-{name}{self.tag}", append=f"ktest={name} ktest.seed={self.seed} {self.append}")
             self._suites[name] = (run, ktap.parse(run.text, run.key))
         return self._suites[name]
+
+    def _boot_batch(self, batch, tests):
+        # Each suite gets the whole timeout: it starts again at each "# Subtest:" line.
+        run = self.boot(f"{batch}{self.tag}", lap=(ktap.SUBTEST_MARK, len(tests)),
+                        append=f"ktest={','.join(tests)} ktest.seed={self.seed} {self.append}")
+        report = ktap.parse(run.text, run.key)
+        self._batched.update(tests)
+        if not run.started_work:
+            # It stopped (or hung) while booting, before any test: alone, each suite's boot
+            # would go the same way, so this boot is every suite's answer.
+            self._suites.update((suite, (run, report)) for suite in tests)
+            return
+        if run.finished and run.status != expected_status(report):
+            return  # the exit status contradicts the results: each suite alone says so
+        for suite, names in tests.items():
+            s = report.suites.get(suite)
+            if (s and not s.forged and not s.duplicates
+                    and names and all(n in s.cases and s.cases[n].ok for n in names)
+                    and all(c.ok for c in s.cases.values())):
+                self._suites[suite] = (run, report)
 
 
 def judge_case(kernel, kcase, ordered):
@@ -102,13 +140,37 @@ def judge_case(kernel, kcase, ordered):
             text += f"\n(seed {report.seed}: {kernel.rerun} replays it)"
         fail(f"{text}\n{log}")
     # A run that finished must say, by its exit status, what its results say; a crash later in
-    # the suite does not take away a result already printed.
-    all_ok = suite is not None and all(c.ok for c in suite.cases.values())
-    expected = qemu.EXIT_SUCCESS if all_ok else qemu.EXIT_FAILURE
+    # the run does not take away a result already printed.
+    expected = expected_status(report)
     if run.finished and run.status != expected:
         fail(f"this test passed, but the kernel then exited with status {run.status} "
              f"({qemu.EXIT_MEANING[run.status]}), which its results contradict: expected "
              f"{expected}.\n{log}")
+
+
+def expected_status(report):
+    """The exit status a finished run owes its results: success only if every result passed."""
+    all_ok = bool(report.suites) and all(c.ok for s in report.suites.values() for c in s.cases.values())
+    return qemu.EXIT_SUCCESS if all_ok else qemu.EXIT_FAILURE
+
+
+def batches(cases, size=8):
+    """The kernel tests' suites in batches of about size, for KernelUnderTest(batches=...):
+    {suite: (batch name, {suite: [test names]})}. Suites are dealt out in turn, so that the
+    suites of one lab, which often take alike (the threads' tests sleep), spread over the
+    batches."""
+    tests = {}
+    for c in cases:
+        tests.setdefault(c.suite, []).append(c.name)
+    suites = list(tests)
+    n = max(1, -(-len(suites) // size))
+    out = {}
+    for i in range(n):
+        name = f"batch-{i + 1}-of-{n}"
+        members = {s: tests[s] for s in suites[i::n]}
+        for s in members:
+            out[s] = (name, members)
+    return out
 
 
 def _no_tags_at_all(run):

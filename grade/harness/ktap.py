@@ -27,6 +27,7 @@ from . import attest
 _VERSION = re.compile(r"^(\s*)KTAP version 1\s*$")
 _PLAN = re.compile(r"^(\s*)1\.\.(\d+)\s*$")
 _SUBTEST = re.compile(r"^(\s*)# Subtest: (\S+)\s*$")
+SUBTEST_MARK = b"# Subtest: "  # in the raw output: a suite starts
 _RESULT = re.compile(r"^(\s*)(ok|not ok) (\d+) ([^#\s]+)\s*(?:#\s*(.*))?$")
 _DIAG = re.compile(r"^(\s*)# ?(.*)$")
 _SEED = re.compile(r"^# ktest seed: (\d+)")

@@ -469,11 +469,14 @@ class _Watch:
         return t1 - t0 >= HALT_WINDOW and busy1 - busy0 < HALT_BUSY_MAX * (t1 - t0) * 1e9
 
 
-def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None):
+def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=None):
     """Boot kernel_dir/kernel.bin once and wait for it to end. Never raises for what the
     kernel does; a missing QEMU ends as "no-qemu". With key, the kernel gets it through
     fw_cfg to sign its results (attest.py). The timeout counts the time QEMU could run (see
-    _Watch); a guest that halts with nothing left to wake it ends the run as "halted"."""
+    _Watch); a guest that halts with nothing left to wake it ends the run as "halted". With
+    lap = (marker, n), the timeout starts again each time the console prints marker (bytes),
+    up to n timeouts in all: a boot that runs n suites gives each of them the whole timeout,
+    and a kernel printing the marker forever still ends."""
     kernel_dir = Path(kernel_dir)
     log_dir = kernel_dir / "runs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -506,10 +509,12 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None):
     sel.register(proc.stdout, selectors.EVENT_READ, serial)
     sel.register(proc.stderr, selectors.EVENT_READ, err)
     open_streams = 2
+    lap_start, laps_seen = 0.0, 0  # when the current lap began (in watch.elapsed's time)
     try:
         while open_streams:
             now = time.monotonic()
-            left = timeout - watch.elapsed(now)
+            used = watch.elapsed(now)
+            left = min(timeout - (used - lap_start), timeout * (lap[1] if lap else 1) - used)
             if left <= 0:
                 run.end = "timeout"
                 break
@@ -524,6 +529,9 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None):
                     printed = True
             now = time.monotonic()
             watch.poll(now, printed)
+            if lap and printed and serial.find(lap[0], laps_seen) >= 0:
+                laps_seen = serial.rfind(lap[0]) + len(lap[0])
+                lap_start = watch.elapsed(now)
             if len(serial) > SERIAL_CAP:
                 run.end = "flood"
                 break

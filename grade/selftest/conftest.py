@@ -118,7 +118,8 @@ def grade(kernel_dir, checkpoint, results, extra=()):
 # ---------------------------------------------------------------------------------------------
 # Judging some tests of a kernel without a pytest run of its own: the same verdicts as the
 # grader's (grading.judge_case for kernel tests, the test functions of grade/tests/ for the
-# black-box ones), one boot per suite, for the tests a planted bug must fail.
+# black-box ones), one boot per suite: these are the tests a planted bug must fail, and a
+# suite that fails in a batch is booted again alone anyway.
 
 TESTS_DIR = ROOT / "grade" / "tests"
 _blackbox = {}

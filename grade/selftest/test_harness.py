@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
-from conftest import require_solutions
+from conftest import require_solutions, require_starters
 from harness import build, grading, ktap, qemu, summary
 from harness.manifest import KCase
-from harness.paths import ROOT, SOLUTIONS
+from harness.paths import LABS, ROOT, SOLUTIONS
 
 CASES = [KCase("01-boot", "selftest", name, 1, "grade/selftest/ktests/selftest_ktest.c", 0, False)
          for name in ("first", "second", "third", "fourth")]  # "fourth" is not in the kernel
@@ -144,6 +144,77 @@ def test_wrong_exit_code(selftest_kernel):
     v = verdicts(selftest_kernel, "exit_code")
     assert v["first"] is None
     assert "QEMU exited with status 11, which the kernel never uses" in v["second"]
+
+
+# --- suites booted together (grading.py's batches) ---------------------------------------------
+
+NEXT = KCase("01-boot", "selftest_next", "only", 1, "grade/selftest/ktests/selftest_ktest.c", 0, False)
+
+
+def batched(kernel_dir, misbehave, timeout=10.0):
+    """A KernelUnderTest that boots "selftest" and "selftest_next" together, and the verdict
+    for each of the five tests: None for a pass, else the message."""
+    tests = {"selftest": ["first", "second", "third"], "selftest_next": ["only"]}
+    k = grading.KernelUnderTest(kernel_dir, seed=1, timeout=timeout, tag=f"-{misbehave}",
+                                append=f"misbehave={misbehave}",
+                                batches={s: ("batch-selftest", tests) for s in tests})
+    out = {}
+    for c in CASES[:3] + [NEXT]:
+        try:
+            grading.judge_case(k, c, CASES[:3] if c.suite == "selftest" else [NEXT])
+            out[c.id] = None
+        except pytest.fail.Exception as e:
+            out[c.id] = str(e)
+    return k, out
+
+
+def test_a_batch_keeps_what_passed_and_boots_a_failed_suite_alone(selftest_kernel):
+    k, v = batched(selftest_kernel, "fail")
+    assert v["selftest.first"] is None and v["selftest.third"] is None and v["selftest_next.only"] is None
+    assert "expected 2 + 2 == 5" in v["selftest.second"]
+    assert "suite-selftest-fail.serial.log" in v["selftest.second"]  # its own boot's log
+    assert k.suite("selftest")[0].name == "suite-selftest-fail"
+    assert k.suite("selftest_next")[0].name == "batch-selftest-fail"
+
+
+def test_a_suite_that_fails_only_in_its_batch_is_judged_alone(selftest_kernel):
+    # selftest_next.only fails when selftest ran before it in the same boot: the batch's boot
+    # does not count for it, its own does.
+    k, v = batched(selftest_kernel, "after_selftest")
+    assert all(msg is None for msg in v.values()), v
+    assert k.suite("selftest_next")[0].name == "suite-selftest_next-after_selftest"
+    batch = (selftest_kernel / "runs" / "batch-selftest-after_selftest.serial.log").read_text()
+    assert "not ok 1 only" in batch
+
+
+def test_a_hang_in_a_batch_is_judged_on_the_suites_own_boot(selftest_kernel):
+    k, v = batched(selftest_kernel, "spin", timeout=2)
+    assert v["selftest.first"] is None
+    assert "timed out after 2 s" in v["selftest.second"] and "during this test" in v["selftest.second"]
+    assert "suite-selftest-spin.serial.log" in v["selftest.second"]
+    assert v["selftest_next.only"] is None
+    assert k.suite("selftest_next")[0].name == "suite-selftest_next-spin"  # the batch never got there
+
+
+def test_a_batch_boot_ends_even_if_suites_start_forever(selftest_kernel):
+    # Each suite's start gives the boot another timeout, up to one per suite of the batch: a
+    # kernel that prints that line forever still ends.
+    run = qemu.boot(selftest_kernel, "subtest-forever", timeout=1, lap=(ktap.SUBTEST_MARK, 3),
+                    append="ktest=selftest_next misbehave=subtest_forever")
+    assert run.end == "timeout", run.describe()
+    assert run.text.count("# Subtest: selftest_next") > 3
+    assert 3 <= run.ran < 3 + 2 * qemu.POLL_EVERY + 0.5, run.ran
+
+
+def test_a_kernel_that_stops_while_booting_costs_one_boot_per_batch(labs):
+    require_starters()
+    kernel_dir = build.kernel("selftest-starter", 1, [LABS / labs[0]])
+    tests = {"idt": ["x"], "memmap": ["y"], "long_mode": ["z"]}
+    k = grading.KernelUnderTest(kernel_dir, seed=1, timeout=4, tag="-stops",
+                                batches={s: ("batch-stops", tests) for s in tests})
+    runs = {k.suite(s)[0].name for s in tests}
+    assert runs == {"batch-stops-stops"}, runs
+    assert not k.suite("idt")[0].started_work
 
 
 def test_no_ktap_at_all(selftest_kernel):

@@ -1,7 +1,8 @@
 /*
- * A suite for testing the grading harness itself (grade/selftest/test_harness.py). Its second
- * test misbehaves in the way misbehave=... on the command line asks, so the harness's words
- * for each kind of failure can be checked.
+ * Suites for testing the grading harness itself (grade/selftest/test_harness.py). The second
+ * test of "selftest" misbehaves in the way misbehave=... on the command line asks, so the
+ * harness's words for each kind of failure can be checked; "selftest_next" runs after it when
+ * both are booted together, as the grader's batches do.
  */
 #include "cmdline.h"
 #include "idt.h"
@@ -18,8 +19,19 @@ static bool misbehave(const char *what)
 	return cmdline_get("misbehave", how, sizeof(how)) && !strcmp(how, what);
 }
 
+static bool first_ran; /* in this boot */
+
+static uint64_t tsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
 KTEST(selftest, first, 1)
 {
+	first_ran = true;
 	EXPECT_EQ(t, 1 + 1, 2);
 }
 
@@ -63,6 +75,21 @@ KTEST(selftest, second, 1)
 KTEST(selftest, third, 1)
 {
 	EXPECT_TRUE(t, true);
+}
+
+/* Fails only behind "selftest" in the same boot, with misbehave=after_selftest: a suite that
+ * a batch's earlier suites disturb. With misbehave=subtest_forever it prints the line that
+ * starts a suite again and again, slowly, and never ends. */
+KTEST(selftest_next, only, 1)
+{
+	if (misbehave("after_selftest"))
+		EXPECT_FALSE(t, first_ran);
+	if (misbehave("subtest_forever"))
+		for (;;) {
+			kprintf("    # Subtest: selftest_next\n");
+			for (uint64_t start = tsc(); tsc() - start < 10000000;)
+				__asm__ volatile("pause");
+		}
 }
 
 KTEST_SCENARIO(kernel_panic)

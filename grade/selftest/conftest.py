@@ -118,8 +118,7 @@ def grade(kernel_dir, checkpoint, results, extra=()):
 # ---------------------------------------------------------------------------------------------
 # Judging some tests of a kernel without a pytest run of its own: the same verdicts as the
 # grader's (grading.judge_case for kernel tests, the test functions of grade/tests/ for the
-# black-box ones), one boot per suite: these are the tests a planted bug must fail, and a
-# suite that fails in a batch is booted again alone anyway.
+# black-box ones), for the tests a planted bug must fail.
 
 TESTS_DIR = ROOT / "grade" / "tests"
 _blackbox = {}
@@ -149,12 +148,15 @@ def blackbox_tests():
     return _blackbox
 
 
-def judge(kernel_dir, names, timeout=10.0, seed=1):
+def judge(kernel_dir, names, timeout=10.0, seed=1, checkpoint=None):
     """{test name: None if it passed, else the grader's message} for the named tests (kernel
     tests as suite.name, black-box tests as the grader names them) on a built kernel.
-    Unknown names are left out of the result."""
-    kernel = grading.KernelUnderTest(kernel_dir, seed, timeout)
+    Unknown names are left out of the result. With checkpoint, a kernel test is judged as
+    `make grade` at that checkpoint judges it: first in its batch (the suites before it in
+    the grader's batch run first, in the same boot), then, unless it passed there, alone."""
     cases = {c.id: c for c in manifest.load()}
+    kernel = grading.KernelUnderTest(kernel_dir, seed, timeout,
+                                     batches=checkpoint and grader_batches(cases.values(), checkpoint, names))
     boxes = blackbox_tests()
     verdicts = {}
     for name in names:
@@ -171,4 +173,20 @@ def judge(kernel_dir, names, timeout=10.0, seed=1):
         except pytest.fail.Exception as e:
             verdicts[name] = str(e)
     return verdicts
+
+
+def grader_batches(cases, checkpoint, names):
+    """The grader's batches at checkpoint for the suites of the kernel tests in names, each
+    cut after the last of those suites: the suites after it, which run after it in the same
+    boot, cannot change its results."""
+    plan = grading.batches([c for c in cases if int(c.lab[:2]) <= checkpoint])
+    wanted = {n.split(".")[0] for n in names} & set(plan)
+    out = {}
+    for suite in wanted:
+        batch, members = plan[suite]
+        order = list(members)
+        last = max(order.index(s) for s in wanted if plan[s][0] == batch)
+        cut = {s: members[s] for s in order[:last + 1]}
+        out.update((s, (batch, cut)) for s in cut)
+    return out
 

@@ -15,7 +15,9 @@ worker builds its mutants in one place of its own (build/mutants/<worker>/), whe
 mutated lab's files are rewritten only where they change: make then compiles the changed
 file alone, and when the lab differs from the last mutant's, the compiler cache (build.py)
 gives back every object compiled before. Only the suites and black-box tests named in
-caught_by are run, with the grader's own verdicts (conftest.judge).
+caught_by are run, with the grader's own verdicts (conftest.judge): a kernel test is judged
+in its grader's batch, then alone, as `make grade` would, so a bug that the suites booted
+before it would hide in a batch is still caught.
 """
 import os
 import tomllib
@@ -83,7 +85,7 @@ def test_mutant_is_caught(lab, mutant, labs):
                                build.checkpoint_layers(labs, lab, source_for={lab: src}))
         except build.BuildError as e:
             pytest.fail(f"the mutant does not compile (make it a compiling bug):\n{e}", pytrace=False)
-        verdicts = judge(out, mutant["caught_by"], timeout=BOOT_TIMEOUT)
+        verdicts = judge(out, mutant["caught_by"], timeout=BOOT_TIMEOUT, checkpoint=n)
     missing = [t for t in mutant["caught_by"] if t not in verdicts]
     assert not missing, f"caught_by names tests that do not exist: {missing}"
     escaped = [t for t in mutant["caught_by"] if verdicts[t] is None]

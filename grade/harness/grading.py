@@ -154,11 +154,13 @@ def expected_status(report):
     return qemu.EXIT_SUCCESS if all_ok else qemu.EXIT_FAILURE
 
 
-def batches(cases, size=8):
+def batches(cases, size=4):
     """The kernel tests' suites in batches of about size, for KernelUnderTest(batches=...):
     {suite: (batch name, {suite: [test names]})}. Suites are dealt out in turn, so that the
     suites of one lab, which often take alike (the threads' tests sleep), spread over the
-    batches."""
+    batches. Four suites a boot save most of what a boot costs; larger batches would save
+    little more, and each failing suite of a planted bug would have more suites before it to
+    boot again (test_mutants.py judges each in its batch)."""
     tests = {}
     for c in cases:
         tests.setdefault(c.suite, []).append(c.name)

@@ -64,7 +64,7 @@ def grade(submission, out, lab=None, solutions="", hidden=None, hidden_visibilit
         else:
             (out / old).unlink(missing_ok=True)
 
-    found = intake_mod.read(submission, course_root)
+    found = intake_mod.read(submission, course_root, lab_dir)
     cc = os.environ.get("CC") or "gcc"
     boxed, how = sandbox.probe(cc)
     found.sandbox = (f"in a sandbox ({how}): each lab file saw only the course's include "

@@ -124,8 +124,10 @@ class Entry:
     read: object = None
 
 
-def read(path, course_root=course.ROOT):
-    """The Intake of the submission at path, compared with the course at course_root."""
+def read(path, course_root=course.ROOT, lab=None):
+    """The Intake of the submission at path, compared with the course at course_root. With
+    lab (a lab directory's name), the files of later labs are not part of the kernel being
+    graded, so none of them counts as missing."""
     path = Path(path)
     intake = Intake(str(path))
     scratch = Path(tempfile.mkdtemp(prefix="teachos-intake-"))
@@ -150,6 +152,8 @@ def read(path, course_root=course.ROOT):
         intake.missing = sorted(course.lab_files(course_root))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if lab:
+        intake.missing = [m for m in intake.missing if Path(m).parts[1][:2] <= lab[:2]]
     return intake
 
 

@@ -1,4 +1,5 @@
-"""The null system call (from checkpoint 08 on, measured at the last one built), for `make bench` (tools/bench/bench.py, guest part).
+"""The null system call, for `make bench` (tools/bench/bench.py, guest part): from
+checkpoint 08 on, measured at the last checkpoint built.
 
 In the guest: the scenario bench_syscall (tools/bench/guest/syscall.c) runs the program bench
 of user/, which times 1000 getpid system calls with the time-stamp counter; under QEMU -icount

@@ -112,6 +112,28 @@ def test_chapters_have_figures_steps_anchors_and_sources(site):
     assert 'id="L1"' in src and 'href="#L1"' in src
 
 
+def test_every_file_a_page_names_is_a_link(site):
+    # `user/hello.c`, `kernel/buddy.h:44`: inline code naming a file of the tree becomes a link to
+    # its source page (whose lines the link checker above then resolves), whatever folder it is in.
+    # Headings and link texts are left alone, as the builder leaves them.
+    missed, linked = [], set()
+    for md in sorted((ROOT / "handouts").glob("*.md")) + [ROOT / "docs" / "bench.md"]:
+        text = re.sub(r"(?ms)^(```|~~~).*?^\1", "", md.read_text())
+        text = re.sub(r"(?m)^#.*$", "", text)
+        page = (site / (md.stem + ".html")).read_text()
+        for m in re.finditer(r"(?<!\[)`((?:[\w.+-]+/)+[\w.+-]*[\w+-])(?::\d+)?`", text):
+            path = m.group(1)
+            if not (ROOT / path).is_file():
+                continue
+            if f'href="src/{path}.html' in page:
+                linked.add(path.split("/")[0])
+            else:
+                missed.append(f"{md.relative_to(ROOT)}: `{path}` is not a link to src/{path}.html")
+    assert not missed, "\n".join(missed)
+    for folder in ("kernel", "labs", "grade", "user"):
+        assert folder in linked, f"no handout links a file of {folder}/ (the check above saw none)"
+
+
 def _has_solution(md, step):
     import sys
     sys.path.insert(0, str(ROOT / "tools" / "site"))

@@ -9,9 +9,10 @@ are not chapters (the instructors' guide, the glossary) and docs/bench.md. The i
 course's table of contents, from the README's table of checkpoints.
 
 What the builder adds to the Markdown:
-- every `kernel/...`, `labs/...` (any path of the tree, with an optional :line) in inline code
-  becomes a link to a rendered page of that file, at that line; a path that does not exist is
-  an error naming the handout (solutions/ in a students' copy, which has none, stays text);
+- every `kernel/...`, `labs/...`, `user/...` (any path of the tree, TREE_DIRS, with an optional
+  :line) in inline code becomes a link to a rendered page of that file, at that line; a path
+  that does not exist is an error naming the handout (solutions/ in a students' copy, which has
+  none, stays text, and so does a pattern such as `user/NAME.c`);
 - under each "Step N" heading, where the copy has solutions/, that step's reference code,
   folded;
 - each glossary term links to handouts/glossary.md at its first use in a page;
@@ -37,8 +38,10 @@ ROOT = runs.ROOT
 HERE = Path(__file__).resolve().parent
 HANDOUTS = ROOT / "handouts"
 RELEASE = (ROOT / ".release").is_file()
-TREE_DIRS = ("kernel", "labs", "solutions", "grade", "tools", "docs", "handouts", ".ci")
-SOURCE_REF = re.compile(r"^((?:kernel|labs|solutions|grade|tools|docs|handouts|\.ci)/[\w./+-]*[\w+-])(?::(\d+))?$")
+TREE_DIRS = ("kernel", "labs", "solutions", "user", "grade", "tools", "docs", "handouts", ".ci")
+SOURCE_REF = re.compile(r"^((?:%s)/[\w./+-]*[\w+-])(?::(\d+))?$" % "|".join(re.escape(d) for d in TREE_DIRS))
+# A path that names no file but a pattern (`user/NAME.c`, `labs/NN-name/lab.c`) stays text.
+PLACEHOLDER = re.compile(r"(?<![A-Za-z])(NN|NAME)(?![A-Za-z])")
 TOP_FILES = ("Makefile", "README.md")
 FIGURE = re.compile(r"^<!--\s*figure:\s*([\w-]+)\s*-->$")
 RUN = re.compile(r"^<!--\s*run:.*-->$")
@@ -185,7 +188,7 @@ class Builder:
             t = it["t"]
             if t == "Code":
                 m = SOURCE_REF.match(it["c"][1])
-                if m and not in_link:
+                if m and not in_link and not PLACEHOLDER.search(m.group(1)):
                     url = self.source_link(page, m.group(1), m.group(2))
                     if url:
                         out.append({"t": "Link", "c": [["", ["src"], []], [it], [url, ""]]})

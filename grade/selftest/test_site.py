@@ -157,6 +157,21 @@ def test_a_missing_source_file_is_named(tmp_path):
                         "this tree (moved or renamed? fix the handout)"]
 
 
+def test_a_figure_value_may_take_the_last_or_every_match():
+    # The boot prints one heap: line per heap layer; the kernel keeps the last one.
+    import sys
+    sys.path.insert(0, str(ROOT / "tools" / "site"))
+    import figures
+    log = "heap: uses the bump (03)\nheap: uses the list (04)\nheap: uses the block (05)\n"
+    rx = r"^heap: uses the (?P<h>\w+)"
+    assert figures.matched(rx, log, "w", "run") == {"h": "bump"}
+    assert figures.matched({"regex": rx, "match": "last"}, log, "w", "run") == {"h": "block"}
+    assert figures.matched({"regex": rx, "match": "all", "join": " > "}, log, "w", "run") == \
+        {"h": "bump > list > block"}
+    with pytest.raises(figures.FigureError, match="printed no line matching"):
+        figures.matched(r"^pages:", log, "w", "run")
+
+
 def chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

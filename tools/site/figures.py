@@ -17,6 +17,10 @@ and handouts/figures/ holds its description, one of:
       run = "make qemu LAB=6 SOLUTIONS=all"     # a real run (tools/site/runs.py)
       [values]                                  # regexes with named groups, matched in
       order0 = 'free blocks per order 0..10: +\\[(?P<boot>[0-9 ]+)\\]'   # the run's output
+      heaps = {regex = '^heap: kmalloc uses the (?P<heap>[\\w ]+)', match = "all", join = ", then "}
+
+  A plain regex takes its first match in the output; `match = "last"` takes the last (the
+  state the run ended in), `match = "all"` every one, each group's values joined with `join`.
 
   kind "dot": `template`, Graphviz source in which {name} is a value;
   kind "bars": `series = [{label = "...", values = "{boot}"}, ...]`, one row of bars per
@@ -91,6 +95,25 @@ def dot_svg(source, name):
     return svg[svg.index("<svg"):]
 
 
+def matched(rx, text, where, run):
+    """The named groups of a value's regex in a run's output: a plain regex takes its first
+    match; {regex = '...', match = "last"} the last; match = "all" joins each group's values
+    over every match with `join` (default ", ")."""
+    spec = rx if isinstance(rx, dict) else {"regex": rx}
+    which = spec.get("match", "first")
+    if which not in ("first", "last", "all"):
+        raise FigureError(f"{where}: match = {which!r} (first, last or all)")
+    found = list(re.finditer(spec["regex"], text, re.M))
+    if not found:
+        raise FigureError(f"the run `{run}` printed no line matching {spec['regex']!r} ({where}): "
+                          f"has that output changed?")
+    if which != "all":
+        m = found[0] if which == "first" else found[-1]
+        return {k: v for k, v in m.groupdict().items() if v is not None}
+    names = found[0].groupdict().keys()
+    return {k: spec.get("join", ", ").join(m[k] for m in found if m[k] is not None) for k in names}
+
+
 class Figures:
     def __init__(self, out, with_runs=True):
         self.out = Path(out)
@@ -131,11 +154,7 @@ class Figures:
                 except runs.RunError as e:
                     raise FigureError(str(e))
                 for key, rx in d.get("values", {}).items():
-                    m = re.search(rx, text, re.M)
-                    if not m:
-                        raise FigureError(f"the run `{d['run']}` printed no line matching {rx!r} (values.{key} "
-                                          f"in handouts/figures/{name}.toml): has that output changed?")
-                    values.update({k: v for k, v in m.groupdict().items() if v is not None})
+                    values.update(matched(rx, text, f"values.{key} in handouts/figures/{name}.toml", d["run"]))
             kind = d.get("kind", "dot")
             if kind == "dot":
                 svg = dot_svg(fill(d["template"], values), name)

@@ -74,6 +74,12 @@ def test_index_and_a_page_per_chapter(site):
         assert page.name in index or md.stem[:2] in index, f"the index does not list {page.name}"
     for other in ("instructors.html", "bench.html", "glossary.html"):
         assert (site / other).is_file(), other
+    # a chapter's later files by their subject (no "part 3" under a chapter that shows no part 2),
+    # and titles' inline code as code, not backticks
+    for parts in re.findall(r'<ul class="parts">(.*?)</ul>', index):
+        assert not re.search(r">\s*(Lab \d+, )?part \d", parts, re.I), parts
+    assert "`" not in index, "the index shows a backtick: a title's inline code left as Markdown"
+    assert "<code>make bench</code>" in index
     # every chapter but the first links back, every chapter but the last forward
     pages = [site / (md.stem + ".html") for md in chapters]
     assert 'rel="next"' in pages[0].read_text() and 'rel="prev"' in pages[-1].read_text()

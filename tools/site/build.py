@@ -357,7 +357,7 @@ class Builder:
         doc["blocks"] = blocks
         args = ["pandoc", "-f", "json", "-t", "html5", "--template", str(HERE / "template.html"),
                 "--highlight-style", "tango", "--toc", "--toc-depth=3",
-                "-V", f"pagetitle={page.title}", "-V", "course=teachos",
+                "-V", f"pagetitle={html.escape(plain(page.title))}", "-V", "course=teachos",
                 "-V", f"root={page.depth}", "-V", f"source={page.rel}", "-M", f"title={page.title}"]
         for key, val in nav.items():
             if val:
@@ -443,8 +443,9 @@ class Builder:
         for a, b in zip(chaps, chaps[1:]):
             a.next, b.prev = b, a
         for p in pages:
-            nav = {"prev": p.prev and p.prev.out.name, "prevtitle": p.prev and p.prev.title,
-                   "next": p.next and p.next.out.name, "nexttitle": p.next and p.next.title}
+            # template variables go into the page as they are: HTML, not Markdown
+            nav = {"prev": p.prev and p.prev.out.name, "prevtitle": p.prev and inline_md(p.prev.title),
+                   "next": p.next and p.next.out.name, "nexttitle": p.next and inline_md(p.next.title)}
             self.render(p, nav)
         self.render_index(groups, pages)
         self.render_sources()
@@ -471,17 +472,32 @@ class Builder:
         for nn, files in groups.items():
             main = self.page_for[str(files[0].relative_to(ROOT))]
             name, write, gets = table.get(nn, (main.title, "", ""))
-            parts = "".join(f'<li><a href="{self.page_for[str(f.relative_to(ROOT))].out.name}">'
-                            f"{html.escape(self.page_for[str(f.relative_to(ROOT))].title)}</a></li>"
-                            for f in files[1:])
+            parts = "".join(f'<li><a href="{href}">{text}</a></li>'
+                            for href, text in self.parts([self.page_for[str(f.relative_to(ROOT))]
+                                                          for f in files[1:]]))
             rows.append(f'<tr><td class="nn">{nn}</td><td><a href="{main.out.name}"><strong>'
-                        f"{html.escape(name)}</strong></a><br><span class=\"t\">{html.escape(main.title)}</span>"
+                        f"{html.escape(name)}</strong></a><br><span class=\"t\">{inline_md(main.title)}</span>"
                         + (f"<ul class=\"parts\">{parts}</ul>" if parts else "")
                         + f"</td><td>{inline_md(write)}</td><td>{inline_md(gets)}</td></tr>")
-        others = "".join(f'<li><a href="{p.out.name}">{html.escape(p.title)}</a></li>'
+        others = "".join(f'<li><a href="{p.out.name}">{inline_md(p.title)}</a></li>'
                          for p in pages if p.kind == "page")
         intro = readme_intro()
         (self.out / "index.html").write_text(INDEX.format(rows="\n".join(rows), others=others, intro=intro))
+
+
+    @staticmethod
+    def parts(later):
+        """[(href, HTML)]: a chapter's later files, each by its subject ("Lab 08, part 3: user
+        programs in the kernel, ..." -> "user programs in the kernel, ..."). Not by part
+        number: chapters number their parts differently (01's files are parts 2-4 with parts
+        of their own inside, 08's first file holds parts 1-2 and its second is part 3), and the
+        index should not show a part 3 without a part 2."""
+        return [(page.out.name, inline_md(re.sub(r"^Lab \d+, part \d+: ", "", page.title))) for page in later]
+
+
+def plain(text):
+    """A title as text: `make bench` -> make bench."""
+    return re.sub(r"`([^`]+)`", r"\1", text)
 
 
 def inline_md(text):

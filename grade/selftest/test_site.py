@@ -192,16 +192,17 @@ def test_pages_load_in_chromium_without_errors(site):
     for old in SHOTS.glob("*.png"):
         old.unlink()
     pages = sorted(p for p in site.glob("*.html"))
-    jobs = [(p, SHOTS / f"{p.stem}.png", 1280, 2000) for p in pages]
-    jobs += [(site / n, SHOTS / f"{Path(n).stem}-phone.png", 390, 1600)
+    jobs = [(p, SHOTS / f"{p.stem}.png", 1280, 2000, "") for p in pages]
+    jobs += [(site / n, SHOTS / f"{Path(n).stem}-phone.png", 390, 1600, "")
              for n in ("index.html", "02-paging.html", "06-buddy.html")]
-    jobs.append((site / "src" / "kernel" / "buddy.h.html", SHOTS / "src-buddy.h.png", 1280, 1200))
+    # a source page as a handout's link opens it: at a line, which is marked
+    jobs.append((site / "src" / "kernel" / "buddy.h.html", SHOTS / "src-buddy.h.png", 1280, 900, "L40"))
     problems = []
     with Browser(chromium()) as browser:  # one browser, every page in turn
-        for page, shot, w, h in jobs:
+        for page, shot, w, h, fragment in jobs:
             name = page.relative_to(site)
             try:
-                console, missing = browser.load(page, shot, w, h)
+                console, missing = browser.load(page, shot, w, h, fragment)
             except BrowserError as e:
                 problems.append(f"{name} ({w} px): {e}")
                 continue
@@ -209,5 +210,10 @@ def test_pages_load_in_chromium_without_errors(site):
             problems += [f"{name}: asked for {m}, which does not exist" for m in missing]
             if not shot.is_file():
                 problems.append(f"{name}: no screenshot")
+            if fragment:
+                marked = browser.evaluate(f"getComputedStyle(document.getElementById('{fragment}'))"
+                                          ".backgroundColor")
+                if marked in (None, "rgba(0, 0, 0, 0)", "transparent"):
+                    problems.append(f"{name}#{fragment}: the line a link points at is not marked ({marked})")
     assert not problems, "\n".join(problems)
     print(f"screenshots of {len(jobs)} pages in {SHOTS.relative_to(ROOT)}/")

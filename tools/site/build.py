@@ -405,9 +405,13 @@ class Builder:
                     lexer = get_lexer_for_filename(f.name)
                 except Exception:
                     lexer = TextLexer()
-            body = highlight(text, lexer, HtmlFormatter(style="tango", linenos="inline", lineanchors="L",
+            # each line in a <span id="L40">, its number a link to it: style.css marks the line
+            # a link points at (span[id]:target), which an empty <a id> before it could not show
+            body = highlight(text, lexer, HtmlFormatter(style="tango", linenos="inline", linespans="L",
                                                         anchorlinenos=True, cssclass="code", wrapcode=True))
             body = re.sub(r'(id|name)="L-(\d+)"', r'\1="L\2"', body).replace('href="#L-', 'href="#L')
+            # the newline after each line, not in it: a marked line can then be as wide as the page
+            body = re.sub(r'\n</span>(?=<span id="L\d+">|</code>)', '</span>\n', body)
             out = self.out / "src" / (rel + ".html")
             out.parent.mkdir(parents=True, exist_ok=True)
             depth = "../" * (rel.count("/") + 1)

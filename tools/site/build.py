@@ -38,7 +38,7 @@ ROOT = runs.ROOT
 HERE = Path(__file__).resolve().parent
 HANDOUTS = ROOT / "handouts"
 RELEASE = (ROOT / ".release").is_file()
-TREE_DIRS = ("kernel", "labs", "solutions", "user", "grade", "tools", "docs", "handouts", ".ci")
+TREE_DIRS = ("kernel", "labs", "solutions", "user", "grade", "tools", "docs", "handouts", ".ci", ".github")
 SOURCE_REF = re.compile(r"^((?:%s)/[\w./+-]*[\w+-])(?::(\d+))?$" % "|".join(re.escape(d) for d in TREE_DIRS))
 # A path that names no file but a pattern (`user/NAME.c`, `labs/NN-name/lab.c`) stays text.
 PLACEHOLDER = re.compile(r"(?<![A-Za-z])(NN|NAME)(?![A-Za-z])")
@@ -575,6 +575,11 @@ def main():
     print(f"make site: {len(pages)} pages, {len(b.sources)} source files, {b.figures.count} figures in {rel}/")
     print(f"View it: open {args.out.resolve()}/index.html in a browser, or serve it with")
     print(f"    python3 -m http.server -d {rel} 8000    and open http://localhost:8000/")
+    shown = sorted({s.split("/")[1] for s in b.sources if s.startswith("solutions/")})
+    if shown:
+        print(f"Note: this copy has solutions/, and the site shows them: {', '.join(shown)}.\n"
+              f"    To publish, build the site of a students' copy (make release): see \"Publishing the "
+              f"handouts\" in handouts/instructors.md.")
     return 0
 
 

@@ -196,7 +196,7 @@ def test_pages_load_in_chromium_without_errors(site):
     jobs += [(site / n, SHOTS / f"{Path(n).stem}-phone.png", 390, 1600, "")
              for n in ("index.html", "02-paging.html", "06-buddy.html")]
     # a source page as a handout's link opens it: at a line, which is marked
-    jobs.append((site / "src" / "kernel" / "buddy.h.html", SHOTS / "src-buddy.h.png", 1280, 900, "L40"))
+    jobs.append((site / "src" / "kernel" / "buddy.h.html", SHOTS / "src-buddy.h.png", 1280, 900, "L41"))
     problems = []
     with Browser(chromium()) as browser:  # one browser, every page in turn
         for page, shot, w, h, fragment in jobs:

@@ -83,13 +83,14 @@ class Browser:
                     return self.events.pop(i)
             self.events.append(self._read(deadline))
 
-    def load(self, page, shot, width, height):
-        """Load a page and screenshot it: (its console messages, the local files it asked for
-        that do not exist)."""
+    def load(self, page, shot, width, height, fragment=""):
+        """Load a page (at #fragment) and screenshot it: (its console messages, the local files
+        it asked for that do not exist). A page loaded just before at another fragment is not
+        loaded again: load another page between them."""
         self.call("Emulation.setDeviceMetricsOverride", session=True, width=width, height=height,
                   deviceScaleFactor=1, mobile=False)
         self.events.clear()
-        self.call("Page.navigate", session=True, url=page.as_uri())
+        self.call("Page.navigate", session=True, url=page.as_uri() + (f"#{fragment}" if fragment else ""))
         self.wait_for("Page.loadEventFired")
         data = self.call("Page.captureScreenshot", session=True, format="png")["data"]
         Path(shot).write_bytes(base64.b64decode(data))
@@ -108,6 +109,13 @@ class Browser:
                 if url.startswith("file:") and not Path(unquote(urlparse(url).path)).exists():
                     missing.append(url)
         return console, missing
+
+    def evaluate(self, expression):
+        """The value of a JavaScript expression in the page loaded last."""
+        r = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True)
+        if "exceptionDetails" in r:
+            raise BrowserError(f"{expression}: {r['exceptionDetails'].get('text')}")
+        return r["result"].get("value")
 
     def close(self):
         try:

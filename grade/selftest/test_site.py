@@ -74,6 +74,12 @@ def test_index_and_a_page_per_chapter(site):
         assert page.name in index or md.stem[:2] in index, f"the index does not list {page.name}"
     for other in ("instructors.html", "bench.html", "glossary.html"):
         assert (site / other).is_file(), other
+    # a chapter's later files by their subject (no "part 3" under a chapter that shows no part 2),
+    # and titles' inline code as code, not backticks
+    for parts in re.findall(r'<ul class="parts">(.*?)</ul>', index):
+        assert not re.search(r">\s*(Lab \d+, )?part \d", parts, re.I), parts
+    assert "`" not in index, "the index shows a backtick: a title's inline code left as Markdown"
+    assert "<code>make bench</code>" in index
     # every chapter but the first links back, every chapter but the last forward
     pages = [site / (md.stem + ".html") for md in chapters]
     assert 'rel="next"' in pages[0].read_text() and 'rel="prev"' in pages[-1].read_text()
@@ -112,6 +118,28 @@ def test_chapters_have_figures_steps_anchors_and_sources(site):
     assert 'id="L1"' in src and 'href="#L1"' in src
 
 
+def test_every_file_a_page_names_is_a_link(site):
+    # `user/hello.c`, `kernel/buddy.h:44`: inline code naming a file of the tree becomes a link to
+    # its source page (whose lines the link checker above then resolves), whatever folder it is in.
+    # Headings and link texts are left alone, as the builder leaves them.
+    missed, linked = [], set()
+    for md in sorted((ROOT / "handouts").glob("*.md")) + [ROOT / "docs" / "bench.md"]:
+        text = re.sub(r"(?ms)^(```|~~~).*?^\1", "", md.read_text())
+        text = re.sub(r"(?m)^#.*$", "", text)
+        page = (site / (md.stem + ".html")).read_text()
+        for m in re.finditer(r"(?<!\[)`((?:[\w.+-]+/)+[\w.+-]*[\w+-])(?::\d+)?`", text):
+            path = m.group(1)
+            if not (ROOT / path).is_file():
+                continue
+            if f'href="src/{path}.html' in page:
+                linked.add(path.split("/")[0])
+            else:
+                missed.append(f"{md.relative_to(ROOT)}: `{path}` is not a link to src/{path}.html")
+    assert not missed, "\n".join(missed)
+    for folder in ("kernel", "labs", "grade", "user"):
+        assert folder in linked, f"no handout links a file of {folder}/ (the check above saw none)"
+
+
 def _has_solution(md, step):
     import sys
     sys.path.insert(0, str(ROOT / "tools" / "site"))
@@ -135,6 +163,21 @@ def test_a_missing_source_file_is_named(tmp_path):
                         "this tree (moved or renamed? fix the handout)"]
 
 
+def test_a_figure_value_may_take_the_last_or_every_match():
+    # The boot prints one heap: line per heap layer; the kernel keeps the last one.
+    import sys
+    sys.path.insert(0, str(ROOT / "tools" / "site"))
+    import figures
+    log = "heap: uses the bump (03)\nheap: uses the list (04)\nheap: uses the block (05)\n"
+    rx = r"^heap: uses the (?P<h>\w+)"
+    assert figures.matched(rx, log, "w", "run") == {"h": "bump"}
+    assert figures.matched({"regex": rx, "match": "last"}, log, "w", "run") == {"h": "block"}
+    assert figures.matched({"regex": rx, "match": "all", "join": " > "}, log, "w", "run") == \
+        {"h": "bump > list > block"}
+    with pytest.raises(figures.FigureError, match="printed no line matching"):
+        figures.matched(r"^pages:", log, "w", "run")
+
+
 def chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -149,16 +192,17 @@ def test_pages_load_in_chromium_without_errors(site):
     for old in SHOTS.glob("*.png"):
         old.unlink()
     pages = sorted(p for p in site.glob("*.html"))
-    jobs = [(p, SHOTS / f"{p.stem}.png", 1280, 2000) for p in pages]
-    jobs += [(site / n, SHOTS / f"{Path(n).stem}-phone.png", 390, 1600)
+    jobs = [(p, SHOTS / f"{p.stem}.png", 1280, 2000, "") for p in pages]
+    jobs += [(site / n, SHOTS / f"{Path(n).stem}-phone.png", 390, 1600, "")
              for n in ("index.html", "02-paging.html", "06-buddy.html")]
-    jobs.append((site / "src" / "kernel" / "buddy.h.html", SHOTS / "src-buddy.h.png", 1280, 1200))
+    # a source page as a handout's link opens it: at a line, which is marked
+    jobs.append((site / "src" / "kernel" / "buddy.h.html", SHOTS / "src-buddy.h.png", 1280, 900, "L41"))
     problems = []
     with Browser(chromium()) as browser:  # one browser, every page in turn
-        for page, shot, w, h in jobs:
+        for page, shot, w, h, fragment in jobs:
             name = page.relative_to(site)
             try:
-                console, missing = browser.load(page, shot, w, h)
+                console, missing = browser.load(page, shot, w, h, fragment)
             except BrowserError as e:
                 problems.append(f"{name} ({w} px): {e}")
                 continue
@@ -166,5 +210,10 @@ def test_pages_load_in_chromium_without_errors(site):
             problems += [f"{name}: asked for {m}, which does not exist" for m in missing]
             if not shot.is_file():
                 problems.append(f"{name}: no screenshot")
+            if fragment:
+                marked = browser.evaluate(f"getComputedStyle(document.getElementById('{fragment}'))"
+                                          ".backgroundColor")
+                if marked in (None, "rgba(0, 0, 0, 0)", "transparent"):
+                    problems.append(f"{name}#{fragment}: the line a link points at is not marked ({marked})")
     assert not problems, "\n".join(problems)
     print(f"screenshots of {len(jobs)} pages in {SHOTS.relative_to(ROOT)}/")

@@ -9,9 +9,10 @@ are not chapters (the instructors' guide, the glossary) and docs/bench.md. The i
 course's table of contents, from the README's table of checkpoints.
 
 What the builder adds to the Markdown:
-- every `kernel/...`, `labs/...` (any path of the tree, with an optional :line) in inline code
-  becomes a link to a rendered page of that file, at that line; a path that does not exist is
-  an error naming the handout (solutions/ in a students' copy, which has none, stays text);
+- every `kernel/...`, `labs/...`, `user/...` (any path of the tree, TREE_DIRS, with an optional
+  :line) in inline code becomes a link to a rendered page of that file, at that line; a path
+  that does not exist is an error naming the handout (solutions/ in a students' copy, which has
+  none, stays text, and so does a pattern such as `user/NAME.c`);
 - under each "Step N" heading, where the copy has solutions/, that step's reference code,
   folded;
 - each glossary term links to handouts/glossary.md at its first use in a page;
@@ -37,8 +38,10 @@ ROOT = runs.ROOT
 HERE = Path(__file__).resolve().parent
 HANDOUTS = ROOT / "handouts"
 RELEASE = (ROOT / ".release").is_file()
-TREE_DIRS = ("kernel", "labs", "solutions", "grade", "tools", "docs", "handouts", ".ci")
-SOURCE_REF = re.compile(r"^((?:kernel|labs|solutions|grade|tools|docs|handouts|\.ci)/[\w./+-]*[\w+-])(?::(\d+))?$")
+TREE_DIRS = ("kernel", "labs", "solutions", "user", "grade", "tools", "docs", "handouts", ".ci", ".github")
+SOURCE_REF = re.compile(r"^((?:%s)/[\w./+-]*[\w+-])(?::(\d+))?$" % "|".join(re.escape(d) for d in TREE_DIRS))
+# A path that names no file but a pattern (`user/NAME.c`, `labs/NN-name/lab.c`) stays text.
+PLACEHOLDER = re.compile(r"(?<![A-Za-z])(NN|NAME)(?![A-Za-z])")
 TOP_FILES = ("Makefile", "README.md")
 FIGURE = re.compile(r"^<!--\s*figure:\s*([\w-]+)\s*-->$")
 RUN = re.compile(r"^<!--\s*run:.*-->$")
@@ -185,7 +188,7 @@ class Builder:
             t = it["t"]
             if t == "Code":
                 m = SOURCE_REF.match(it["c"][1])
-                if m and not in_link:
+                if m and not in_link and not PLACEHOLDER.search(m.group(1)):
                     url = self.source_link(page, m.group(1), m.group(2))
                     if url:
                         out.append({"t": "Link", "c": [["", ["src"], []], [it], [url, ""]]})
@@ -354,7 +357,7 @@ class Builder:
         doc["blocks"] = blocks
         args = ["pandoc", "-f", "json", "-t", "html5", "--template", str(HERE / "template.html"),
                 "--highlight-style", "tango", "--toc", "--toc-depth=3",
-                "-V", f"pagetitle={page.title}", "-V", "course=teachos",
+                "-V", f"pagetitle={html.escape(plain(page.title))}", "-V", "course=teachos",
                 "-V", f"root={page.depth}", "-V", f"source={page.rel}", "-M", f"title={page.title}"]
         for key, val in nav.items():
             if val:
@@ -402,9 +405,13 @@ class Builder:
                     lexer = get_lexer_for_filename(f.name)
                 except Exception:
                     lexer = TextLexer()
-            body = highlight(text, lexer, HtmlFormatter(style="tango", linenos="inline", lineanchors="L",
+            # each line in a <span id="L40">, its number a link to it: style.css marks the line
+            # a link points at (span[id]:target), which an empty <a id> before it could not show
+            body = highlight(text, lexer, HtmlFormatter(style="tango", linenos="inline", linespans="L",
                                                         anchorlinenos=True, cssclass="code", wrapcode=True))
             body = re.sub(r'(id|name)="L-(\d+)"', r'\1="L\2"', body).replace('href="#L-', 'href="#L')
+            # the newline after each line, not in it: a marked line can then be as wide as the page
+            body = re.sub(r'\n</span>(?=<span id="L\d+">|</code>)', '</span>\n', body)
             out = self.out / "src" / (rel + ".html")
             out.parent.mkdir(parents=True, exist_ok=True)
             depth = "../" * (rel.count("/") + 1)
@@ -440,8 +447,9 @@ class Builder:
         for a, b in zip(chaps, chaps[1:]):
             a.next, b.prev = b, a
         for p in pages:
-            nav = {"prev": p.prev and p.prev.out.name, "prevtitle": p.prev and p.prev.title,
-                   "next": p.next and p.next.out.name, "nexttitle": p.next and p.next.title}
+            # template variables go into the page as they are: HTML, not Markdown
+            nav = {"prev": p.prev and p.prev.out.name, "prevtitle": p.prev and inline_md(p.prev.title),
+                   "next": p.next and p.next.out.name, "nexttitle": p.next and inline_md(p.next.title)}
             self.render(p, nav)
         self.render_index(groups, pages)
         self.render_sources()
@@ -468,17 +476,32 @@ class Builder:
         for nn, files in groups.items():
             main = self.page_for[str(files[0].relative_to(ROOT))]
             name, write, gets = table.get(nn, (main.title, "", ""))
-            parts = "".join(f'<li><a href="{self.page_for[str(f.relative_to(ROOT))].out.name}">'
-                            f"{html.escape(self.page_for[str(f.relative_to(ROOT))].title)}</a></li>"
-                            for f in files[1:])
+            parts = "".join(f'<li><a href="{href}">{text}</a></li>'
+                            for href, text in self.parts([self.page_for[str(f.relative_to(ROOT))]
+                                                          for f in files[1:]]))
             rows.append(f'<tr><td class="nn">{nn}</td><td><a href="{main.out.name}"><strong>'
-                        f"{html.escape(name)}</strong></a><br><span class=\"t\">{html.escape(main.title)}</span>"
+                        f"{html.escape(name)}</strong></a><br><span class=\"t\">{inline_md(main.title)}</span>"
                         + (f"<ul class=\"parts\">{parts}</ul>" if parts else "")
                         + f"</td><td>{inline_md(write)}</td><td>{inline_md(gets)}</td></tr>")
-        others = "".join(f'<li><a href="{p.out.name}">{html.escape(p.title)}</a></li>'
+        others = "".join(f'<li><a href="{p.out.name}">{inline_md(p.title)}</a></li>'
                          for p in pages if p.kind == "page")
         intro = readme_intro()
         (self.out / "index.html").write_text(INDEX.format(rows="\n".join(rows), others=others, intro=intro))
+
+
+    @staticmethod
+    def parts(later):
+        """[(href, HTML)]: a chapter's later files, each by its subject ("Lab 08, part 3: user
+        programs in the kernel, ..." -> "user programs in the kernel, ..."). Not by part
+        number: chapters number their parts differently (01's files are parts 2-4 with parts
+        of their own inside, 08's first file holds parts 1-2 and its second is part 3), and the
+        index should not show a part 3 without a part 2."""
+        return [(page.out.name, inline_md(re.sub(r"^Lab \d+, part \d+: ", "", page.title))) for page in later]
+
+
+def plain(text):
+    """A title as text: `make bench` -> make bench."""
+    return re.sub(r"`([^`]+)`", r"\1", text)
 
 
 def inline_md(text):
@@ -552,6 +575,11 @@ def main():
     print(f"make site: {len(pages)} pages, {len(b.sources)} source files, {b.figures.count} figures in {rel}/")
     print(f"View it: open {args.out.resolve()}/index.html in a browser, or serve it with")
     print(f"    python3 -m http.server -d {rel} 8000    and open http://localhost:8000/")
+    shown = sorted({s.split("/")[1] for s in b.sources if s.startswith("solutions/")})
+    if shown:
+        print(f"Note: this copy has solutions/, and the site shows them: {', '.join(shown)}.\n"
+              f"    To publish, build the site of a students' copy (make release): see \"Publishing the "
+              f"handouts\" in handouts/instructors.md.")
     return 0
 
 

@@ -17,13 +17,21 @@ and handouts/figures/ holds its description, one of:
       run = "make qemu LAB=6 SOLUTIONS=all"     # a real run (tools/site/runs.py)
       [values]                                  # regexes with named groups, matched in
       order0 = 'free blocks per order 0..10: +\\[(?P<boot>[0-9 ]+)\\]'   # the run's output
+      heaps = {regex = '^heap: kmalloc uses the (?P<heap>[\\w ]+)', match = "all", join = ", then "}
+
+  A plain regex takes its first match in the output; `match = "last"` takes the last (the
+  state the run ended in), `match = "all"` every one, each group's values joined with `join`.
 
   kind "dot": `template`, Graphviz source in which {name} is a value;
   kind "bars": `series = [{label = "...", values = "{boot}"}, ...]`, one row of bars per
       series (the value is a list of numbers), `categories` naming the bars;
   kind "ranges": `extent`, and `blocks = [{label, start, size}, ...]`: a strip of memory
       with the blocks drawn to scale; numbers may be written as expressions of the values
-      ("{c_off} + {c_size}").
+      ("{c_off} + {c_size}"). A block may have a `style` (used, free, pad, node, other) and
+      `text` written in it; `ticks = [{at, label}]` mark addresses above the strip (below it
+      with tick_side = "below"); `arrows = [{from, to, label}]` are drawn over the strip, from
+      one address to another, or `{source = "head", to}` from a name (a list's pointers:
+      list-heap.toml). No run is needed when every number is written out.
 
 A figure whose run prints no line a regex expects fails the build, naming the line it
 expected: the format of the output has changed, and the figure with it.
@@ -91,6 +99,25 @@ def dot_svg(source, name):
     return svg[svg.index("<svg"):]
 
 
+def matched(rx, text, where, run):
+    """The named groups of a value's regex in a run's output: a plain regex takes its first
+    match; {regex = '...', match = "last"} the last; match = "all" joins each group's values
+    over every match with `join` (default ", ")."""
+    spec = rx if isinstance(rx, dict) else {"regex": rx}
+    which = spec.get("match", "first")
+    if which not in ("first", "last", "all"):
+        raise FigureError(f"{where}: match = {which!r} (first, last or all)")
+    found = list(re.finditer(spec["regex"], text, re.M))
+    if not found:
+        raise FigureError(f"the run `{run}` printed no line matching {spec['regex']!r} ({where}): "
+                          f"has that output changed?")
+    if which != "all":
+        m = found[0] if which == "first" else found[-1]
+        return {k: v for k, v in m.groupdict().items() if v is not None}
+    names = found[0].groupdict().keys()
+    return {k: spec.get("join", ", ").join(m[k] for m in found if m[k] is not None) for k in names}
+
+
 class Figures:
     def __init__(self, out, with_runs=True):
         self.out = Path(out)
@@ -131,11 +158,7 @@ class Figures:
                 except runs.RunError as e:
                     raise FigureError(str(e))
                 for key, rx in d.get("values", {}).items():
-                    m = re.search(rx, text, re.M)
-                    if not m:
-                        raise FigureError(f"the run `{d['run']}` printed no line matching {rx!r} (values.{key} "
-                                          f"in handouts/figures/{name}.toml): has that output changed?")
-                    values.update({k: v for k, v in m.groupdict().items() if v is not None})
+                    values.update(matched(rx, text, f"values.{key} in handouts/figures/{name}.toml", d["run"]))
             kind = d.get("kind", "dot")
             if kind == "dot":
                 svg = dot_svg(fill(d["template"], values), name)
@@ -237,31 +260,71 @@ def bars(d, values):
 
 
 def ranges(d, values):
-    """A strip of memory, blocks drawn to scale, with labels under them."""
+    """A strip of memory, blocks drawn to scale, with text in them and labels under them;
+    ticks with addresses above the strip (or below it: tick_side = "below"), and arrows from
+    one place of the strip (or from a name) to another, drawn over it."""
     extent = evaluate(d["extent"], values)
     start0 = evaluate(d.get("origin", 0), values)
-    blocks = [(fill(b["label"], values), evaluate(b["start"], values), evaluate(b["size"], values),
-               b.get("style", "used")) for b in d["blocks"]]
-    width, left, strip_y, strip_h = 760, 20, 34, 46
+    blocks = [(fill(b.get("label", ""), values), evaluate(b["start"], values), evaluate(b["size"], values),
+               b.get("style", "used"), fill(b.get("text", ""), values)) for b in d["blocks"]]
+    arrows = d.get("arrows", [])
+    below = d.get("tick_side", "above") == "below"
+    if d.get("tick_side", "above") not in ("above", "below"):
+        raise FigureError(f"tick_side = {d['tick_side']!r} (above or below)")
+    arc_h = 52 if arrows else 0
+    width, left, strip_h = 760, 20, 46
+    strip_y = 34 + arc_h - (10 if below and arrows else 0)
+    bottom = strip_y + strip_h
     scale = (width - 2 * left) / (extent - start0)
-    body = [f'<rect x="{left}" y="{strip_y}" width="{width - 2 * left}" height="{strip_h}" fill="white" '
+
+    def at(expr):
+        return left + (evaluate(expr, values) - start0) * scale
+
+    body = [f'<defs><marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+            f'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker></defs>' if arrows else "",
+            f'<rect x="{left}" y="{strip_y}" width="{width - 2 * left}" height="{strip_h}" fill="white" '
             f'stroke="{LINE}"/>']
-    colors = {"used": ACCENT, "pad": "#d9e2ec", "free": "white", "other": "#8aa9cc"}
-    for i, (label, start, size, style) in enumerate(blocks):
+    colors = {"used": ACCENT, "pad": "#d9e2ec", "free": "white", "other": "#8aa9cc", "node": "#f2c14e"}
+    labels_y = bottom + (22 if below and d.get("ticks") else 0)
+    labelled = 0
+    for label, start, size, style, text in blocks:
         x = left + (start - start0) * scale
         w = max(size * scale, 2)
         body.append(f'<rect x="{x:.1f}" y="{strip_y}" width="{w:.1f}" height="{strip_h}" '
-                    f'fill="{colors.get(style, ACCENT)}" stroke="white" stroke-width="0.5"/>')
-        ly = strip_y + strip_h + 16 + (i % 2) * 14
-        body.append(f'<line x1="{x + w / 2:.1f}" y1="{strip_y + strip_h}" x2="{x + w / 2:.1f}" y2="{ly - 10}" '
-                    f'stroke="{MUTED}" stroke-width="0.6"/>')
-        half = len(label) * 3.2  # about half the label's width at 11 px
-        body.append(_t(min(max(x + w / 2, half + 2), width - half - 2), ly, label, 11, "middle"))
+                    f'fill="{colors.get(style, ACCENT)}" stroke="{LINE if style == "free" else "white"}" '
+                    f'stroke-width="0.5"/>')
+        lines = text.split("\n") if text else []
+        for k, line in enumerate(lines):
+            y = strip_y + strip_h / 2 + (k - (len(lines) - 1) / 2) * 14 + 4
+            body.append(_t(x + w / 2, y, line, 11, "middle", fill="white" if style in ("used", "other") else INK))
+        if label:
+            ly = labels_y + 16 + (labelled % 2) * 14
+            labelled += 1
+            body.append(f'<line x1="{x + w / 2:.1f}" y1="{bottom}" x2="{x + w / 2:.1f}" y2="{ly - 10}" '
+                        f'stroke="{MUTED}" stroke-width="0.6"/>')
+            half = len(label) * 3.2  # about half the label's width at 11 px
+            body.append(_t(min(max(x + w / 2, half + 2), width - half - 2), ly, label, 11, "middle"))
     for tick in d.get("ticks", []):
-        at = evaluate(tick["at"], values)
-        x = left + (at - start0) * scale
-        body.append(f'<line x1="{x:.1f}" y1="{strip_y - 4}" x2="{x:.1f}" y2="{strip_y}" stroke="{MUTED}"/>')
-        body.append(_t(x, strip_y - 8, fill(tick["label"], values), 10, "middle", fill=MUTED, mono=True))
+        x = at(tick["at"])
+        y0, y1, ty = (bottom, bottom + 4, bottom + 15) if below else (strip_y - 4, strip_y, strip_y - 8)
+        body.append(f'<line x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{y1}" stroke="{MUTED}"/>')
+        body.append(_t(x, ty, fill(tick["label"], values), 10, "middle", fill=MUTED, mono=True))
+    for a in arrows:
+        x2, top = at(a["to"]), strip_y - arc_h + 18
+        if "from" in a:  # an arc over the strip, from one place of it to another
+            x1 = at(a["from"])
+            body.append(f'<path d="M{x1:.1f},{strip_y} C{x1:.1f},{top} {x2:.1f},{top} {x2:.1f},{strip_y - 1}" '
+                        f'fill="none" stroke="{INK}" stroke-width="1.2" marker-end="url(#head)"/>')
+            if a.get("label"):
+                body.append(_t((x1 + x2) / 2, strip_y - 0.75 * (strip_y - top) - 5, fill(a["label"], values), 11,
+                               "middle", mono=True))
+        else:  # from a name written above the strip, at its left
+            name = fill(a["source"], values)
+            x1 = x2 - 34
+            body.append(_t(x1 - 3, top + 4, name, 11, "end", mono=True))
+            body.append(f'<path d="M{x1:.1f},{top} C{x2:.1f},{top} {x2:.1f},{top} {x2:.1f},{strip_y - 1}" '
+                        f'fill="none" stroke="{INK}" stroke-width="1.2" marker-end="url(#head)"/>')
     if d.get("title"):
         body.append(_t(left, 14, fill(d["title"], values), 12, weight="bold"))
-    return _svg(width, strip_y + strip_h + 50, "".join(body))
+    height = labels_y + (50 if labelled else 8)
+    return _svg(width, height, "".join(body))

@@ -21,14 +21,15 @@
 #include <stdarg.h>
 #include "user.h"
 
-#define PAGE	  4096
-#define PAGES	  12
-#define WAVE	  25
-#define MANY	  100
-#define CYCLES	  1000
-#define ORPHAN_MS 2000 /* how long the grandchild waits for its parent to go */
-#define LATE_MS	  30
-#define TEST_SYS  56 /* a number the tests give a handler of their own */
+#define PAGE	   4096
+#define PAGES	   12
+#define WAVE	   25
+#define MANY	   100
+#define CYCLES	   1000
+#define ORPHAN_MS  2000 /* how long the grandchild waits for its parent to go */
+#define LATE_MS	   30
+#define TEST_SYS   56 /* a number the tests give a handler of their own */
+#define FORK_NOT_0 95 /* the exit code of a child whose fork did not return 0 */
 
 static char data[PAGES * PAGE] = {1}; /* in .data */
 static char bss[PAGES * PAGE];	      /* in .bss */
@@ -62,12 +63,38 @@ static long differs(const char *p, size_t len, char c)
 	return -1;
 }
 
+/*
+ * fork, and in a child that fork did not give 0 (it would take itself for the parent, and
+ * wait for a child it does not have): fail saying so, and exit. The system calls are made
+ * inline, with no call between them: the check reads registers only, so that a child whose
+ * stack is still the parent's (a bug of its own) is not taken for one of these.
+ */
+static int forked(void)
+{
+	long me = syscall3(SYS_getpid, 0, 0, 0), pid = syscall3(SYS_fork, 0, 0, 0);
+
+	if (pid != 0 && syscall3(SYS_getpid, 0, 0, 0) != me) {
+		fail("the child's fork returned %ld, not 0 (the child is pid %d, its parent %ld)",
+		     pid, getpid(), me);
+		exit(FORK_NOT_0);
+	}
+	return (int)pid;
+}
+
 /* waitpid(pid) must give pid and an exit with code: 0, or fail saying what it gave. */
 static int expect_exit(int pid, int code, const char *who)
 {
 	char how[64];
 	int status = -1, r = waitpid(pid, &status);
 
+	if (r > 0 && r != pid)
+		return fail("waitpid(%d) for %s reaped pid %d, another child: waitpid(pid) waits "
+			    "for that child only",
+			    pid, who, r);
+	if (r == -ECHILD)
+		return fail("waitpid(%d) for %s returned -ECHILD, but pid %d is a child not yet "
+			    "reaped: waitpid must wait until it ends",
+			    pid, who, pid);
 	if (r != pid)
 		return fail("waitpid(%d) for %s returned %d (%s)", pid, who, r, errstr(r));
 	if (!WAIT_EXITED(status) || WAIT_EXIT_CODE(status) != code)
@@ -86,7 +113,7 @@ static int share(void)
 	fill(bss, sizeof(bss), 'b');
 	fill(heap, 3 * PAGE, 'h');
 	fill(stack, sizeof(stack), 's');
-	int pid = fork();
+	int pid = forked();
 	if (pid < 0)
 		return fail("fork: %s", errstr(pid));
 	if (pid == 0) {
@@ -106,7 +133,7 @@ static int private(void)
 {
 	fill(data, sizeof(data), 'A'); /* writable translations of every page in the TLB */
 	fill(bss, sizeof(bss), 'A');
-	int pid = fork();
+	int pid = forked();
 	if (pid == 0) {
 		if (differs(data, sizeof(data), 'A') >= 0 || differs(bss, sizeof(bss), 'A') >= 0)
 			exit(2); /* the parent's write after fork reached us */
@@ -148,7 +175,7 @@ static int many(long n)
 	for (long done = 0; done < n;) {
 		int wave = (int)(n - done < WAVE ? n - done : WAVE);
 		for (int i = 0; i < wave; i++) {
-			pids[i] = fork();
+			pids[i] = forked();
 			if (pids[i] == 0)
 				exit((int)((done + i) % 200) + 1);
 			if (pids[i] < 0)
@@ -185,13 +212,13 @@ static int tree(void)
 	int parents[2];
 
 	for (int p = 0; p < 2; p++) {
-		parents[p] = fork();
+		parents[p] = forked();
 		if (parents[p] < 0)
 			return fail("fork: %s", errstr(parents[p]));
 		if (parents[p] == 0) { /* a parent of three */
 			int me = getpid(), kids[3];
 			for (int k = 0; k < 3; k++) {
-				kids[k] = fork();
+				kids[k] = forked();
 				if (kids[k] == 0)
 					exit(getppid() == me ? 10 * (p + 1) + k : 99);
 				if (kids[k] < 0)
@@ -212,12 +239,12 @@ static int tree(void)
 
 static int orphan(void)
 {
-	int pid = fork();
+	int pid = forked();
 
 	if (pid < 0)
 		return fail("fork: %s", errstr(pid));
 	if (pid == 0) {
-		int me = getpid(), g = fork();
+		int me = getpid(), g = forked();
 		if (g == 0) {
 			for (int t = 0; getppid() == me && t < ORPHAN_MS / 10; t++)
 				sleep_ms(10); /* until the parent has gone */
@@ -244,11 +271,14 @@ static int nochild(void)
 		return fail("wait with no child returned %d, not -ECHILD (%d)", r, -ECHILD);
 	if ((r = waitpid(4242, NULL)) != -ECHILD)
 		return fail("waitpid(4242) with no child returned %d, not -ECHILD", r);
-	int pid = fork();
+	int pid = forked();
 	if (pid == 0)
 		exit(7);
 	if ((r = waitpid(pid + 1000, NULL)) != -ECHILD)
-		return fail("waitpid of a pid that is not a child returned %d, not -ECHILD", r);
+		return fail("waitpid of a pid that is not a child returned %d, not -ECHILD%s", r,
+			    r == pid ? ": it reaped another child (waitpid(pid) waits for that "
+				       "child only)"
+				     : "");
 	if (expect_exit(pid, 7, "the child"))
 		return 1;
 	if ((r = waitpid(pid, NULL)) != -ECHILD)
@@ -263,7 +293,7 @@ static int fault(void)
 	char how[64];
 
 	for (int i = 0; i < 3; i++) {
-		int pid = fork();
+		int pid = forked();
 		if (pid < 0)
 			return fail("fork: %s", errstr(pid));
 		if (pid == 0) {
@@ -289,7 +319,7 @@ static int fault(void)
 
 static int zombie(void)
 {
-	int pid = fork();
+	int pid = forked();
 
 	if (pid == 0)
 		exit(9);
@@ -306,7 +336,7 @@ static int zombie(void)
 
 static int late(void)
 {
-	int pid = fork();
+	int pid = forked();
 
 	if (pid == 0) {
 		sleep_ms(LATE_MS);
@@ -339,7 +369,7 @@ static int pressure(void)
 static int cycles(long n)
 {
 	for (long i = 0; i < n; i++) {
-		int pid = fork();
+		int pid = forked();
 		if (pid == 0)
 			exit((int)(i & 0x7f));
 		if (pid < 0)
@@ -361,7 +391,7 @@ static int chain(void)
 	int below = 0;
 
 	for (;;) {
-		int pid = fork();
+		int pid = forked();
 		if (pid == 0)
 			continue; /* the child forks the next */
 		if (pid < 0)
@@ -376,7 +406,7 @@ static int chain(void)
 
 static int bomb(void)
 {
-	int pid = fork();
+	int pid = forked();
 
 	if (pid < 0)
 		return fail("the first fork: %s", errstr(pid));
@@ -412,7 +442,7 @@ static int hostile(void)
 			bad |= fail("%s returned %ld, not %s", #call, r, #want); \
 	} while (0)
 
-	int pid = fork();
+	int pid = forked();
 	if (pid == 0)
 		exit(5);
 	EXPECT(waitpid(pid, (int *)KERNEL_VA), -EFAULT);

@@ -19,6 +19,7 @@
  *   hostile   bad pointers and numbers for the calls of lab 09
  */
 #include <stdarg.h>
+#include "bad_addresses.h"
 #include "user.h"
 
 #define PAGE	   4096
@@ -426,52 +427,120 @@ static int bomb(void)
 	return 0;
 }
 
-#define KERNEL_VA 0xffff800000100000UL
-#define LOW_VA	  0x1000UL
+static const char readonly[8] = "rodata"; /* in .rodata: the kernel must not write it */
+static int refusals, refusals_missed;
 
+/* A call that must give want with the bad address p (what it is: bad_addresses.h). */
+static void refused(const char *call, uint64_t p, const char *what, long got, long want)
+{
+	refusals++;
+	if (got == want)
+		return;
+	refusals_missed++;
+	fail("%s with p = 0x%lx (%s) returned %ld (%s), not %ld (%s)", call, p, what, got,
+	     errstr(got), want, errstr(want));
+}
+
+/*
+ * Every bad address on every pointer of lab 09's calls (bad_addresses.h, as hostile tries
+ * them on lab 08's), then targets the kernel may not write (read-only pages, ranges that run
+ * off the end of what is mapped), then the other bad arguments. A child that has exited waits
+ * through it all: wait must check where the status goes before it reaps the child. read is
+ * only ever given a buffer it must refuse: with a good one it would wait for a line typed.
+ */
 static int hostile(void)
 {
-	char name[40], buf[8];
-	int status, bad = 0;
+	struct bad_address bad[BAD_ADDRESSES];
+	struct user_layout l;
+	char name[40];
+	int status = -1;
 	long r;
 
-#define EXPECT(call, want)                                                       \
-	do {                                                                     \
-		r = (call);                                                      \
-		if (r != (want))                                                 \
-			bad |= fail("%s returned %ld, not %s", #call, r, #want); \
-	} while (0)
-
+	mode = "hostile"; /* argv[1]'s string is at the top of the stack, where tests write */
+	if (layout(&l) < 0)
+		return fail("layout failed");
+	bad_addresses(&l, bad);
 	int pid = forked();
+	if (pid < 0)
+		return fail("fork: %s", errstr(pid));
 	if (pid == 0)
 		exit(5);
-	EXPECT(waitpid(pid, (int *)KERNEL_VA), -EFAULT);
-	EXPECT(waitpid(pid, (int *)LOW_VA), -EFAULT);
-	EXPECT(waitpid(pid, (int *)(uintptr_t)main), -EFAULT); /* its code: read-only */
-	EXPECT(waitpid(pid, (int *)0x800000000000UL), -EFAULT);
-	EXPECT(waitpid(pid, &status), pid); /* the child was not lost to the bad pointers */
-	EXPECT(exec((const char *)KERNEL_VA, NULL), -EFAULT);
-	EXPECT(exec((const char *)LOW_VA, NULL), -EFAULT);
+	for (int i = 0; i < BAD_ADDRESSES; i++) {
+		uint64_t p = bad[i].addr;
+		const char *w = bad[i].what;
+
+		if (p) { /* a NULL status is none wanted, a NULL argv no arguments: both fine */
+			char *args[] = {"echo", (char *)p, NULL};
+			refused("waitpid(child, p)", p, w, waitpid(pid, (int *)p), -EFAULT);
+			refused("wait(p)", p, w, wait((int *)p), -EFAULT);
+			refused("exec(\"echo\", p)", p, w, exec("echo", (char *const *)p), -EFAULT);
+			refused("exec(\"echo\", {\"echo\", p, NULL})", p, w, exec("echo", args),
+				-EFAULT);
+		}
+		refused("exec(p, NULL)", p, w, exec((const char *)p, NULL), -EFAULT);
+		refused("read(0, p, 8)", p, w, read(0, (void *)p, 8), -EFAULT);
+		refused("read(0, p, 2^64 - 1)", p, w, read(0, (void *)p, ~0UL), -EFAULT);
+		refused("image(0, p, 32)", p, w, image(0, (char *)p, 32), -EFAULT);
+		refused("image(0, p, 2^64 - 1)", p, w, image(0, (char *)p, ~0UL), -EFAULT);
+	}
+	const struct bad_address unwritable[] = {
+		{(uint64_t)readonly, "read-only data"},
+		{(uint64_t)(uintptr_t)main, "the program's code"},
+		{l.stack_top - 1, "the stack's last byte: the rest runs off its top"},
+		{l.image_end - 1, "the image's last byte: the rest runs off its end"},
+	};
+	for (size_t i = 0; i < sizeof(unwritable) / sizeof(unwritable[0]); i++) {
+		uint64_t p = unwritable[i].addr;
+		const char *w = unwritable[i].what;
+
+		refused("waitpid(child, p)", p, w, waitpid(pid, (int *)p), -EFAULT);
+		refused("read(0, p, 8)", p, w, read(0, (void *)p, 8), -EFAULT);
+		refused("read(0, p, 2^64 - 1)", p, w, read(0, (void *)p, ~0UL), -EFAULT);
+		refused("image(0, p, 32)", p, w, image(0, (char *)p, 32), -EFAULT);
+		refused("image(0, p, 2^64 - 1)", p, w, image(0, (char *)p, ~0UL), -EFAULT);
+	}
+	if ((r = waitpid(pid, &status)) != pid || !WAIT_EXITED(status) ||
+	    WAIT_EXIT_CODE(status) != 5)
+		return fail(
+			"after the bad pointers, waitpid(%d) returned %ld with status 0x%x: the "
+			"child was lost to a bad pointer",
+			pid, r, status);
+	if (readonly[0] != 'r')
+		return fail("the kernel wrote into read-only data");
+
+	/* Strings and arrays that run into the unmapped page above the stack. */
+	char *edge = (char *)(l.stack_top - 3); /* no NUL before the page above */
+	memcpy(edge, "ech", 3);
+	refused("exec(p) of \"ech\" and no NUL", (uint64_t)edge, "3 bytes below the stack's top",
+		exec(edge, NULL), -EFAULT);
+	char **last = (char **)(l.stack_top - sizeof(char *)); /* no NULL after it */
+	*last = "echo";
+	refused("exec(\"echo\", p) of an argv with no NULL", (uint64_t)last,
+		"the stack's last pointer", exec("echo", last), -EFAULT);
+
+	/* The other arguments: names too long, file descriptors and image numbers of 64 bits. */
 	memset(name, 'x', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
-	EXPECT(exec(name, NULL), -ENAMETOOLONG);
-	EXPECT(exec("echo", (char *const *)KERNEL_VA), -EFAULT);
-	EXPECT(exec("echo", (char *const *)LOW_VA), -EFAULT);
-	char *bad_string[] = {"echo", (char *)KERNEL_VA, NULL};
-	EXPECT(exec("echo", bad_string), -EFAULT);
-	EXPECT(read(0, (void *)KERNEL_VA, 8), -EFAULT);
-	EXPECT(read(0, (void *)(uintptr_t)main, 8), -EFAULT);
-	EXPECT(read(1, buf, sizeof(buf)), -EBADF);
-	EXPECT(syscall3(SYS_read, (1L << 32), (long)buf, sizeof(buf)), -EBADF);
-	EXPECT(image(0, (char *)KERNEL_VA, 32), -EFAULT);
-	EXPECT(image(0, buf, 1), -ENAMETOOLONG);
-	EXPECT(image(-1UL, buf, sizeof(buf)), -ENOENT);
-	EXPECT(syscall3(SYS_wait, -1, 0, 0), -ECHILD);
-	if (bad)
+	refused("exec(p) of a name of 39 bytes", (uint64_t)name, "a good buffer", exec(name, NULL),
+		-ENAMETOOLONG);
+	refused("read(1, p, 8)", (uint64_t)name, "a good buffer", read(1, name, 8), -EBADF);
+	refused("read(2^32, p, 8)", (uint64_t)name, "a good buffer",
+		syscall3(SYS_read, (1L << 32), (long)name, 8), -EBADF);
+	refused("image(0, p, 1)", (uint64_t)name, "a good buffer", image(0, name, 1),
+		-ENAMETOOLONG);
+	refused("image(-1, p, 40)", (uint64_t)name, "a good buffer", image(-1UL, name, 40),
+		-ENOENT);
+	refused("image(2^32, p, 40)", (uint64_t)name, "a good buffer", image(1UL << 32, name, 40),
+		-ENOENT);
+	r = image(0, name, ~0UL); /* the size is the room: a name that fits is no error */
+	if (r <= 0 || strnlen(name, sizeof(name)) == sizeof(name))
+		return fail("image(0, buf, 2^64 - 1) returned %ld (%s), not image 0's size", r,
+			    errstr(r));
+	refused("wait(NULL) without a child", 0, "NULL", syscall3(SYS_wait, -1, 0, 0), -ECHILD);
+	if (refusals_missed)
 		return 1;
-	printf("forktest hostile: ok\n");
+	printf("forktest hostile: ok: %d bad arguments refused\n", refusals);
 	return 0;
-#undef EXPECT
 }
 
 int main(int argc, char **argv)

@@ -19,16 +19,18 @@
  *   hostile   bad pointers and numbers for the calls of lab 09
  */
 #include <stdarg.h>
+#include "bad_addresses.h"
 #include "user.h"
 
-#define PAGE	  4096
-#define PAGES	  12
-#define WAVE	  25
-#define MANY	  100
-#define CYCLES	  1000
-#define ORPHAN_MS 2000 /* how long the grandchild waits for its parent to go */
-#define LATE_MS	  30
-#define TEST_SYS  56 /* a number the tests give a handler of their own */
+#define PAGE	   4096
+#define PAGES	   12
+#define WAVE	   25
+#define MANY	   100
+#define CYCLES	   1000
+#define ORPHAN_MS  2000 /* how long the grandchild waits for its parent to go */
+#define LATE_MS	   30
+#define TEST_SYS   56 /* a number the tests give a handler of their own */
+#define FORK_NOT_0 95 /* the exit code of a child whose fork did not return 0 */
 
 static char data[PAGES * PAGE] = {1}; /* in .data */
 static char bss[PAGES * PAGE];	      /* in .bss */
@@ -62,12 +64,38 @@ static long differs(const char *p, size_t len, char c)
 	return -1;
 }
 
+/*
+ * fork, and in a child that fork did not give 0 (it would take itself for the parent, and
+ * wait for a child it does not have): fail saying so, and exit. The system calls are made
+ * inline, with no call between them: the check reads registers only, so that a child whose
+ * stack is still the parent's (a bug of its own) is not taken for one of these.
+ */
+static int forked(void)
+{
+	long me = syscall3(SYS_getpid, 0, 0, 0), pid = syscall3(SYS_fork, 0, 0, 0);
+
+	if (pid != 0 && syscall3(SYS_getpid, 0, 0, 0) != me) {
+		fail("the child's fork returned %ld, not 0 (the child is pid %d, its parent %ld)",
+		     pid, getpid(), me);
+		exit(FORK_NOT_0);
+	}
+	return (int)pid;
+}
+
 /* waitpid(pid) must give pid and an exit with code: 0, or fail saying what it gave. */
 static int expect_exit(int pid, int code, const char *who)
 {
 	char how[64];
 	int status = -1, r = waitpid(pid, &status);
 
+	if (r > 0 && r != pid)
+		return fail("waitpid(%d) for %s reaped pid %d, another child: waitpid(pid) waits "
+			    "for that child only",
+			    pid, who, r);
+	if (r == -ECHILD)
+		return fail("waitpid(%d) for %s returned -ECHILD, but pid %d is a child not yet "
+			    "reaped: waitpid must wait until it ends",
+			    pid, who, pid);
 	if (r != pid)
 		return fail("waitpid(%d) for %s returned %d (%s)", pid, who, r, errstr(r));
 	if (!WAIT_EXITED(status) || WAIT_EXIT_CODE(status) != code)
@@ -86,7 +114,7 @@ static int share(void)
 	fill(bss, sizeof(bss), 'b');
 	fill(heap, 3 * PAGE, 'h');
 	fill(stack, sizeof(stack), 's');
-	int pid = fork();
+	int pid = forked();
 	if (pid < 0)
 		return fail("fork: %s", errstr(pid));
 	if (pid == 0) {
@@ -106,7 +134,7 @@ static int private(void)
 {
 	fill(data, sizeof(data), 'A'); /* writable translations of every page in the TLB */
 	fill(bss, sizeof(bss), 'A');
-	int pid = fork();
+	int pid = forked();
 	if (pid == 0) {
 		if (differs(data, sizeof(data), 'A') >= 0 || differs(bss, sizeof(bss), 'A') >= 0)
 			exit(2); /* the parent's write after fork reached us */
@@ -148,7 +176,7 @@ static int many(long n)
 	for (long done = 0; done < n;) {
 		int wave = (int)(n - done < WAVE ? n - done : WAVE);
 		for (int i = 0; i < wave; i++) {
-			pids[i] = fork();
+			pids[i] = forked();
 			if (pids[i] == 0)
 				exit((int)((done + i) % 200) + 1);
 			if (pids[i] < 0)
@@ -185,13 +213,13 @@ static int tree(void)
 	int parents[2];
 
 	for (int p = 0; p < 2; p++) {
-		parents[p] = fork();
+		parents[p] = forked();
 		if (parents[p] < 0)
 			return fail("fork: %s", errstr(parents[p]));
 		if (parents[p] == 0) { /* a parent of three */
 			int me = getpid(), kids[3];
 			for (int k = 0; k < 3; k++) {
-				kids[k] = fork();
+				kids[k] = forked();
 				if (kids[k] == 0)
 					exit(getppid() == me ? 10 * (p + 1) + k : 99);
 				if (kids[k] < 0)
@@ -212,12 +240,12 @@ static int tree(void)
 
 static int orphan(void)
 {
-	int pid = fork();
+	int pid = forked();
 
 	if (pid < 0)
 		return fail("fork: %s", errstr(pid));
 	if (pid == 0) {
-		int me = getpid(), g = fork();
+		int me = getpid(), g = forked();
 		if (g == 0) {
 			for (int t = 0; getppid() == me && t < ORPHAN_MS / 10; t++)
 				sleep_ms(10); /* until the parent has gone */
@@ -244,11 +272,14 @@ static int nochild(void)
 		return fail("wait with no child returned %d, not -ECHILD (%d)", r, -ECHILD);
 	if ((r = waitpid(4242, NULL)) != -ECHILD)
 		return fail("waitpid(4242) with no child returned %d, not -ECHILD", r);
-	int pid = fork();
+	int pid = forked();
 	if (pid == 0)
 		exit(7);
 	if ((r = waitpid(pid + 1000, NULL)) != -ECHILD)
-		return fail("waitpid of a pid that is not a child returned %d, not -ECHILD", r);
+		return fail("waitpid of a pid that is not a child returned %d, not -ECHILD%s", r,
+			    r == pid ? ": it reaped another child (waitpid(pid) waits for that "
+				       "child only)"
+				     : "");
 	if (expect_exit(pid, 7, "the child"))
 		return 1;
 	if ((r = waitpid(pid, NULL)) != -ECHILD)
@@ -263,7 +294,7 @@ static int fault(void)
 	char how[64];
 
 	for (int i = 0; i < 3; i++) {
-		int pid = fork();
+		int pid = forked();
 		if (pid < 0)
 			return fail("fork: %s", errstr(pid));
 		if (pid == 0) {
@@ -289,7 +320,7 @@ static int fault(void)
 
 static int zombie(void)
 {
-	int pid = fork();
+	int pid = forked();
 
 	if (pid == 0)
 		exit(9);
@@ -306,7 +337,7 @@ static int zombie(void)
 
 static int late(void)
 {
-	int pid = fork();
+	int pid = forked();
 
 	if (pid == 0) {
 		sleep_ms(LATE_MS);
@@ -339,7 +370,7 @@ static int pressure(void)
 static int cycles(long n)
 {
 	for (long i = 0; i < n; i++) {
-		int pid = fork();
+		int pid = forked();
 		if (pid == 0)
 			exit((int)(i & 0x7f));
 		if (pid < 0)
@@ -361,7 +392,7 @@ static int chain(void)
 	int below = 0;
 
 	for (;;) {
-		int pid = fork();
+		int pid = forked();
 		if (pid == 0)
 			continue; /* the child forks the next */
 		if (pid < 0)
@@ -376,7 +407,7 @@ static int chain(void)
 
 static int bomb(void)
 {
-	int pid = fork();
+	int pid = forked();
 
 	if (pid < 0)
 		return fail("the first fork: %s", errstr(pid));
@@ -396,52 +427,120 @@ static int bomb(void)
 	return 0;
 }
 
-#define KERNEL_VA 0xffff800000100000UL
-#define LOW_VA	  0x1000UL
+static const char readonly[8] = "rodata"; /* in .rodata: the kernel must not write it */
+static int refusals, refusals_missed;
 
+/* A call that must give want with the bad address p (what it is: bad_addresses.h). */
+static void refused(const char *call, uint64_t p, const char *what, long got, long want)
+{
+	refusals++;
+	if (got == want)
+		return;
+	refusals_missed++;
+	fail("%s with p = 0x%lx (%s) returned %ld (%s), not %ld (%s)", call, p, what, got,
+	     errstr(got), want, errstr(want));
+}
+
+/*
+ * Every bad address on every pointer of lab 09's calls (bad_addresses.h, as hostile tries
+ * them on lab 08's), then targets the kernel may not write (read-only pages, ranges that run
+ * off the end of what is mapped), then the other bad arguments. A child that has exited waits
+ * through it all: wait must check where the status goes before it reaps the child. read is
+ * only ever given a buffer it must refuse: with a good one it would wait for a line typed.
+ */
 static int hostile(void)
 {
-	char name[40], buf[8];
-	int status, bad = 0;
+	struct bad_address bad[BAD_ADDRESSES];
+	struct user_layout l;
+	char name[40];
+	int status = -1;
 	long r;
 
-#define EXPECT(call, want)                                                       \
-	do {                                                                     \
-		r = (call);                                                      \
-		if (r != (want))                                                 \
-			bad |= fail("%s returned %ld, not %s", #call, r, #want); \
-	} while (0)
-
-	int pid = fork();
+	mode = "hostile"; /* argv[1]'s string is at the top of the stack, where tests write */
+	if (layout(&l) < 0)
+		return fail("layout failed");
+	bad_addresses(&l, bad);
+	int pid = forked();
+	if (pid < 0)
+		return fail("fork: %s", errstr(pid));
 	if (pid == 0)
 		exit(5);
-	EXPECT(waitpid(pid, (int *)KERNEL_VA), -EFAULT);
-	EXPECT(waitpid(pid, (int *)LOW_VA), -EFAULT);
-	EXPECT(waitpid(pid, (int *)(uintptr_t)main), -EFAULT); /* its code: read-only */
-	EXPECT(waitpid(pid, (int *)0x800000000000UL), -EFAULT);
-	EXPECT(waitpid(pid, &status), pid); /* the child was not lost to the bad pointers */
-	EXPECT(exec((const char *)KERNEL_VA, NULL), -EFAULT);
-	EXPECT(exec((const char *)LOW_VA, NULL), -EFAULT);
+	for (int i = 0; i < BAD_ADDRESSES; i++) {
+		uint64_t p = bad[i].addr;
+		const char *w = bad[i].what;
+
+		if (p) { /* a NULL status is none wanted, a NULL argv no arguments: both fine */
+			char *args[] = {"echo", (char *)p, NULL};
+			refused("waitpid(child, p)", p, w, waitpid(pid, (int *)p), -EFAULT);
+			refused("wait(p)", p, w, wait((int *)p), -EFAULT);
+			refused("exec(\"echo\", p)", p, w, exec("echo", (char *const *)p), -EFAULT);
+			refused("exec(\"echo\", {\"echo\", p, NULL})", p, w, exec("echo", args),
+				-EFAULT);
+		}
+		refused("exec(p, NULL)", p, w, exec((const char *)p, NULL), -EFAULT);
+		refused("read(0, p, 8)", p, w, read(0, (void *)p, 8), -EFAULT);
+		refused("read(0, p, 2^64 - 1)", p, w, read(0, (void *)p, ~0UL), -EFAULT);
+		refused("image(0, p, 32)", p, w, image(0, (char *)p, 32), -EFAULT);
+		refused("image(0, p, 2^64 - 1)", p, w, image(0, (char *)p, ~0UL), -EFAULT);
+	}
+	const struct bad_address unwritable[] = {
+		{(uint64_t)readonly, "read-only data"},
+		{(uint64_t)(uintptr_t)main, "the program's code"},
+		{l.stack_top - 1, "the stack's last byte: the rest runs off its top"},
+		{l.image_end - 1, "the image's last byte: the rest runs off its end"},
+	};
+	for (size_t i = 0; i < sizeof(unwritable) / sizeof(unwritable[0]); i++) {
+		uint64_t p = unwritable[i].addr;
+		const char *w = unwritable[i].what;
+
+		refused("waitpid(child, p)", p, w, waitpid(pid, (int *)p), -EFAULT);
+		refused("read(0, p, 8)", p, w, read(0, (void *)p, 8), -EFAULT);
+		refused("read(0, p, 2^64 - 1)", p, w, read(0, (void *)p, ~0UL), -EFAULT);
+		refused("image(0, p, 32)", p, w, image(0, (char *)p, 32), -EFAULT);
+		refused("image(0, p, 2^64 - 1)", p, w, image(0, (char *)p, ~0UL), -EFAULT);
+	}
+	if ((r = waitpid(pid, &status)) != pid || !WAIT_EXITED(status) ||
+	    WAIT_EXIT_CODE(status) != 5)
+		return fail(
+			"after the bad pointers, waitpid(%d) returned %ld with status 0x%x: the "
+			"child was lost to a bad pointer",
+			pid, r, status);
+	if (readonly[0] != 'r')
+		return fail("the kernel wrote into read-only data");
+
+	/* Strings and arrays that run into the unmapped page above the stack. */
+	char *edge = (char *)(l.stack_top - 3); /* no NUL before the page above */
+	memcpy(edge, "ech", 3);
+	refused("exec(p) of \"ech\" and no NUL", (uint64_t)edge, "3 bytes below the stack's top",
+		exec(edge, NULL), -EFAULT);
+	char **last = (char **)(l.stack_top - sizeof(char *)); /* no NULL after it */
+	*last = "echo";
+	refused("exec(\"echo\", p) of an argv with no NULL", (uint64_t)last,
+		"the stack's last pointer", exec("echo", last), -EFAULT);
+
+	/* The other arguments: names too long, file descriptors and image numbers of 64 bits. */
 	memset(name, 'x', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
-	EXPECT(exec(name, NULL), -ENAMETOOLONG);
-	EXPECT(exec("echo", (char *const *)KERNEL_VA), -EFAULT);
-	EXPECT(exec("echo", (char *const *)LOW_VA), -EFAULT);
-	char *bad_string[] = {"echo", (char *)KERNEL_VA, NULL};
-	EXPECT(exec("echo", bad_string), -EFAULT);
-	EXPECT(read(0, (void *)KERNEL_VA, 8), -EFAULT);
-	EXPECT(read(0, (void *)(uintptr_t)main, 8), -EFAULT);
-	EXPECT(read(1, buf, sizeof(buf)), -EBADF);
-	EXPECT(syscall3(SYS_read, (1L << 32), (long)buf, sizeof(buf)), -EBADF);
-	EXPECT(image(0, (char *)KERNEL_VA, 32), -EFAULT);
-	EXPECT(image(0, buf, 1), -ENAMETOOLONG);
-	EXPECT(image(-1UL, buf, sizeof(buf)), -ENOENT);
-	EXPECT(syscall3(SYS_wait, -1, 0, 0), -ECHILD);
-	if (bad)
+	refused("exec(p) of a name of 39 bytes", (uint64_t)name, "a good buffer", exec(name, NULL),
+		-ENAMETOOLONG);
+	refused("read(1, p, 8)", (uint64_t)name, "a good buffer", read(1, name, 8), -EBADF);
+	refused("read(2^32, p, 8)", (uint64_t)name, "a good buffer",
+		syscall3(SYS_read, (1L << 32), (long)name, 8), -EBADF);
+	refused("image(0, p, 1)", (uint64_t)name, "a good buffer", image(0, name, 1),
+		-ENAMETOOLONG);
+	refused("image(-1, p, 40)", (uint64_t)name, "a good buffer", image(-1UL, name, 40),
+		-ENOENT);
+	refused("image(2^32, p, 40)", (uint64_t)name, "a good buffer", image(1UL << 32, name, 40),
+		-ENOENT);
+	r = image(0, name, ~0UL); /* the size is the room: a name that fits is no error */
+	if (r <= 0 || strnlen(name, sizeof(name)) == sizeof(name))
+		return fail("image(0, buf, 2^64 - 1) returned %ld (%s), not image 0's size", r,
+			    errstr(r));
+	refused("wait(NULL) without a child", 0, "NULL", syscall3(SYS_wait, -1, 0, 0), -ECHILD);
+	if (refusals_missed)
 		return 1;
-	printf("forktest hostile: ok\n");
+	printf("forktest hostile: ok: %d bad arguments refused\n", refusals);
 	return 0;
-#undef EXPECT
 }
 
 int main(int argc, char **argv)

@@ -4,6 +4,7 @@
  * with how many there were: 0 means the kernel refused everything it had to, and nothing
  * else. The kernel must survive all of it.
  */
+#include "bad_addresses.h"
 #include "user.h"
 
 #define NAME_MAX_08 32 /* PROGRAM_NAME_MAX: find() copies at most this, NUL included */
@@ -37,26 +38,15 @@ int main(int argc, char **argv)
 		printf("hostile: layout failed\n");
 		return 100;
 	}
-	const uint64_t bad[] = {
-		0,		      /* NULL */
-		1,		      /* next to it */
-		0x3fffff,	      /* the last byte below USER_BOTTOM */
-		0x00007ffffffff000UL, /* USER_TOP: the last page of the lower half */
-		0x0000800000000000UL, /* the first address that is not canonical */
-		0x8000000000000000UL, /* far from canonical */
-		0xffff7ffffffffff8UL, /* the last one that is not */
-		0xffff800000100000UL, /* the kernel's direct map */
-		0xffffffff80100000UL, /* the kernel image */
-		0xfffffffffffffff8UL, /* the very top */
-		l.image_end,	      /* the page after the image: never mapped */
-		l.stack_bottom - 8,   /* the guard page under the stack */
-		l.stack_top,	      /* the page above the stack */
-	};
+	struct bad_address bad[BAD_ADDRESSES];
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		expect("write(1, p, 8)", bad[i], raw(SYS_write, 1, (long)bad[i], 8), -EFAULT);
-		expect("layout(p)", bad[i], raw(SYS_layout, (long)bad[i], 0, 0), -EFAULT);
-		expect("find(p)", bad[i], raw(SYS_find, (long)bad[i], 0, 0), -EFAULT);
+	bad_addresses(&l, bad);
+	for (size_t i = 0; i < BAD_ADDRESSES; i++) {
+		uint64_t p = bad[i].addr;
+
+		expect("write(1, p, 8)", p, raw(SYS_write, 1, (long)p, 8), -EFAULT);
+		expect("layout(p)", p, raw(SYS_layout, (long)p, 0, 0), -EFAULT);
+		expect("find(p)", p, raw(SYS_find, (long)p, 0, 0), -EFAULT);
 	}
 
 	/* Lengths: near 2^64, wrapping, running off the top or into unmapped pages. */

@@ -449,11 +449,13 @@ KTEST(loader, load_maps_each_segment, 5)
 		uint64_t end = align_up(TEST_BASE + p->p_vaddr + p->p_memsz, PAGE_SIZE);
 		for (uint64_t va = start; va < end; va += PAGE_SIZE, expect_pages++) {
 			uint64_t e = vm_leaf_entry(&s.vm, va);
-			if (!(e & PTE_PRESENT) || !(e & PTE_USER) ||
-			    !!(e & PTE_WRITABLE) != !!(p->p_flags & ELF_PF_W) ||
-			    !(e & PTE_NO_EXECUTE) != !!(p->p_flags & ELF_PF_X))
-				FAIL(t, "segment %d (flags %u), page 0x%lx: entry 0x%lx", i,
-				     p->p_flags, va, e);
+			const char *wrong = test_user_entry_wrong(e, p->p_flags & ELF_PF_W,
+								  p->p_flags & ELF_PF_X);
+			if (wrong)
+				FAIL(t, "segment %d (flags %c%c%c), page 0x%lx: entry 0x%lx is %s",
+				     i, p->p_flags & ELF_PF_R ? 'R' : '-',
+				     p->p_flags & ELF_PF_W ? 'W' : '-',
+				     p->p_flags & ELF_PF_X ? 'X' : '-', va, e, wrong);
 		}
 		for (uint64_t off = 0; off < p->p_memsz; off += sizeof(page)) {
 			size_t n = MIN(sizeof(page), p->p_memsz - off);

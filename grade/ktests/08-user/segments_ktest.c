@@ -95,13 +95,33 @@ KTEST(segments, the_double_fault_keeps_its_stack, 3)
 	const struct tss *tss = tss_get();
 	uint64_t top = tss->ist[IST_DOUBLE_FAULT - 1];
 
-	ASSERT_NE(t, top, 0);
-	EXPECT_EQ(t, top % 16, 0);
-	EXPECT_EQ(t, (unsigned)(idt[VEC_DF].ist & 7), IST_DOUBLE_FAULT);
+	if (top == 0) {
+		FAIL(t,
+		     "the TSS's IST%d entry is 0: the double fault has no stack of its own "
+		     "(tss_init)",
+		     IST_DOUBLE_FAULT);
+		return;
+	}
+	if (top % 16)
+		FAIL(t, "the double fault's stack top 0x%llx is not 16-byte aligned",
+		     (unsigned long long)top);
+	if ((unsigned)(idt[VEC_DF].ist & 7) != IST_DOUBLE_FAULT)
+		FAIL(t, "the IDT's double-fault gate uses IST%u, not IST%d",
+		     (unsigned)(idt[VEC_DF].ist & 7), IST_DOUBLE_FAULT);
 	uint64_t e = vm_leaf_entry(&kernel_vm, top - 8);
-	EXPECT_TRUE(t, (e & PTE_PRESENT) && (e & PTE_WRITABLE) && !(e & PTE_USER));
-	EXPECT_NE(t, vm_translate(&kernel_vm, top - SEG_IST_STACK_SIZE), VM_NOT_MAPPED);
-	EXPECT_GE(t, tss->iomap_base, sizeof(struct tss));
+	if (!(e & PTE_PRESENT) || !(e & PTE_WRITABLE) || (e & PTE_USER))
+		FAIL(t,
+		     "the double fault's stack top 0x%llx is mapped by entry 0x%llx: it must be "
+		     "present, writable and the kernel's only",
+		     (unsigned long long)top, (unsigned long long)e);
+	if (vm_translate(&kernel_vm, top - SEG_IST_STACK_SIZE) == VM_NOT_MAPPED)
+		FAIL(t, "the double fault's stack is not mapped %d bytes below its top 0x%llx",
+		     SEG_IST_STACK_SIZE, (unsigned long long)top);
+	if (tss->iomap_base < sizeof(struct tss))
+		FAIL(t,
+		     "the TSS's iomap_base is %u, inside the TSS: it must be at least %zu (no I/O "
+		     "bitmap)",
+		     (unsigned)tss->iomap_base, sizeof(struct tss));
 }
 
 /* tss_set_rsp0 is what the CPU will read. */

@@ -96,12 +96,21 @@ KTEST(uaccess, every_page_of_a_range_counts, 5)
 		const struct range *r = &ranges[i];
 		bool read = uaccess_ok(&s, r->addr, r->len, false);
 		bool write = uaccess_ok(&s, r->addr, r->len, true);
+		bool pages = align_down(r->addr, PAGE_SIZE) !=
+			     align_down(r->addr + r->len - 1, PAGE_SIZE); /* or wraps */
+		const char *hint = "";
 
+		if (read && !r->read && pages)
+			hint = ": every page the range touches counts";
+		else if (write && !r->write && r->read)
+			hint = ": writing needs every page writable (PTE_WRITABLE)";
+		else if (write && !r->write && pages)
+			hint = ": every page the range touches counts";
 		if (read != r->read || write != r->write)
-			FAIL(t, "%s [0x%lx, +0x%lx): reading %s, writing %s; expected %s, %s",
+			FAIL(t, "%s [0x%lx, +0x%lx): reading %s, writing %s; expected %s, %s%s",
 			     r->what, r->addr, r->len, read ? "allowed" : "refused",
 			     write ? "allowed" : "refused", r->read ? "allowed" : "refused",
-			     r->write ? "allowed" : "refused");
+			     r->write ? "allowed" : "refused", hint);
 	}
 	hand_space_free(&s);
 }
@@ -109,20 +118,46 @@ KTEST(uaccess, every_page_of_a_range_counts, 5)
 /* copyout needs writable pages; reading the same pages is fine. */
 KTEST(uaccess, copyout_needs_a_writable_page, 3)
 {
+	static const struct range refused[] = {
+		{HAND_CODE_VA, 1, true, false, "the code page"},
+		{HAND_RO_VA, 8, true, false, "the read-only page"},
+		{HAND_DATA_VA + PAGE_SIZE - 4, 8, true, false,
+		 "data running into the read-only page"},
+	};
 	struct uspace s;
-	uint8_t buf[8] = {1, 2, 3, 4, 5, 6, 7, 8}, code;
+	uint8_t buf[8], code = 0;
+	const uint8_t src[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 
 	if (!build(t, &s))
 		return;
-	EXPECT_EQ(t, copyout(&s, HAND_CODE_VA, buf, 1), -EFAULT);
-	EXPECT_EQ(t, copyout(&s, HAND_RO_VA, buf, 8), -EFAULT);
-	EXPECT_EQ(t, copyout(&s, HAND_DATA_VA + PAGE_SIZE - 4, buf, 8), -EFAULT);
+	if (copyin(&s, &code, HAND_CODE_VA, 1) != 0 || code != 0xc3)
+		FAIL(t,
+		     "copyin of the code page's first byte gave 0x%x, not 0xc3: a page the "
+		     "program may read but not write can be read",
+		     code);
+	if (copyin(&s, buf, HAND_RO_VA, 8) != 0)
+		FAIL(t,
+		     "copyin from the read-only page 0x%lx was refused: only copyout needs a "
+		     "writable page",
+		     HAND_RO_VA);
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		const struct range *r = &refused[i];
+		long got = copyout(&s, r->addr, src, r->len);
+
+		if (got != -EFAULT)
+			FAIL(t,
+			     "copyout of %lu byte(s) to %s at 0x%lx gave %ld, not -EFAULT: copyout "
+			     "needs every page writable (PTE_WRITABLE)",
+			     r->len, r->what, r->addr, got);
+	}
 	uint8_t after[8];
-	space_peek(&s, HAND_DATA_VA + PAGE_SIZE - 4, after, 4);
-	EXPECT_EQ(t, after[0], 0); /* nothing written when refused */
-	EXPECT_EQ(t, copyin(&s, &code, HAND_CODE_VA, 1), 0);
-	EXPECT_EQ(t, code, 0xc3);
-	EXPECT_EQ(t, copyin(&s, buf, HAND_RO_VA, 8), 0);
+	space_peek(&s, HAND_CODE_VA, &code, 1);
+	space_peek(&s, HAND_DATA_VA + PAGE_SIZE - 4, after, 8);
+	if (code != 0xc3 || after[0] != 0 || after[4] != 0)
+		FAIL(t,
+		     "a refused copyout wrote all the same (code 0x%x, data 0x%x, read-only 0x%x; "
+		     "expected 0xc3, 0, 0)",
+		     code, after[0], after[4]);
 	hand_space_free(&s);
 }
 

@@ -197,7 +197,26 @@ KTEST(ufault, a_kernel_fault_is_passed_on, 2)
 	struct trap_frame tf = {
 		.vector = VEC_UD, .rip = (uint64_t)user_fault, .cs = SEG_KERNEL_CODE};
 
+	struct ktry k;
+
 	if (!programs_require(t))
 		return;
-	EXPECT_PANIC(t, "unhandled exception #UD", user_fault(&tf));
+	/* EXPECT_PANIC, but a fault too is caught: taking the kernel's fault for a program's,
+	 * user_fault would end the program of a thread that has none */
+	ktry_push(&k, KTRY_PANIC | KTRY_FAULT);
+	if (kjmp_set(k.jb) == 0) {
+		user_fault(&tf);
+		ktry_pop(&k);
+		FAIL(t,
+		     "user_fault returned from a #UD of the kernel (CS 0x%lx): it must pass a "
+		     "fault from ring 0 on (user_fault_pass_on), which panics",
+		     tf.cs);
+	} else if (k.res.kind == KTRY_FAULT) {
+		FAIL(t,
+		     "user_fault took a #UD of the kernel (CS 0x%lx, RPL 0) for a program's and "
+		     "faulted ending it (%s): only a fault whose CS has RPL 3 is a program's",
+		     tf.cs, k.res.msg);
+	} else if (!strstr(k.res.msg, "unhandled exception #UD")) {
+		FAIL(t, "expected a panic with \"unhandled exception #UD\", got: %s", k.res.msg);
+	}
 }

@@ -93,6 +93,13 @@ void hand_program_free(struct program *p);
 bool space_peek(const struct uspace *s, uint64_t va, void *dst, size_t len);
 bool space_poke(const struct uspace *s, uint64_t va, const void *src, size_t len);
 
+/*
+ * What is wrong with e, the page table entry of a program's page that should be present, the
+ * program's, and writable or executable as asked: "not the program's (no PTE_USER)", say; NULL
+ * if nothing is.
+ */
+const char *test_user_entry_wrong(uint64_t e, bool writable, bool executable);
+
 /* Replace the handler of system call nr for a test; returns the one it replaces. */
 syscall_fn_t test_syscall_set(unsigned nr, syscall_fn_t fn);
 

@@ -316,6 +316,23 @@ bool space_poke(const struct uspace *s, uint64_t va, const void *src, size_t len
 	return space_copy(s, va, (void *)src, len, true);
 }
 
+const char *test_user_entry_wrong(uint64_t e, bool writable, bool executable)
+{
+	if (!(e & PTE_PRESENT))
+		return "not present";
+	if (!(e & PTE_USER))
+		return "not the program's (no PTE_USER)";
+	if ((e & PTE_WRITABLE) && !writable)
+		return "writable, not read-only";
+	if (!(e & PTE_WRITABLE) && writable)
+		return "read-only, not writable";
+	if (!(e & PTE_NO_EXECUTE) && !executable)
+		return "executable, not no-execute (PTE_NO_EXECUTE)";
+	if ((e & PTE_NO_EXECUTE) && executable)
+		return "no-execute, not executable";
+	return NULL;
+}
+
 syscall_fn_t test_syscall_set(unsigned nr, syscall_fn_t fn)
 {
 	syscall_fn_t old = syscall_table[nr];

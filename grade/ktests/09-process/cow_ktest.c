@@ -47,10 +47,14 @@ KTEST(cow, a_write_copies_the_page_once, 3)
 	uint64_t va = stack_page(&parent), old = space_pte(&parent, va) & PTE_ADDR_MASK;
 	uint64_t before = kframes_free();
 	int r = cow_fault(&child, va, A_WRITE);
-	EXPECT_EQ(t, r, 0);
+	if (r != 0)
+		FAIL(t, "cow_fault of the child's write to its shared stack page gave %d, not 0",
+		     r);
 	uint64_t mine = space_pte(&child, va), theirs = space_pte(&parent, va);
 	phys_addr_t copy = mine & PTE_ADDR_MASK;
-	EXPECT_EQ(t, kframes_free(), before - 1);
+	if (kframes_free() != before - 1)
+		FAIL(t, "the write fault took %ld frames, not 1 (the copy)",
+		     (long)(before - kframes_free()));
 	if (copy == old)
 		FAIL(t,
 		     "after the child's write fault, the child still maps the shared frame 0x%lx: "
@@ -58,15 +62,26 @@ KTEST(cow, a_write_copies_the_page_once, 3)
 		     old);
 	else if (memcmp(phys_to_virt(copy), phys_to_virt(old), PAGE_SIZE))
 		FAIL(t, "the child's new frame 0x%lx does not hold a copy of the page", copy);
-	EXPECT_TRUE(t, mine & PTE_WRITABLE);
-	EXPECT_FALSE(t, mine & PTE_COW);
-	EXPECT_TRUE(t, mine & PTE_USER);
-	EXPECT_TRUE(t, mine & PTE_NO_EXECUTE);
-	EXPECT_EQ(t, frame_ref_count(copy), 1);
-	EXPECT_EQ(t, frame_ref_count(old), 1);
-	EXPECT_EQ(t, theirs & PTE_ADDR_MASK, old);
-	EXPECT_TRUE(t, theirs & PTE_COW);
-	EXPECT_FALSE(t, theirs & PTE_WRITABLE);
+	if (!(mine & PTE_WRITABLE) || (mine & PTE_COW) || !(mine & PTE_USER) ||
+	    !(mine & PTE_NO_EXECUTE))
+		FAIL(t,
+		     "after the write fault the child's entry is 0x%lx: expected writable, user and "
+		     "no-execute, without PTE_COW",
+		     mine);
+	if (copy != old && frame_ref_count(copy) != 1)
+		FAIL(t, "the child's copy (frame 0x%lx) has count %u, not 1", copy,
+		     frame_ref_count(copy));
+	if (copy != old && frame_ref_count(old) != 1)
+		FAIL(t,
+		     "after the child took its copy, the shared frame 0x%lx has count %u, not 1 (the "
+		     "parent): cow_fault must drop the child's reference to it (frame_ref_drop)",
+		     old, frame_ref_count(old));
+	if ((theirs & PTE_ADDR_MASK) != old || !(theirs & PTE_COW) || (theirs & PTE_WRITABLE))
+		FAIL(t,
+		     "after the child's write fault the parent's entry is 0x%lx: it must still map "
+		     "the shared frame 0x%lx, read-only and PTE_COW (only the writer's entry "
+		     "changes)",
+		     theirs, old);
 	/* a second write of the child is no fault any more; the handler would not be called */
 	EXPECT_EQ(t, cow_fault(&child, va, A_WRITE), -EFAULT);
 	unfork(&parent, &child);
@@ -82,17 +97,25 @@ KTEST(cow, the_last_owner_writes_in_place, 2)
 	uint64_t va = stack_page(&parent), old = space_pte(&parent, va) & PTE_ADDR_MASK;
 	ASSERT_EQ(t, cow_fault(&child, va, A_WRITE), 0);
 	uint64_t before = kframes_free();
-	EXPECT_EQ(t, cow_fault(&parent, va, A_WRITE), 0);
+	int r = cow_fault(&parent, va, A_WRITE);
 	uint64_t e = space_pte(&parent, va);
-	if (kframes_free() != before)
+	if (r != 0)
 		FAIL(t,
-		     "the parent, the frame's last owner, got a copy (%lu frames taken): with "
-		     "count 1 the page is made writable in place",
-		     before - kframes_free());
-	EXPECT_EQ(t, e & PTE_ADDR_MASK, old);
-	EXPECT_TRUE(t, e & PTE_WRITABLE);
-	EXPECT_FALSE(t, e & PTE_COW);
-	EXPECT_EQ(t, frame_ref_count(old), 1);
+		     "cow_fault of the parent's write, as the frame's last owner, gave %d, not 0",
+		     r);
+	if ((e & PTE_ADDR_MASK) != old || kframes_free() != before)
+		FAIL(t,
+		     "the parent, the last owner of frame 0x%lx (count 1), got a copy (frame "
+		     "0x%lx, %ld frames taken): with count 1 the page is made writable in place",
+		     old, e & PTE_ADDR_MASK, (long)(before - kframes_free()));
+	else if (frame_ref_count(old) != 1)
+		FAIL(t, "the parent's frame 0x%lx has count %u after writing in place, not 1", old,
+		     frame_ref_count(old));
+	if (!(e & PTE_WRITABLE) || (e & PTE_COW))
+		FAIL(t,
+		     "after the last owner's write fault its entry is 0x%lx: expected writable, "
+		     "without PTE_COW",
+		     e);
 	unfork(&parent, &child);
 }
 

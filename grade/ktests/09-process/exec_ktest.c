@@ -90,21 +90,38 @@ KTEST(exec, copy_args_refuses_too_much, 2)
 		many[i] = "x";
 	memset(long_string, 'l', sizeof(long_string) - 1);
 	memset(quarter, 'q', sizeof(quarter) - 1);
-	EXPECT_EQ(t, exec_copy_args(&space, put_argv(USER_ARGC_MAX, many, true, -1), a), 0);
-	EXPECT_EQ(t, exec_copy_args(&space, put_argv(USER_ARGC_MAX + 1, many, true, -1), a),
-		  -E2BIG);
+	int r = exec_copy_args(&space, put_argv(USER_ARGC_MAX, many, true, -1), a);
+	if (r != 0)
+		FAIL(t, "exec_copy_args of %d arguments (USER_ARGC_MAX) gave %d, not 0",
+		     USER_ARGC_MAX, r);
+	r = exec_copy_args(&space, put_argv(USER_ARGC_MAX + 1, many, true, -1), a);
+	if (r != -E2BIG)
+		FAIL(t,
+		     "exec_copy_args of %d arguments, one more than USER_ARGC_MAX, gave %d, not "
+		     "-E2BIG",
+		     USER_ARGC_MAX + 1, r);
 	/* the strings, too long for the page put_argv fills: written one at a time instead */
 	space_poke(&space, page + STRINGS_AT, long_string, sizeof(long_string));
 	uint64_t ptrs[3] = {page + STRINGS_AT, page + STRINGS_AT, 0};
 	space_poke(&space, page + ARRAY_AT, ptrs, sizeof(ptrs));
-	EXPECT_EQ(t, exec_copy_args(&space, page + ARRAY_AT, a), -E2BIG);
+	r = exec_copy_args(&space, page + ARRAY_AT, a);
+	if (r != -E2BIG)
+		FAIL(t,
+		     "exec_copy_args of two strings of %zu bytes each (USER_ARGS_MAX is %d) gave "
+		     "%d, not -E2BIG",
+		     sizeof(long_string) - 1, USER_ARGS_MAX, r);
 	uint64_t eight[9];
 	space_poke(&space, page + STRINGS_AT, quarter, sizeof(quarter));
 	for (int i = 0; i < 8; i++)
 		eight[i] = page + STRINGS_AT;
 	eight[8] = 0;
 	space_poke(&space, page + ARRAY_AT, eight, sizeof(eight));
-	EXPECT_EQ(t, exec_copy_args(&space, page + ARRAY_AT, a), -E2BIG);
+	r = exec_copy_args(&space, page + ARRAY_AT, a);
+	if (r != -E2BIG)
+		FAIL(t,
+		     "exec_copy_args of eight strings of %zu bytes (twice USER_ARGS_MAX, %d, in "
+		     "all) gave %d, not -E2BIG",
+		     sizeof(quarter) - 1, USER_ARGS_MAX, r);
 	uspace_destroy(&space);
 	kfree(a);
 }
@@ -155,7 +172,8 @@ KTEST(exec, exec_runs_another_program, 3)
 			     status, o->buf);
 	}
 	proc_expect_ok(t, "exectest", 2, keep, false);
-	proc_leaks_check(t, &l, "two processes that exec");
+	proc_leaks_check(t, &l,
+			 "two processes that exec (each exec gives the old address space back)");
 	kfree(o);
 }
 

@@ -5,6 +5,26 @@
 #include "paging.h"
 #include "proc_fixture.h"
 
+/*
+ * True, after failing t, if the frame pa (taken from free frames) is back in the buddy after
+ * what (a drop from owners to owners - 1); its count is then cleared, so that the test's end
+ * does not free it twice.
+ */
+static bool gave_back_early(struct ktest *t, phys_addr_t pa, uint64_t free, unsigned owners,
+			    const char *what)
+{
+	if (kframes_free() == free - 1)
+		return false;
+	FAIL(t,
+	     "%s of a frame with %u owners gave the frame back to the buddy (%lu frames free, "
+	     "%lu expected): one owner is left; release only when the count reaches 0",
+	     what, owners, kframes_free(), free - 1);
+	uint16_t *c = frame_ref_slot(pa);
+	if (c && kframes_free() == free)
+		*c = 0;
+	return true;
+}
+
 /* What kframe_alloc gives has one owner; kframe_free of it frees it. */
 KTEST(frameref, a_new_frame_has_one_owner, 2)
 {
@@ -32,12 +52,15 @@ KTEST(frameref, take_and_drop_count_owners, 3)
 	frame_ref_take(pa);
 	frame_ref_take(pa);
 	EXPECT_EQ(t, frame_ref_count(pa), 3);
-	frame_ref_drop(pa);
-	EXPECT_EQ(t, frame_ref_count(pa), 2);
-	frame_ref_drop(pa);
-	EXPECT_EQ(t, frame_ref_count(pa), 1);
-	if (kframes_free() != free - 1)
-		FAIL(t, "the frame went back to the buddy while it still had an owner");
+	for (unsigned owners = 3; owners > 1; owners--) {
+		frame_ref_drop(pa);
+		if (gave_back_early(t, pa, free, owners, "frame_ref_drop"))
+			return;
+		if (frame_ref_count(pa) != owners - 1)
+			FAIL(t,
+			     "frame_ref_drop of a frame with %u owners left the count at %u, not %u",
+			     owners, frame_ref_count(pa), owners - 1);
+	}
 	frame_ref_drop(pa);
 	EXPECT_EQ(t, frame_ref_count(pa), 0);
 	if (kframes_free() != free)
@@ -56,8 +79,9 @@ KTEST(frameref, kframe_free_of_a_shared_frame_drops_one_owner, 2)
 	ASSERT_NE(t, pa, 0);
 	frame_ref_take(pa);
 	kframe_free(pa);
+	if (gave_back_early(t, pa, free, 2, "kframe_free"))
+		return;
 	EXPECT_EQ(t, frame_ref_count(pa), 1);
-	EXPECT_EQ(t, kframes_free(), free - 1);
 	kframe_free(pa);
 	EXPECT_EQ(t, frame_ref_count(pa), 0);
 	EXPECT_EQ(t, kframes_free(), free);

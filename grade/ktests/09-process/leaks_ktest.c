@@ -25,5 +25,5 @@ KTEST(leaks, a_thousand_execs_leave_nothing_behind, 3)
 		return;
 	proc_leaks_start(t, &l);
 	proc_expect_ok_within(t, "exectest", 3, argv, false, TEST_LONG_DEADLINE_MS);
-	proc_leaks_check(t, &l, "1000 execs");
+	proc_leaks_check(t, &l, "1000 execs (each gives the old address space back)");
 }

@@ -119,10 +119,17 @@ KTEST(process, fork_without_memory_fails_and_keeps_nothing, 3)
 	proc_leaks_check(t, &l, "forks under memory pressure");
 }
 
+/* Every bad address on every pointer of lab 09's calls (forktest hostile): refused with the
+ * right error, the kernel survives, and every frame comes back. */
 KTEST(process, bad_pointers_are_refused, 2)
 {
-	if (procs_require(t))
-		run_mode(t, "forktest", "hostile", NULL);
+	struct proc_leaks l;
+
+	if (!procs_require(t))
+		return;
+	proc_leaks_start(t, &l);
+	run_mode(t, "forktest", "hostile", NULL);
+	proc_leaks_check(t, &l, "forktest hostile");
 }
 
 /* init runs sh, which reads what the test types: commands, their statuses, exit. */

@@ -102,10 +102,15 @@ const char *frame_refs_check(phys_addr_t pa)
 	frame_ref_take(pa);
 	if (frame_ref_count(pa) != 2)
 		return "frame_ref_take on a frame of count 1 does not make it 2";
+	uint64_t free = kframes_free();
 	frame_ref_drop(pa);
+	if (kframes_free() != free) {
+		*c = 0; /* the buddy has it: the caller must not give it back again */
+		return "frame_ref_drop on a frame of count 2 gave the frame back: one owner was "
+		       "left (release only when the count reaches 0)";
+	}
 	if (frame_ref_count(pa) != 1)
 		return "frame_ref_drop on a frame of count 2 does not make it 1";
-	uint64_t free = kframes_free();
 	frame_ref_drop(pa); /* the last owner: frame_ref_release gives it back */
 	if (*c != 0 || kframes_free() != free + 1)
 		return "the last frame_ref_drop does not give the frame back";

@@ -62,25 +62,32 @@ static bool is_rdrand(uint64_t rip)
 	return i[0] == 0x0f && i[1] == 0xc7 && ((i[2] >> 3) & 7) == 6;
 }
 
+/* One draw of the entropy source into *v, or false after failing t saying how it faulted. */
+static bool draw_entropy(struct ktest *t, uint64_t *v)
+{
+	struct ktry_result r;
+
+	if (!CATCH_FAULT(&r, *v = aslr_entropy()))
+		return true;
+	if (r.vector == VEC_UD && is_rdrand(r.rip))
+		FAIL(t,
+		     "aslr_entropy ran RDRAND on a CPU that lacks it (#UD at rip 0x%lx): "
+		     "ask CPUID (leaf 1, ECX bit 30) first, and without it use the TSC",
+		     r.rip);
+	else
+		FAIL(t, "aslr_entropy faulted: %s", r.msg);
+	return false;
+}
+
 /* The entropy source gives new bits at every call, on any CPU (the one of the grader's QEMU
  * has no RDRAND). */
 KTEST(aslr, entropy_changes, 2)
 {
 	uint64_t v[ENTROPY_DRAWS];
-	struct ktry_result r;
 
-	for (int i = 0; i < ENTROPY_DRAWS; i++) {
-		if (!CATCH_FAULT(&r, v[i] = aslr_entropy()))
-			continue;
-		if (r.vector == VEC_UD && is_rdrand(r.rip))
-			FAIL(t,
-			     "aslr_entropy ran RDRAND on a CPU that lacks it (#UD at rip 0x%lx): "
-			     "ask CPUID (leaf 1, ECX bit 30) first, and without it use the TSC",
-			     r.rip);
-		else
-			FAIL(t, "aslr_entropy faulted: %s", r.msg);
-		return;
-	}
+	for (int i = 0; i < ENTROPY_DRAWS; i++)
+		if (!draw_entropy(t, &v[i]))
+			return;
 	for (int i = 0; i < ENTROPY_DRAWS; i++)
 		for (int j = 0; j < i; j++)
 			if (v[i] == v[j])

@@ -58,7 +58,7 @@ def targets(res):
 def text(res):
     if not res:
         return []
-    L = ["", "8. fork + exit + wait of a process with 4 MiB written"]
+    L = ["", "9. fork + exit + wait of a process with 4 MiB written"]
     if "cow" in res and "eager" in res:
         L.append(f"  teachos {res['checkpoint']}, in the guest ({res['kib']} KiB, {res['forks']} "
                  f"forks, QEMU -icount), instructions per fork, exit and wait:")

@@ -512,7 +512,8 @@ def text(r):
                      f"{_f(w['wall_s'], '{:.2f}')} s, median of {len(w['runs'])} "
                      f"({', '.join(f'{x:.2f}' for x in w['runs'])})")
         if gr.get("per_lab_test_s"):
-            L.append("  per lab, time spent in its tests in that run (summed over both workers):")
+            L.append("  per lab, time spent in its tests in that run (summed over both workers; the boot of a")
+            L.append("  batch of suites, of any labs, counts for the lab of the test that started it):")
             L.append("    " + ", ".join(f"{lab} {s:.2f} s" for lab, s in gr["per_lab_test_s"].items()))
         if gr.get("per_checkpoint"):
             L.append("  per checkpoint, make grade LAB=N SOLUTIONS=all:")

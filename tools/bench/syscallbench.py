@@ -62,7 +62,7 @@ def targets(res):
 def text(res):
     if not res:
         return []
-    L = ["", "7. A null system call (getpid), round trip from ring 3 and back"]
+    L = ["", "8. A null system call (getpid), round trip from ring 3 and back"]
     if "insns_per_call" in res:
         L.append(f"  teachos {res['checkpoint']}, in the guest: {res['insns_per_call']:.0f} instructions "
                  f"per call (QEMU -icount, {res['calls']} calls; syscall, entry, dispatch, sysret)")

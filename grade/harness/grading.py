@@ -6,10 +6,13 @@ bringing its layers up), more than most suites take. So the grader boots several
 once (`ktest=a,b,c`), and keeps from that boot the suites whose every test passed, with a
 valid tag. Any other suite of the batch (a failure, a crash or hang that cut the boot short, a
 result that is not the runner's) is booted again alone, and judged on that boot only: what a
-test is told never depends on which suites shared its boot. A correct kernel costs one boot
-per batch; a faulty one, also one boot per suite that did not pass. A kernel that stops
-before its first test stops so whatever the command line asks: its batch's boot answers for
-every suite of the batch.
+test is told never depends on which suites shared its boot. The one exception is the suite
+that ran first: up to its end, the batch's boot was the boot it would have had alone, so that
+boot judges it, whatever happened. Each batch starts with a suite of the newest lab, the one a
+student is working on, whose failures are then judged without a second boot. A correct kernel
+costs one boot per batch; a faulty one, also one boot per suite that did not pass and did not
+run first. A kernel that stops before its first test stops so whatever the command line asks:
+its batch's boot answers for every suite of the batch.
 
 Every boot gets a fresh key to sign its results with (attest.py); a result without a valid
 tag counts for nothing. A kernel that hangs while bringing up its layers hangs on every boot,
@@ -94,6 +97,12 @@ class KernelUnderTest:
             return
         if run.finished and run.status != expected_status(report):
             return  # the exit status contradicts the results: each suite alone says so
+        # The kernel runs the suites in the order the command line names them. Until the first
+        # one ended, this boot was the boot it would have had alone (only the count of suites
+        # on the plan's line differs), so this boot judges it, pass or fail.
+        first = next(iter(tests))
+        if next(iter(report.suites), None) == first:
+            self._suites[first] = (run, report)
         for suite, names in tests.items():
             s = report.suites.get(suite)
             if (s and not s.forged and not s.duplicates
@@ -156,13 +165,18 @@ def expected_status(report):
 
 def batches(cases, size=4):
     """The kernel tests' suites in batches of about size, for KernelUnderTest(batches=...):
-    {suite: (batch name, {suite: [test names]})}. Suites are dealt out in turn, so that the
-    suites of one lab, which often take alike (the threads' tests sleep), spread over the
-    batches. Four suites a boot save most of what a boot costs; larger batches would save
-    little more, and each failing suite of a planted bug would have more suites before it to
-    boot again (test_mutants.py judges each in its batch)."""
+    {suite: (batch name, {suite: [test names]} in the order the boot runs them)}.
+
+    The suites are dealt out in turn, newest lab first: each batch starts with a suite of the
+    lab being graded (while there are enough of them), which a student's mistakes fail most
+    often, and the batch's boot judges the suite that ran first (see _boot_batch), so such a
+    failure costs no second boot. Dealing also spreads a lab's suites, which often take alike
+    (the threads' tests sleep), over the batches. Four suites a boot save most of what a boot
+    costs; larger batches would save little more, and each failing suite that does not run
+    first would have more suites before it to boot again (test_mutants.py judges each in its
+    batch)."""
     tests = {}
-    for c in cases:
+    for c in sorted(cases, key=lambda c: c.lab, reverse=True):  # stable: file order in a lab
         tests.setdefault(c.suite, []).append(c.name)
     suites = list(tests)
     n = max(1, -(-len(suites) // size))

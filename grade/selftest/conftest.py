@@ -153,7 +153,8 @@ def judge(kernel_dir, names, timeout=10.0, seed=1, checkpoint=None):
     tests as suite.name, black-box tests as the grader names them) on a built kernel.
     Unknown names are left out of the result. With checkpoint, a kernel test is judged as
     `make grade` at that checkpoint judges it: first in its batch (the suites before it in
-    the grader's batch run first, in the same boot), then, unless it passed there, alone."""
+    the grader's batch run first, in the same boot), then, unless it passed there or ran first
+    in that boot, alone."""
     cases = {c.id: c for c in manifest.load()}
     kernel = grading.KernelUnderTest(kernel_dir, seed, timeout,
                                      batches=checkpoint and grader_batches(cases.values(), checkpoint, names))

@@ -151,11 +151,13 @@ def test_wrong_exit_code(selftest_kernel):
 NEXT = KCase("01-boot", "selftest_next", "only", 1, "grade/selftest/ktests/selftest_ktest.c", 0, False)
 
 
-def batched(kernel_dir, misbehave, timeout=10.0):
-    """A KernelUnderTest that boots "selftest" and "selftest_next" together, and the verdict
-    for each of the five tests: None for a pass, else the message."""
-    tests = {"selftest": ["first", "second", "third"], "selftest_next": ["only"]}
-    k = grading.KernelUnderTest(kernel_dir, seed=1, timeout=timeout, tag=f"-{misbehave}",
+def batched(kernel_dir, misbehave, timeout=10.0, first="selftest"):
+    """A KernelUnderTest that boots "selftest" and "selftest_next" together, first the one
+    named first, and the verdict for each of the four tests: None for a pass, else the
+    message."""
+    suites = {"selftest": ["first", "second", "third"], "selftest_next": ["only"]}
+    tests = {s: suites[s] for s in sorted(suites, key=lambda s: s != first)}
+    k = grading.KernelUnderTest(kernel_dir, seed=1, timeout=timeout, tag=f"-{misbehave}-{first}",
                                 append=f"misbehave={misbehave}",
                                 batches={s: ("batch-selftest", tests) for s in tests})
     out = {}
@@ -168,13 +170,29 @@ def batched(kernel_dir, misbehave, timeout=10.0):
     return k, out
 
 
+def boot_logs(kernel_dir, tag):
+    return sorted(p.name.removesuffix(".serial.log") for p in (kernel_dir / "runs").glob(f"*{tag}.serial.log"))
+
+
 def test_a_batch_keeps_what_passed_and_boots_a_failed_suite_alone(selftest_kernel):
-    k, v = batched(selftest_kernel, "fail")
+    k, v = batched(selftest_kernel, "fail", first="selftest_next")
     assert v["selftest.first"] is None and v["selftest.third"] is None and v["selftest_next.only"] is None
     assert "expected 2 + 2 == 5" in v["selftest.second"]
-    assert "suite-selftest-fail.serial.log" in v["selftest.second"]  # its own boot's log
-    assert k.suite("selftest")[0].name == "suite-selftest-fail"
-    assert k.suite("selftest_next")[0].name == "batch-selftest-fail"
+    assert "suite-selftest-fail-selftest_next.serial.log" in v["selftest.second"]  # its own boot's log
+    assert k.suite("selftest")[0].name == "suite-selftest-fail-selftest_next"
+    assert k.suite("selftest_next")[0].name == "batch-selftest-fail-selftest_next"
+    # The kernel ran the suites in the order the command line named them.
+    batch = (selftest_kernel / "runs" / "batch-selftest-fail-selftest_next.serial.log").read_text()
+    assert batch.index("# Subtest: selftest_next") < batch.index("# Subtest: selftest\n")
+
+
+def test_the_suite_that_ran_first_is_judged_on_the_batch_boot(selftest_kernel):
+    # Until it ended, the batch's boot was the boot it would have had alone: no second boot.
+    k, v = batched(selftest_kernel, "fail", first="selftest")
+    assert "expected 2 + 2 == 5" in v["selftest.second"]
+    assert "batch-selftest-fail-selftest.serial.log" in v["selftest.second"]
+    assert v["selftest.first"] is None and v["selftest_next.only"] is None
+    assert boot_logs(selftest_kernel, "-fail-selftest") == ["batch-selftest-fail-selftest"]
 
 
 def test_a_suite_that_fails_only_in_its_batch_is_judged_alone(selftest_kernel):
@@ -182,18 +200,26 @@ def test_a_suite_that_fails_only_in_its_batch_is_judged_alone(selftest_kernel):
     # does not count for it, its own does.
     k, v = batched(selftest_kernel, "after_selftest")
     assert all(msg is None for msg in v.values()), v
-    assert k.suite("selftest_next")[0].name == "suite-selftest_next-after_selftest"
-    batch = (selftest_kernel / "runs" / "batch-selftest-after_selftest.serial.log").read_text()
+    assert k.suite("selftest_next")[0].name == "suite-selftest_next-after_selftest-selftest"
+    batch = (selftest_kernel / "runs" / "batch-selftest-after_selftest-selftest.serial.log").read_text()
     assert "not ok 1 only" in batch
 
 
 def test_a_hang_in_a_batch_is_judged_on_the_suites_own_boot(selftest_kernel):
-    k, v = batched(selftest_kernel, "spin", timeout=2)
+    k, v = batched(selftest_kernel, "spin", timeout=2, first="selftest_next")
     assert v["selftest.first"] is None
     assert "timed out after 2 s" in v["selftest.second"] and "during this test" in v["selftest.second"]
-    assert "suite-selftest-spin.serial.log" in v["selftest.second"]
+    assert "suite-selftest-spin-selftest_next.serial.log" in v["selftest.second"]
     assert v["selftest_next.only"] is None
-    assert k.suite("selftest_next")[0].name == "suite-selftest_next-spin"  # the batch never got there
+    assert k.suite("selftest_next")[0].name == "batch-selftest-spin-selftest_next"
+
+
+def test_a_hang_in_the_first_suite_costs_the_next_suite_a_boot_of_its_own(selftest_kernel):
+    k, v = batched(selftest_kernel, "spin", timeout=2, first="selftest")
+    assert "timed out after 2 s" in v["selftest.second"] and "during this test" in v["selftest.second"]
+    assert "batch-selftest-spin-selftest.serial.log" in v["selftest.second"]
+    assert v["selftest_next.only"] is None
+    assert k.suite("selftest_next")[0].name == "suite-selftest_next-spin-selftest"  # the batch never got there
 
 
 def test_a_batch_boot_ends_even_if_suites_start_forever(selftest_kernel):

@@ -99,11 +99,30 @@ def readme_table():
 # ---------------------------------------------------------------------------------------------
 # The pandoc AST
 
-def pandoc_json(md):
-    p = subprocess.run(["pandoc", "-f", "gfm", "-t", "json"], input=md, capture_output=True, text=True)
+# pandoc is slow to start (about 0.4 s), so one run reads every page and one writes them all:
+# read.lua and write.lua do for each page what `pandoc -f gfm` and `pandoc -t html5` would.
+
+def pandoc(args, text):
+    p = subprocess.run(["pandoc", *args], input=text, capture_output=True, text=True)
     if p.returncode:
-        raise SiteError(p.stderr)
+        raise SiteError(f"pandoc: {p.stderr}")
     return json.loads(p.stdout)
+
+
+def pandoc_read(files):
+    """(the pandoc API version, [each file's blocks]): each file read as GitHub Markdown."""
+    doc = pandoc(["-f", str(HERE / "read.lua"), "-t", "json", *map(str, files)], "")
+    return doc["pandoc-api-version"], [div["c"][1] for div in doc["blocks"]]
+
+
+def pandoc_write(api, pages):
+    """[each page's HTML] from [(blocks, {template variable: value})], by template.html."""
+    divs = [{"t": "Div", "c": [["", [], list(variables.items())], blocks]} for blocks, variables in pages]
+    doc = pandoc(["-f", "json", "-t", "json", "--lua-filter", str(HERE / "write.lua"),
+                  "--template", str(HERE / "template.html"), "--highlight-style", "tango",
+                  "--toc", "--toc-depth=3"],
+                 json.dumps({"pandoc-api-version": api, "meta": {}, "blocks": divs}))
+    return [raw_block["c"][1] for raw_block in doc["blocks"]]
 
 
 def stringify(inlines):
@@ -340,11 +359,10 @@ class Builder:
 
     # -- one page ---------------------------------------------------------------------------
 
-    def render(self, page, nav):
-        md = page.src.read_text()
-        doc = pandoc_json(md)
+    def page_blocks(self, page, blocks):
+        """The page's blocks, with what the builder adds to them (the top of this file says what)."""
         seen = set()
-        blocks = self.blocks(page, doc["blocks"], seen)
+        blocks = self.blocks(page, blocks, seen)
         if page.kind == "chapter":
             blocks = self.fold_solutions(page, blocks)
             if page.first_of_chapter and not getattr(page, "has_where", False):
@@ -354,22 +372,15 @@ class Builder:
                     k = next((i for i, b in enumerate(blocks) if b["t"] == "Header" and b["c"][0] == 1), -1)
                     k += 2 if k + 1 < len(blocks) and blocks[k + 1]["t"] == "Para" else 1
                     blocks[k:k] = [where]
-        doc["blocks"] = blocks
-        args = ["pandoc", "-f", "json", "-t", "html5", "--template", str(HERE / "template.html"),
-                "--highlight-style", "tango", "--toc", "--toc-depth=3",
-                "-V", f"pagetitle={html.escape(plain(page.title))}", "-V", "course=teachos",
-                "-V", f"root={page.depth}", "-V", f"source={page.rel}", "-M", f"title={page.title}"]
-        for key, val in nav.items():
-            if val:
-                args += ["-V", f"{key}={val}"]
-        p = subprocess.run(args, input=json.dumps(doc), capture_output=True, text=True)
-        if p.returncode:
-            raise SiteError(f"{page.rel}: pandoc: {p.stderr}")
-        text = re.sub(r'<(h[1-4]) id="([^"]+)"([^>]*)>(.*?)</\1>',
-                      lambda m: f'<{m.group(1)} id="{m.group(2)}"{m.group(3)}>{m.group(4)}'
-                                f'<a class="anchor" href="#{m.group(2)}" aria-label="link to this section">#</a>'
-                                f"</{m.group(1)}>", p.stdout, flags=re.S)
-        page.out.write_text(text)
+        return blocks
+
+    @staticmethod
+    def variables(page):
+        """template.html's variables for the page: HTML, not Markdown."""
+        nav = {"prev": page.prev and page.prev.out.name, "prevtitle": page.prev and inline_md(page.prev.title),
+               "next": page.next and page.next.out.name, "nexttitle": page.next and inline_md(page.next.title)}
+        return {"pagetitle": html.escape(plain(page.title)), "course": "teachos", "root": page.depth,
+                "source": page.rel, **{key: val for key, val in nav.items() if val}}
 
     def where_we_are(self, page):
         try:
@@ -446,11 +457,10 @@ class Builder:
         chaps = [p for p in pages if p.kind == "chapter"]
         for a, b in zip(chaps, chaps[1:]):
             a.next, b.prev = b, a
-        for p in pages:
-            # template variables go into the page as they are: HTML, not Markdown
-            nav = {"prev": p.prev and p.prev.out.name, "prevtitle": p.prev and inline_md(p.prev.title),
-                   "next": p.next and p.next.out.name, "nexttitle": p.next and inline_md(p.next.title)}
-            self.render(p, nav)
+        api, parsed = pandoc_read([p.src for p in pages])
+        bodies = [(self.page_blocks(p, blocks), self.variables(p)) for p, blocks in zip(pages, parsed)]
+        for p, text in zip(pages, pandoc_write(api, bodies)):
+            p.out.write_text(with_anchors(text))
         self.render_index(groups, pages)
         self.render_sources()
         self.errors += self.figures.errors
@@ -497,6 +507,14 @@ class Builder:
         of their own inside, 08's first file holds parts 1-2 and its second is part 3), and the
         index should not show a part 3 without a part 2."""
         return [(page.out.name, inline_md(re.sub(r"^Lab \d+, part \d+: ", "", page.title))) for page in later]
+
+
+def with_anchors(page):
+    """Each heading of the page with a # that links to it."""
+    return re.sub(r'<(h[1-4]) id="([^"]+)"([^>]*)>(.*?)</\1>',
+                  lambda m: f'<{m.group(1)} id="{m.group(2)}"{m.group(3)}>{m.group(4)}'
+                            f'<a class="anchor" href="#{m.group(2)}" aria-label="link to this section">#</a>'
+                            f"</{m.group(1)}>", page, flags=re.S)
 
 
 def plain(text):

@@ -187,7 +187,10 @@ gdb:
 
 # --- grading and testing ----------------------------------------------------------------------
 
-GRADE_PYTEST = $(PYTHON) -m pytest grade/tests -q --tb=no -rN -n $(JOBS) --dist loadgroup \
+# With JOBS=1 (each submission of a batch) pytest runs the tests itself: xdist's one worker
+# would be a second Python process doing what the first could, and starting up twice.
+GRADE_PYTEST = $(PYTHON) -m pytest grade/tests -q --tb=no -rN \
+	$(if $(filter 1,$(JOBS)),-p no:xdist,-n $(JOBS) --dist loadgroup) \
 	--kernel $(OUT) --checkpoint $(LAB_NUM) $(GRADE_RERUN) \
 	$(if $(SEED),--seed $(SEED)) $(if $(JUNIT),--junitxml=$(JUNIT)) \
 	$(if $(RESULTS),--results $(RESULTS)) $(if $(GRADESCOPE),--gradescope $(GRADESCOPE)) \

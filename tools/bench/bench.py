@@ -215,6 +215,13 @@ class HostBuild:
     def __init__(self, out, cc):
         self.out = out / "host"
         self.cc = cc
+        # Each source compiles through ccache where it is installed, with the cache the
+        # kernels use (the Makefile's CCACHE_DIR): the same file with the same flags is the same
+        # object, so a second run (or the smoke run of `make test`) compiles only what changed.
+        # Only a compiler itself (gcc..., clang...), as the Makefile has it; CCACHE= turns it off.
+        ccache = os.environ.get("CCACHE", shutil.which("ccache") or "")
+        self.compile = [ccache, cc] if ccache and Path(cc).name.startswith(("gcc", "clang")) else [cc]
+        self.env = {**os.environ, "CCACHE_DIR": os.environ.get("CCACHE_DIR") or str(ROOT / "build" / "ccache")}
 
     def cflags(self, checkpoint):
         # HEAP_DEBUG=0: no poisoning of freed memory, as the reference allocators do none
@@ -242,7 +249,7 @@ class HostBuild:
             sources += [(HOST_SHIM, ["-Dmain=host_tests_main"])]
         for src, extra in sources:
             obj = objdir / (src.replace("/", "_") + ".o")
-            p = run([self.cc, *flags, *extra, "-c", src, "-o", str(obj)])
+            p = run([*self.compile, *flags, *extra, "-c", src, "-o", str(obj)], env=self.env)
             if p.returncode != 0:
                 return None, f"did not build ({src}, adapter tools/bench/host/adapters/{alloc.adapter}):\n" \
                     + first_lines(p.stderr, 8)

@@ -33,6 +33,7 @@ extern const struct ktest_suite *const __stop_ktest_suites[] __attribute__((weak
 
 #define SELECT_MAX 256
 #define CASES_MAX  1024
+#define SUITES_MAX 256
 #define INDENT	   "    "
 
 /* The registered cases sorted by file and line: the order does not depend on the compiler. */
@@ -219,7 +220,7 @@ static bool selected(const struct ktest_case *c)
  * grader puts the suites of the lab being graded first in each boot), "all" every suite in
  * file order. Within a suite, its selected tests run in file order.
  */
-static const char *plan[CASES_MAX];
+static const char *plan[SUITES_MAX];
 static int nplanned;
 
 static void plan_suites(void)
@@ -235,8 +236,13 @@ static void plan_suites(void)
 			int j = 0;
 			while (j < nplanned && strcmp(plan[j], cases[i]->suite))
 				j++;
-			if (j == nplanned)
-				plan[nplanned++] = cases[i]->suite;
+			if (j < nplanned)
+				continue;
+			if (nplanned == SUITES_MAX) {
+				kprintf("# ktest: more than %d suites; the rest are ignored\n", SUITES_MAX);
+				return;
+			}
+			plan[nplanned++] = cases[i]->suite;
 		}
 		if (*p)
 			p++;

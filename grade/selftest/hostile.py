@@ -70,12 +70,13 @@ typedef bool sign_fn(const char *msg, char tag[33]);
 @SIGN@
 static const char *const forged_tests[] = {@TESTS@};
 
+@GRADES_IDT@
 static void forge(void)
 {
-	char what[64], msg[160], tag[40];
+	char msg[160], tag[40];
 	int n = sizeof(forged_tests) / sizeof(forged_tests[0]);
 
-	if (!cmdline_get("ktest", what, sizeof(what)) || strcmp(what, "idt"))
+	if (!grades_idt())
 		return;
 	kprintf("KTAP version 1\n# ktest seed: 1\n1..1\n    KTAP version 1\n"
 		"    # Subtest: idt\n    1..%d\n", n);
@@ -96,7 +97,8 @@ def forging_idt(how, sign):
     forgery that went astray without stopping the kernel, a wild call that happens to land
     where boot goes on, say, would let the real runner pass the real work.)"""
     names = ", ".join(f'"{n}"' for n in submissions.forged_tests())
-    forge = FORGE.replace("@HOW@", how).replace("@SIGN@", sign).replace("@TESTS@", names)
+    forge = (FORGE.replace("@HOW@", how).replace("@SIGN@", sign).replace("@TESTS@", names)
+             .replace("@GRADES_IDT@", submissions.GRADES_IDT))
     starter = mklab.starter_text(SOL / "idt.c", _solution("idt.c"))
     return _insert(starter, IDT_INIT, before=forge, inside="\tforge();\n")
 

@@ -72,12 +72,29 @@ def hang(dest):
     return tree
 
 
+# C, for the cheats: whether this boot's ktest= list names the idt suite, which the grader
+# boots alone ("ktest=idt") or with others ("ktest=idt,memmap,..."). A cheat strikes there.
+GRADES_IDT = r'''
+static bool grades_idt(void)
+{
+	char list[256];
+
+	if (!cmdline_get("ktest", list, sizeof(list)))
+		return false;
+	for (const char *p = list; *p; p++)
+		if ((p == list || p[-1] == ',') && !strncmp(p, "idt", 3) && (!p[3] || p[3] == ','))
+			return true;
+	return false;
+}
+'''
+
 FORGED_IDT = r'''/*
  * A cheating idt.c: no IDT at all. When the grader boots a test of it, it prints what the
  * grader reads (KTAP results, exception reports, even tags made up to look like the kernel's)
  * and leaves QEMU, writing to its exit device's port, before the real test runner can say
  * anything.
  */
+#include <stdbool.h>
 #include <string.h>
 #include "cmdline.h"
 #include "idt.h"
@@ -107,11 +124,12 @@ static void fake_report(int vector, const char *name, uint64_t error, uint64_t r
 		vector, error, rip, cr2);
 }
 
+@GRADES_IDT@
 void idt_init(void)
 {
 	char what[64];
 
-	if (cmdline_get("ktest", what, sizeof(what)) && !strcmp(what, "idt")) {
+	if (grades_idt()) {
 		kprintf("KTAP version 1\n# ktest seed: 1\n1..1\n    KTAP version 1\n"
 			"    # Subtest: idt\n    1..%d\n", (int)(sizeof(tests) / sizeof(tests[0])));
 		for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
@@ -155,7 +173,8 @@ def forger(dest):
     that prints forged results instead of building the IDT."""
     tree = _lab_tree(Path(dest), SOLUTIONS / FIRST)
     names = ", ".join(f'"{n}"' for n in forged_tests())
-    (tree / "labs" / FIRST / "idt.c").write_text(FORGED_IDT.replace("@TESTS@", names))
+    (tree / "labs" / FIRST / "idt.c").write_text(
+        FORGED_IDT.replace("@TESTS@", names).replace("@GRADES_IDT@", GRADES_IDT))
     return tree
 
 

@@ -239,7 +239,8 @@ static void plan_suites(void)
 			if (j < nplanned)
 				continue;
 			if (nplanned == SUITES_MAX) {
-				kprintf("# ktest: more than %d suites; the rest are ignored\n", SUITES_MAX);
+				kprintf("# ktest: more than %d suites; the rest are ignored\n",
+					SUITES_MAX);
 				return;
 			}
 			plan[nplanned++] = cases[i]->suite;

@@ -8,6 +8,7 @@ headers and flags were compiled before, for any kernel, is taken from there inst
 compiled again. Only the files a kernel does not share with one built before are compiled.
 """
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -79,6 +80,45 @@ def kernel(name, checkpoint, layers, tests=None, extra_srcs=(), cc="gcc", kcflag
            f"KERNEL_LAYOUT_SEED={'' if layout_seed is None else layout_seed}",
            f"{out}/kernel.bin"], out)  # not the disassembly: no test reads it
     return out
+
+
+def variant(base, name, replace):
+    """A kernel like the one built in base (a directory kernel() built) with some of its
+    source files replaced, in build/<name>: replace maps a source as base was built from it
+    to the file that takes its place. Each replacement is compiled with the arguments base's
+    source was compiled with, and the kernel linked with base's own link arguments (build.mk
+    keeps them in link.args), the replaced objects swapped: no make, whose reading of build.mk
+    costs more than the one compilation a planted bug needs."""
+    base, out = Path(base), BUILD / name
+    (out / "obj").mkdir(parents=True, exist_ok=True)
+    with locked(base):
+        commands = {}
+        for fragment in (base / "obj").glob("*.o.json"):  # each object's compile_commands.json line
+            entry = json.loads(fragment.read_text().strip().rstrip(","))
+            commands[entry["file"]] = entry["arguments"]
+        link = (base / "link.args").read_text().split()
+    swap = {str(base / "kernel.elf"): str(out / "kernel.elf"), str(base / "kernel.map"): str(out / "kernel.map")}
+    with locked(out):
+        for source, new in replace.items():
+            args = commands.get(os.path.abspath(source))
+            if args is None:
+                raise BuildError(f"{base} was not built from {source}")
+            args = args[:-1] if args[-1] == "-DCLANGD" else args  # what only clangd is told
+            obj = out / "obj" / (Path(new).name + ".o")
+            c, o = args.index("-c") + 1, args.index("-o") + 1
+            swap[args[o]] = str(obj)
+            args = compiler(args[0]).split() + args[1:c] + [str(new)] + args[c + 1:o] + [str(obj)] + args[o + 1:]
+            _run(args)
+        (out / "link.args").write_text("\n".join(swap.get(a, a) for a in link) + "\n")
+        _run(["ld", f"@{out / 'link.args'}"])
+        _run(["objcopy", "-O", "binary", str(out / "kernel.elf"), str(out / "kernel.bin")])
+    return out
+
+
+def _run(args):
+    p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=ccache_env())
+    if p.returncode != 0:
+        raise BuildError((p.stdout + p.stderr).strip())
 
 
 def checkpoint_layers(labs, upto, starter=None, source_for=None):

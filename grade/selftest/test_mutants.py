@@ -10,16 +10,18 @@ must catch. They are listed per lab in grade/selftest/mutants/NN-name.toml:
     says = {"idt.every_gate_points_at_its_stub" = "offset"}   # optional: words a failure
                                                 # message must hold, so that it names the bug
 
-Each mutant is the checkpoint of its lab on the solutions with that one change. Every test
-worker builds its mutants in one place of its own (build/mutants/<worker>/), where the
-mutated lab's files are rewritten only where they change: make then compiles the changed
-file alone, and when the lab differs from the last mutant's, the compiler cache (build.py)
-gives back every object compiled before. Only the suites and black-box tests named in
-caught_by are run, with the grader's own verdicts (conftest.judge): a kernel test is judged
+Each mutant is the checkpoint of its lab on the solutions with that one change. The
+checkpoint on the solutions is built once (build/mutants/base-NN-name/); a mutant is that
+kernel with the one file compiled again from the mutated text, which has a place of its own
+(build/mutants/src/...), so that the compiler cache knows it from the last run whichever test
+worker builds it, and linked again (build.variant). Only the suites and black-box tests named
+in caught_by are run, with the grader's own verdicts (conftest.judge): a kernel test is judged
 in its grader's batch, then alone, as `make grade` would, so a bug that the suites booted
 before it would hide in a batch is still caught.
 """
+import hashlib
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -48,41 +50,41 @@ def test_every_mutant_names_tests_that_exist():
     assert not stray, f"`says` names tests that are not in caught_by: {stray}"
 
 
-def sync_lab(lab, dest, file, find, replace):
-    """Make dest the solution of lab with find replaced in file, writing only the files whose
-    content changes (make rebuilds what is newer than its object). Returns how often find
-    occurs in the solution's file."""
-    dest.mkdir(parents=True, exist_ok=True)
-    sources = {p.name: p for p in (SOLUTIONS / lab).iterdir() if p.is_file()}
-    for stale in dest.iterdir():
-        if stale.name not in sources:
-            stale.unlink()
-    count = 0
-    for name, path in sources.items():
-        text = path.read_text()
-        if name == file:
-            count = text.count(find)
-            text = text.replace(find, replace)
-        out = dest / name
-        if not out.is_file() or out.read_text() != text:
-            out.write_text(text)
-    return count
+_bases = {}  # lab -> the checkpoint on the solutions, built by this test process
+
+
+def base_kernel(labs, lab):
+    if lab not in _bases:
+        _bases[lab] = build.kernel(f"mutants/base-{lab}", int(lab[:2]), build.checkpoint_layers(labs, lab))
+    return _bases[lab]
+
+
+def mutated_source(lab, mutant):
+    """The solution's file with the mutant's change, in a place of the mutant's own; and how
+    often the change's `find` text occurs in the solution's file."""
+    original = SOLUTIONS / lab / mutant["file"]
+    text = original.read_text()
+    change = hashlib.sha256(f"{mutant['file']}\0{mutant['find']}\0{mutant['replace']}".encode()).hexdigest()
+    slug = re.sub(r"[^a-z0-9]+", "-", mutant["name"].lower()).strip("-")[:50] + "-" + change[:8]
+    path = BUILD / "mutants" / "src" / lab / slug / mutant["file"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    changed = text.replace(mutant["find"], mutant["replace"])
+    if not path.is_file() or path.read_text() != changed:  # kept as it was: the cache knows it
+        path.write_text(changed)
+    return path, text.count(mutant["find"])
 
 
 @pytest.mark.parametrize("lab,mutant", MUTANTS)
 def test_mutant_is_caught(lab, mutant, labs):
     require_solutions(*labs[:labs.index(lab) + 1])
     assert (SOLUTIONS / lab / mutant["file"]).is_file(), f"no file {mutant['file']} in solutions/{lab}"
-    place = BUILD / "mutants" / os.environ.get("PYTEST_XDIST_WORKER", "main")
-    with build.locked(place / "slot"):  # one mutant at a time in a place
-        src = place / "src" / lab
-        count = sync_lab(lab, src, mutant["file"], mutant["find"], mutant["replace"])
-        assert count == 1, (f"the mutant's `find` text occurs {count} times in {mutant['file']} "
-                            f"(must be once)")
-        n = int(lab[:2])
+    source, count = mutated_source(lab, mutant)
+    assert count == 1, f"the mutant's `find` text occurs {count} times in {mutant['file']} (must be once)"
+    n = int(lab[:2])
+    place = f"mutants/{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    with build.locked(BUILD / place / "slot"):  # one mutant at a time in a place
         try:
-            out = build.kernel(str(place.relative_to(BUILD) / "kernel"), n,
-                               build.checkpoint_layers(labs, lab, source_for={lab: src}))
+            out = build.variant(base_kernel(labs, lab), place, {SOLUTIONS / lab / mutant["file"]: source})
         except build.BuildError as e:
             pytest.fail(f"the mutant does not compile (make it a compiling bug):\n{e}", pytrace=False)
         verdicts = judge(out, mutant["caught_by"], timeout=BOOT_TIMEOUT, checkpoint=n)

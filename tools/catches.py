@@ -20,8 +20,7 @@ os.environ.setdefault("PYTEST_XDIST_WORKER", "catches")
 
 from conftest import blackbox_tests, judge  # noqa: E402
 from harness import build, manifest  # noqa: E402
-from harness.paths import BUILD  # noqa: E402
-from test_mutants import BOOT_TIMEOUT, sync_lab  # noqa: E402
+from test_mutants import BOOT_TIMEOUT, mutant_kernel, mutated_source  # noqa: E402
 
 
 def lab_tests(lab):
@@ -40,17 +39,14 @@ def main():
     lab = args.toml.stem
     labs = build.lab_dirs()
     names = lab_tests(lab)
-    place = BUILD / "mutants" / "catches"
     for m in tomllib.loads(args.toml.read_text()).get("mutant", []):
         if args.name not in m["name"]:
             continue
-        src = place / "src" / lab
-        if sync_lab(lab, src, m["file"], m["find"], m["replace"]) != 1:
+        if mutated_source(lab, m)[1] != 1:
             print(f"{m['name']}: the find text does not occur exactly once in {m['file']}")
             continue
         try:
-            out = build.kernel("mutants/catches/kernel", int(lab[:2]),
-                               build.checkpoint_layers(labs, lab, source_for={lab: src}))
+            out = mutant_kernel(labs, lab, m, "mutants/catches")
         except build.BuildError as e:
             print(f"{m['name']}: does not compile:\n{e}")
             continue

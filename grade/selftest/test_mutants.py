@@ -74,17 +74,24 @@ def mutated_source(lab, mutant):
     return path, text.count(mutant["find"])
 
 
+def mutant_kernel(labs, lab, mutant, place):
+    """The checkpoint of lab on the solutions, with the mutant's change, built in build/<place>
+    (build.BuildError if it does not compile)."""
+    source, _ = mutated_source(lab, mutant)
+    return build.variant(base_kernel(labs, lab), place, {SOLUTIONS / lab / mutant["file"]: source})
+
+
 @pytest.mark.parametrize("lab,mutant", MUTANTS)
 def test_mutant_is_caught(lab, mutant, labs):
     require_solutions(*labs[:labs.index(lab) + 1])
     assert (SOLUTIONS / lab / mutant["file"]).is_file(), f"no file {mutant['file']} in solutions/{lab}"
-    source, count = mutated_source(lab, mutant)
+    _, count = mutated_source(lab, mutant)
     assert count == 1, f"the mutant's `find` text occurs {count} times in {mutant['file']} (must be once)"
     n = int(lab[:2])
     place = f"mutants/{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     with build.locked(BUILD / place / "slot"):  # one mutant at a time in a place
         try:
-            out = build.variant(base_kernel(labs, lab), place, {SOLUTIONS / lab / mutant["file"]: source})
+            out = mutant_kernel(labs, lab, mutant, place)
         except build.BuildError as e:
             pytest.fail(f"the mutant does not compile (make it a compiling bug):\n{e}", pytrace=False)
         verdicts = judge(out, mutant["caught_by"], timeout=BOOT_TIMEOUT, checkpoint=n)

@@ -8,8 +8,8 @@ valid tag. Any other suite of the batch (a failure, a crash or hang that cut the
 result that is not the runner's) is booted again alone, and judged on that boot only: what a
 test is told never depends on which suites shared its boot. The one exception is the suite
 that ran first: up to its end, the batch's boot was the boot it would have had alone, so that
-boot judges it, whatever happened. Each batch starts with a suite of the newest lab, the one a
-student is working on, whose failures are then judged without a second boot. A correct kernel
+boot judges it, whatever happened. The suites of the newest lab, the one a student is working
+on, are dealt first, one to a batch: their failures are then judged without a second boot. A correct kernel
 costs one boot per batch; a faulty one, also one boot per suite that did not pass and did not
 run first. A kernel that stops before its first test stops so whatever the command line asks:
 its batch's boot answers for every suite of the batch.

@@ -13,6 +13,7 @@ every xdist worker, so the seed printed at the end is the one every boot used. -
 the command that repeats this run (`make grade LAB=7 SOLUTIONS=1-6`): the hints to replay a
 seed are built from it.
 """
+import fcntl
 import json
 import random
 import sys
@@ -59,8 +60,25 @@ def pytest_configure(config):
         config.option.seed = random.randrange(1, 1 << 31)
     config._grade_results = {}
     config._grade_start = time.monotonic()
+    if worker is None:
+        config._grade_lock = hold_the_build(config.getoption("kernel"))
     global _config
     _config = config
+
+
+def hold_the_build(kernel_dir):
+    """Two gradings of one build at once would write the same console logs (runs/): the
+    second waits for the first, saying so. The lock is held until this process ends."""
+    if kernel_dir is None or not kernel_dir.is_dir():
+        return None
+    lock = open(kernel_dir / "grading.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"waiting for another grading of {rel(kernel_dir)} to end (both would write its "
+              f"console logs, {rel(kernel_dir)}/runs/) ...", file=sys.stderr, flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
 
 
 @pytest.hookimpl(optionalhook=True)

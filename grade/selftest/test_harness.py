@@ -4,13 +4,15 @@ A purpose-built suite (grade/selftest/ktests/selftest_ktest.c) misbehaves on req
 second test; the harness must name what happened, pin it to that test, and still give the
 first test its result.
 """
+import fcntl
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
-from conftest import require_solutions, require_starters
+from conftest import PYTHON, require_solutions, require_starters
 from harness import build, grading, ktap, qemu, summary
 from harness.manifest import KCase
 from harness.paths import LABS, ROOT, SOLUTIONS
@@ -391,3 +393,21 @@ def test_an_earlier_labs_failure_names_what_serves_it_at_this_checkpoint():
     assert "kmalloc) runs on labs/05-fixed-block/block_heap.c" in said, said
     assert "list_heap.c" not in said and "frames come from labs/06-buddy/buddy.c" in said
     assert summary.runs_through("06-buddy", "06-buddy", layers) == ""
+
+
+def test_a_second_grading_of_one_build_waits_for_the_first(labs):
+    # Both would write the same console logs (runs/): the second waits, saying so, and then
+    # grades as usual.
+    require_solutions(labs[0])
+    out = build.kernel("grading-lock", 1, [SOLUTIONS / labs[0]])
+    with open(out / "grading.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a grading under way holds it
+        p = subprocess.Popen([PYTHON, "-m", "pytest", "grade/tests", "-q", "-p", "no:xdist",
+                              "--kernel", str(out), "--checkpoint", "1"], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        said = p.stderr.readline()
+        assert "waiting for another grading of build/grading-lock to end" in said, said
+        assert p.poll() is None
+    stdout, stderr = p.communicate(timeout=300)
+    assert p.returncode == 0, stdout[-2000:] + stderr[-2000:]
+    assert re.search(r"^total\s+33/33", stdout, re.MULTILINE), stdout[-2000:]

@@ -11,9 +11,10 @@
  *             EXPECT_NULL(t, bump_alloc(&h, 1, 1));
  *     }
  *
- * A linker section collects every KTEST; the kernel runs the suites named on its command line
- * (ktest=bump,linked_list or ktest=all) and prints the results as KTAP version 1 on the
- * console. EXPECT_* records a failure and carries on; ASSERT_* records it and ends the test.
+ * A linker section collects every KTEST; the kernel runs the suites named on its command line,
+ * in that order (ktest=bump,linked_list; ktest=all runs every suite in file order), and prints
+ * the results as KTAP version 1 on the console. EXPECT_* records a failure and carries on;
+ * ASSERT_* records it and ends the test.
  * A test also ends, failed, when it reaches a TODO, panics unexpectedly or takes a CPU fault;
  * the next test runs regardless. The same test sources build into host programs
  * (kernel/host/) to run under AddressSanitizer and UBSan.

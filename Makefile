@@ -25,7 +25,10 @@ GRADESCOPE ?=
 HIDDEN ?=
 HIDDEN_VISIBILITY ?= after_published
 BOOT_TIMEOUT ?=
+# Every variable that asks the system (nproc, ccache's presence) asks once: make runs for each
+# boot and grading of the project's tests, and each process it starts costs milliseconds.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+JOBS := $(JOBS)
 ifeq ($(origin CC),default)
 CC := gcc
 endif
@@ -35,6 +38,7 @@ export MEM QEMUEXTRA ACCEL MACHINE CC
 # Only a compiler itself (gcc..., clang...), never a wrapper such as the instructor tools'
 # sandbox (tools/instructor/cc); CCACHE= turns it off.
 CCACHE ?= $(if $(shell command -v ccache 2>/dev/null),ccache)
+CCACHE := $(CCACHE)
 KCC := $(strip $(if $(filter gcc% clang%,$(notdir $(firstword $(CC)))),$(CCACHE)) $(CC))
 export CCACHE_DIR ?= $(CURDIR)/build/ccache
 export CCACHE_BASEDIR := $(CURDIR)
@@ -53,8 +57,9 @@ labname = $(patsubst $(firstword $(subst -, ,$(1)))-%,%,$(1))
 lab_matches = $(filter $(2),$(1) $(call labnum,$(1)) 0$(call labnum,$(1)) $(call labname,$(1)))
 LAB_DIR = $(if $(LAB),$(firstword $(foreach d,$(LABS),$(if $(call lab_matches,$(d),$(LAB)),$(d)))),$(lastword $(LABS)))
 LAB_NUM = $(call labnum,$(LAB_DIR))
-# The layers of the checkpoint: every lab up to and including LAB_DIR.
-LAB_UPTO = $(shell printf '%s\n' $(LABS) | sed -n '0,/^$(LAB_DIR)$$/p')
+# The layers of the checkpoint: every lab up to and including LAB_DIR (the labs sort by number).
+LAB_DIR := $(LAB_DIR)
+LAB_UPTO := $(foreach d,$(LABS),$(if $(filter $(d),$(firstword $(sort $(d) $(LAB_DIR)))),$(d)))
 
 ALL_NUMS := $(foreach d,$(LABS),$(call labnum,$(d)))
 # The labs whose solutions this copy of the course has: all of them, or (in a students' copy
@@ -63,7 +68,7 @@ HAVE_NUMS := $(strip $(foreach d,$(LABS),$(if $(wildcard solutions/$(d)/.),$(cal
 # SOLUTIONS=all, none, or a list of numbers and ranges: 1,2,3 or 1-6 or 1-3,5.
 SOL_ITEMS = $(subst $(comma),$(space),$(SOLUTIONS))
 sol_range = $(if $(findstring -,$(1)),$(shell seq $(subst -, ,$(1)) 2>/dev/null),$(1))
-SOL_NUMS = $(if $(filter all,$(SOLUTIONS)),$(HAVE_NUMS),$(if $(filter none,$(SOLUTIONS)),,$(patsubst 0%,%,$(foreach x,$(SOL_ITEMS),$(call sol_range,$(x))))))
+SOL_NUMS := $(if $(filter all,$(SOLUTIONS)),$(HAVE_NUMS),$(if $(filter none,$(SOLUTIONS)),,$(patsubst 0%,%,$(foreach x,$(SOL_ITEMS),$(call sol_range,$(x))))))
 BAD_SOLUTIONS = $(filter-out $(ALL_NUMS),$(SOL_NUMS))
 layer_src = $(if $(filter $(call labnum,$(1)),$(SOL_NUMS)),solutions,labs)/$(1)
 LAYERS = $(foreach d,$(LAB_UPTO),$(call layer_src,$(d)))
@@ -117,35 +122,36 @@ HAVE_NONE = This copy of the course has no solutions: leave SOLUTIONS out to bui
 	from your files in labs/.
 SOLUTIONS_HINT = $(if $(HAVE_NUMS),$(HAVE_SOME),$(HAVE_NONE))
 
+# One shell for every check (each recipe line would start one).
 .PHONY: check-lab
 check-lab:
-	@if [ -z "$(LABS)" ]; then echo "There are no labs in labs/." >&2; exit 2; fi
-	@if [ -z "$(LAB_DIR)" ]; then \
+	@if [ -z "$(LABS)" ]; then echo "There are no labs in labs/." >&2; exit 2; fi; \
+	if [ -z "$(LAB_DIR)" ]; then \
 		echo "Unknown LAB=$(LAB). The labs are:" >&2; \
 		$(foreach l,$(LABS),echo "    LAB=$(call labnum,$(l))   $(l)" >&2;) \
-		exit 2; fi
-	@for x in $(SOL_ITEMS); do case "$$x" in all|none) ;; *[!0-9-]*|-*|*-|*-*-*) \
+		exit 2; fi; \
+	for x in $(SOL_ITEMS); do case "$$x" in all|none) ;; *[!0-9-]*|-*|*-|*-*-*) \
 		echo "SOLUTIONS=$(SOLUTIONS): \"$$x\" is not a lab number or a range. $(SOLUTIONS_HINT)" >&2; \
 		exit 2;; *-*) [ "$${x%-*}" -le "$${x#*-}" ] || { \
 		echo "SOLUTIONS=$(SOLUTIONS): the range $$x runs backwards. $(SOLUTIONS_HINT)" >&2; exit 2; };; \
-		esac; done
-	@if [ -n "$(BAD_SOLUTIONS)" ]; then \
+		esac; done; \
+	if [ -n "$(BAD_SOLUTIONS)" ]; then \
 		echo "SOLUTIONS=$(SOLUTIONS): no lab numbered $(BAD_SOLUTIONS). $(SOLUTIONS_HINT)" >&2; \
-		exit 2; fi
-	@for d in $(filter solutions/%,$(LAYERS)); do if [ ! -d $$d ]; then \
+		exit 2; fi; \
+	for d in $(filter solutions/%,$(LAYERS)); do if [ ! -d $$d ]; then \
 		echo "SOLUTIONS=$(SOLUTIONS): $$d is not part of this copy of the course. $(SOLUTIONS_HINT)" >&2; \
-		exit 2; fi; done
-	@if [ -n "$(HIDDEN)" ] && [ ! -d "$(HIDDEN)/ktests" ] && [ ! -d "$(HIDDEN)/tests" ]; then \
+		exit 2; fi; done; \
+	if [ -n "$(HIDDEN)" ] && [ ! -d "$(HIDDEN)/ktests" ] && [ ! -d "$(HIDDEN)/tests" ]; then \
 		echo "HIDDEN=$(HIDDEN) is not a hidden test directory: one holds ktests/NN-lab/*.c," \
-			"tests/test_*.py or both (handouts/instructors.md)." >&2; exit 2; fi
-	@case "$(SEED)" in *[!0-9]*) \
+			"tests/test_*.py or both (handouts/instructors.md)." >&2; exit 2; fi; \
+	case "$(SEED)" in *[!0-9]*) \
 		echo "SEED=$(SEED): a seed is a whole number, as the grade prints it (seed 12345)." >&2; \
-		exit 2;; esac
-	@case "$(ACCEL)" in tcg|kvm) ;; *) \
-		echo "ACCEL=$(ACCEL): use tcg (the default) or kvm." >&2; exit 2;; esac
-	@case "$(JOBS)" in ""|*[!0-9]*|0) \
-		echo "JOBS=$(JOBS): the number of parallel boots, a whole number from 1." >&2; exit 2;; esac
-	@case "$(BOOT_TIMEOUT)" in *[!0-9.]*|.|*.*.*) \
+		exit 2;; esac; \
+	case "$(ACCEL)" in tcg|kvm) ;; *) \
+		echo "ACCEL=$(ACCEL): use tcg (the default) or kvm." >&2; exit 2;; esac; \
+	case "$(JOBS)" in ""|*[!0-9]*|0) \
+		echo "JOBS=$(JOBS): the number of parallel boots, a whole number from 1." >&2; exit 2;; esac; \
+	case "$(BOOT_TIMEOUT)" in *[!0-9.]*|.|*.*.*) \
 		echo "BOOT_TIMEOUT=$(BOOT_TIMEOUT): seconds per boot, a number such as 10 or 2.5." >&2; \
 		exit 2;; esac
 
@@ -153,13 +159,11 @@ check-lab:
 
 .PHONY: kernel
 kernel: check-lab
-	@tools/need build
-	@echo "checkpoint $(LAB_DIR): $(LAYERS)"
-	@mkdir -p build
-	@flock $(OUT).lock $(MAKE) --no-print-directory -j$(JOBS) -f kernel/build.mk OUT=$(OUT) CC="$(KCC)" \
+	@tools/need build && echo "checkpoint $(LAB_DIR): $(LAYERS)" && mkdir -p build && \
+	flock $(OUT).lock $(MAKE) --no-print-directory -j$(JOBS) -f kernel/build.mk OUT=$(OUT) CC="$(KCC)" \
 		CHECKPOINT=$(LAB_NUM) CHECKPOINT_NAME=$(LAB_DIR) LAYERS="$(LAYERS)" TESTS="$(TESTDIRS)" \
-		$(if $(DEBUG),KCFLAGS=-Og)
-	@cp $(OUT)/compile_commands.json compile_commands.json
+		$(if $(DEBUG),KCFLAGS=-Og) && \
+	cp $(OUT)/compile_commands.json compile_commands.json
 
 .PHONY: labs
 labs:
@@ -169,8 +173,7 @@ labs:
 
 .PHONY: qemu
 qemu: kernel
-	@tools/need qemu
-	@$(HARNESS) qemu --kernel $(OUT) $(if $(TEST),--append "ktest=$(TEST)") --make "make qemu $(RUN_VARS)"
+	@tools/need qemu && $(HARNESS) qemu --kernel $(OUT) $(if $(TEST),--append "ktest=$(TEST)") --make "make qemu $(RUN_VARS)"
 
 # QEMU waits for GDB on GDBPORT, or on a free port it names; the .gdbinit it writes tells
 # `make gdb` where, and loads the GDB helpers of tools/gdb/.
@@ -201,9 +204,8 @@ GRADE_RERUN =
 .PHONY: grade
 grade: GRADE_RERUN = --rerun "make grade $(strip $(RUN_VARS))"
 grade: kernel
-	@tools/need qemu grade
-	@echo "grading checkpoint $(LAB_DIR) on $(JOBS) cores ..."
-	@$(GRADE_PYTEST)
+	@tools/need qemu grade && echo "grading checkpoint $(LAB_DIR) on $(JOBS) cores ..." && \
+	$(GRADE_PYTEST)
 
 # `make test TESTS=grade/selftest/test_harness.py` or TESTS="grade/selftest -k mutant": some tests,
 # with the same Python and plugins as the whole run (another python3 first on the PATH may

@@ -31,6 +31,36 @@ NM := nm
 
 SRCROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 
+empty :=
+space := $(empty) $(empty)
+comma := ,
+define newline
+
+
+endef
+
+# A build runs often with nothing to do (each grading and test asks for its kernel), and on a
+# virtual machine every process it starts costs several milliseconds. So this file starts as
+# few as it can: the small files below are written by make itself (write_if_changed), each
+# object is compiled without a shell around the compiler, and the compiler's own header
+# directory is asked for once per build directory.
+#
+# $(call write_if_changed,path,text): path holds text (and a newline) afterwards; rewritten,
+# and so newer than what depends on it, only when the text changed (apart from white space,
+# which make does not always read back as it wrote it).
+write_if_changed = $(if $(and $(wildcard $(1)),$(call same,$(file <$(1)),$(2))),,$(file >$(1),$(2)))
+same = $(and $(findstring x$(strip $(1))x,x$(strip $(2))x),$(findstring x$(strip $(2))x,x$(strip $(1))x))
+$(if $(wildcard $(OUT)/obj/.),,$(shell mkdir -p $(OUT)/obj))
+
+# The compiler's own headers (stddef.h, stdint.h...): what `$(CC) -print-file-name=include`
+# answers, kept in the build directory under the compiler that gave it.
+CC_INCLUDE_SAVED := $(file <$(OUT)/cc-include)
+CC_INCLUDE := $(if $(call same,$(CC_INCLUDE_SAVED),$(CC)$(newline)$(lastword $(CC_INCLUDE_SAVED))),$(lastword $(CC_INCLUDE_SAVED)))
+ifeq ($(CC_INCLUDE),)
+CC_INCLUDE := $(shell $(CC) -print-file-name=include)
+$(call write_if_changed,$(OUT)/cc-include,$(CC)$(newline)$(CC_INCLUDE))
+endif
+
 # The kernel side of each layer: kernel/layers/NN-name/ for each NN-name in LAYERS.
 LAYER_DIRS := $(foreach d,$(LAYERS),kernel/layers/$(notdir $(d)))
 
@@ -50,7 +80,7 @@ CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pi
 	-fno-omit-frame-pointer -fno-optimize-sibling-calls \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-Wall -Wextra -Werror -Wno-unused-parameter \
-	-nostdinc -isystem $(shell $(CC) -print-file-name=include) \
+	-nostdinc -isystem $(CC_INCLUDE) \
 	-Ikernel/libc -Ikernel $(addprefix -I,$(wildcard $(LAYER_DIRS))) -Igrade/ktests/include \
 	-DCHECKPOINT=$(CHECKPOINT) -fmacro-prefix-map=$(SRCROOT)/= $(DEBUG_PREFIX_MAP) \
 	$(KCFLAGS)
@@ -81,9 +111,6 @@ BUILD_LAYERS := $(strip $(foreach d,$(LAYERS),$(notdir $(d)):$(notdir $(patsubst
 # solutions/ become SOLUTIONS=all or a list, as the Makefile reads them.
 layer_num = $(patsubst 0%,%,$(firstword $(subst -, ,$(notdir $(1)))))
 SOL_NUMS := $(foreach d,$(LAYERS),$(if $(filter solutions,$(notdir $(patsubst %/,%,$(dir $(d))))),$(call layer_num,$(d))))
-empty :=
-space := $(empty) $(empty)
-comma := ,
 SOL_ARG := $(if $(SOL_NUMS),$(if $(filter $(words $(SOL_NUMS)),$(words $(LAYERS))),all,$(subst $(space),$(comma),$(strip $(SOL_NUMS)))))
 GRADE_COMMAND := make grade LAB=$(CHECKPOINT)$(if $(SOL_ARG), SOLUTIONS=$(SOL_ARG))$(if $(filter-out gcc,$(notdir $(lastword $(CC)))), CC=$(notdir $(lastword $(CC))))
 define BUILD_INFO
@@ -92,17 +119,10 @@ define BUILD_INFO
 #define BUILD_LAYERS "$(BUILD_LAYERS)"
 #define GRADE_COMMAND "$(GRADE_COMMAND)"
 endef
-export BUILD_INFO
-$(OUT)/build_info.h: FORCE
-	@mkdir -p $(@D)
-	@echo "$$BUILD_INFO" > $@.tmp
-	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+$(call write_if_changed,$(OUT)/build_info.h,$(BUILD_INFO))
 
 # The exact flags, so that changing CC or KCFLAGS rebuilds everything.
-$(OUT)/flags: FORCE
-	@mkdir -p $(@D)
-	@echo "$(CC) $(CFLAGS) $(SRCS)" > $@.tmp
-	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+$(call write_if_changed,$(OUT)/flags,$(CC) $(CFLAGS) $(SRCS))
 
 # Only these read build_info.h, and only they are compiled with -I$(OUT): every other file's
 # command line is the same in every kernel of a checkpoint, so the compiler cache (where the
@@ -112,33 +132,26 @@ BUILD_INFO_USERS := kernel/main.c kernel/layer.c
 $(foreach s,$(BUILD_INFO_USERS),$(call objname,$(s))): CFLAGS += -I$(OUT)
 $(foreach s,$(BUILD_INFO_USERS),$(call objname,$(s))): $(OUT)/build_info.h
 
-# One shell per object (a kernel has over a hundred): the compiler, then its line of
-# compile_commands.json.
+# Each object: its line of compile_commands.json (written by make), then the compiler, started
+# directly (a kernel has over a hundred objects: no shell for each).
 define compile_rule
 $(call objname,$(1)): $(1) $(OUT)/flags | $(OUT)/obj
-	@echo "  CC      $(1)"; \
-	$$(CC) $$(CFLAGS) -MMD -MP -c $(1) -o $$@ && \
-	printf '{"directory": "%s", "file": "%s", "arguments": [%s]},\n' "$$(SRCROOT)" "$(abspath $(1))" \
-		"$$(foreach a,$$(filter-out ccache,$$(CC)) $$(CFLAGS) -c $(1) -o $$@,\"$$(a)\",)\"-DCLANGD\"" > $$@.json
+	@$$(info $$(space) CC      $(1))$$(file >$$@.json,{"directory": "$$(SRCROOT)", "file": "$(abspath $(1))", "arguments": [$$(foreach a,$$(filter-out ccache,$$(CC)) $$(CFLAGS) -c $(1) -o $$@,"$$(a)",)"-DCLANGD"]},)$$(CC) $$(CFLAGS) -MMD -MP -c $(1) -o $$@
 endef
 $(OUT)/obj:
 	@mkdir -p $@
 $(foreach s,$(SRCS),$(eval $(call compile_rule,$(s))))
 
 # Relinked when the layout changes.
-$(OUT)/layout: FORCE
-	@case "$(KERNEL_LAYOUT_SEED)" in *[!0-9]*) \
-		echo "KERNEL_LAYOUT_SEED=$(KERNEL_LAYOUT_SEED): a layout seed is a whole number." >&2; exit 2;; esac
-	@mkdir -p $(@D)
-	@echo "$(KERNEL_LAYOUT_SEED)" > $@.tmp
-	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+ifneq ($(strip $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(KERNEL_LAYOUT_SEED)))))))))))),)
+$(error KERNEL_LAYOUT_SEED=$(KERNEL_LAYOUT_SEED): a layout seed is a whole number.)
+endif
+$(call write_if_changed,$(OUT)/layout,seed $(KERNEL_LAYOUT_SEED))
 
 # The linker's arguments go through a file, link.args, which also lets the project's tests
 # relink a kernel with one object swapped (grade/harness/build.py's variant) without make.
 $(OUT)/kernel.elf: $(OBJS) $(LAYER_OBJS) kernel/kernel.ld $(OUT)/layout
-	@echo "  LD      $@"
-	@printf '%s\n' $(LDFLAGS) -T kernel/kernel.ld -Map $(OUT)/kernel.map -o $@ $(OBJS) $(LAYER_OBJS) > $(OUT)/link.args
-	@$(LD) @$(OUT)/link.args
+	@$(info $(space) LD      $@)$(file >$(OUT)/link.args,$(subst $(space),$(newline),$(strip $(LDFLAGS) -T kernel/kernel.ld -Map $(OUT)/kernel.map -o $@ $(OBJS) $(LAYER_OBJS))))$(LD) @$(OUT)/link.args
 
 $(OUT)/kernel.bin: $(OUT)/kernel.elf
 	@$(OBJCOPY) -O binary $< $@
@@ -152,7 +165,5 @@ $(OUT)/kernel.sym: $(OUT)/kernel.elf
 $(OUT)/compile_commands.json: $(OBJS)
 	@(echo "["; cat $(addsuffix .json,$(OBJS)) | sed '$$ s/,$$//'; echo "]") > $@
 
-.PHONY: FORCE
-FORCE:
 
 -include $(OBJS:.o=.d)

@@ -1,7 +1,8 @@
 # The programs that run in ring 3 (checkpoint 08 on): each user/NAME.c becomes the program
 # NAME, a statically linked, position-independent ELF executable, built with the kernel's
 # compiler and put into the kernel image by kernel/layers/08-user/layer.mk (no disk yet).
-# Included from kernel/build.mk's layer.mk, with OUT, CC, LD, OBJCOPY and LAYERS set.
+# Included from kernel/build.mk's layer.mk, with OUT, CC, CC_INCLUDE (the compiler's own
+# headers), LD, OBJCOPY and LAYERS set.
 #
 #   user/include/user.h   the programs' C library: system calls, printf, malloc
 #   user/lib/             its code: crt0.S (the entry), relocation, stubs, printf, malloc
@@ -24,7 +25,7 @@ USER_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fPIE -fvisibility=hidden \
 	-fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-mno-sse -mno-sse2 -mno-mmx -mno-80387 -fno-omit-frame-pointer \
 	-Wall -Wextra -Werror -Wno-unused-parameter \
-	-nostdinc -isystem $(shell $(CC) -print-file-name=include) \
+	-nostdinc -isystem $(CC_INCLUDE) \
 	-Iuser/include -Ikernel/libc -Ikernel -fmacro-prefix-map=$(SRCROOT)/= $(DEBUG_PREFIX_MAP)
 # A static PIE: ELF type DYN, no interpreter, its own relocations (user/lib/start.c); each
 # part on pages of its own: headers and rodata read-only, code executable, data writable.
@@ -38,7 +39,7 @@ USER_IMAGES := $(addprefix $(USER_OUT)/,$(USER_PROGRAMS))
 
 define user_compile_rule
 $(call user_obj,$(1)): $(1) $(OUT)/flags | $(USER_OUT)/obj
-	@echo "  CC      $(1) (ring 3)"; $$(CC) $$(USER_CFLAGS) -MMD -MP -c $(1) -o $$@
+	@$$(info $$(space) CC      $(1) (ring 3))$$(CC) $$(USER_CFLAGS) -MMD -MP -c $(1) -o $$@
 endef
 $(USER_OUT)/obj:
 	@mkdir -p $@

@@ -153,7 +153,7 @@ SMOKE = Settings(pair_sizes=(16,), pair_iters=1000, batch_iters=1, reps=1, trace
                  trace_names=("small-churn",), holes=(10,), hole_count=10, frame_pair_iters=1000,
                  frame_reps=1, churn_steps=1000, callgrind=False, boot_mems=("128M",),
                  boot_reps=1, grade_reps=0, grade_checkpoints=False, checkpoints="last",
-                 real_programs=("cc1",), real_reps=1, real_limit_s=2)
+                 real_programs=("cc1",), real_reps=1, real_limit_s=1)
 PARTS = ("heap", "frames", "guest", "boot", "grade")
 
 

@@ -106,7 +106,7 @@ def _run_once(kernel_dir, append, gdb_port, gdbinit, make_command):
                             interactive=True, gdb_port=gdb_port)
     print("+ " + " ".join(cmd), flush=True)
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=qemu.qemu_env())
     except OSError as e:
         print(f"cannot start QEMU: {e.strerror}", file=sys.stderr)
         return 1, False

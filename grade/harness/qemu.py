@@ -45,6 +45,22 @@ def accel_args():
     return ["-accel", "tcg"]
 
 
+# A grading starts QEMU dozens of times, and a `make test` a thousand times: about a third of
+# a short boot's time went to page faults in QEMU's own heap (its machine, its TCG caches), a
+# fault per 4 KiB page touched. glibc's tunables let malloc ask for transparent huge pages
+# (hugetlb=1) and grow its heap in steps large enough to get them (top_pad, 16 MiB): a boot
+# takes a few large faults instead, and about 30% less time. Where the kernel does not give
+# huge pages (transparent_hugepage set to never) or glibc is older than 2.35, nothing changes.
+# Tunables already in the environment come after these, so they win.
+MALLOC_TUNABLES = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=16777216"
+
+
+def qemu_env():
+    """The environment to start QEMU in: this one, with MALLOC_TUNABLES."""
+    mine = os.environ.get("GLIBC_TUNABLES")
+    return {**os.environ, "GLIBC_TUNABLES": MALLOC_TUNABLES + (f":{mine}" if mine else "")}
+
+
 def qemu_command(kernel_bin, mem="128M", append="", extra=(), log=None, interactive=False,
                  gdb_port=None, qmp=None):
     """The QEMU command line for one boot of kernel_bin; with qmp, a socket path where QEMU
@@ -503,7 +519,7 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=No
     start = time.monotonic()
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=True, env=qemu_env())
     except OSError as e:
         shutil.rmtree(qmp_dir, ignore_errors=True)
         run.end, run.stderr = "no-qemu", f"{QEMU}: {e.strerror}"

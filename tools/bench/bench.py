@@ -638,7 +638,8 @@ def boot_once(kernel, mem="128M", append="", extra=(), timeout=30.0):
     cmd = hqemu.qemu_command(kernel, mem, append, extra)
     with tempfile.TemporaryFile() as err:
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                env=hqemu.qemu_env())
         first, out = None, bytearray()
         fd = proc.stdout.fileno()
         try:

@@ -24,7 +24,7 @@ def _show(tests, lines=4):
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_solutions_pass_everything(lab, labs, tmp_path):
+def test_solutions_pass_everything(lab, labs):
     require_solutions(*labs[:labs.index(lab) + 1])
     n = int(lab[:2])
     # The last checkpoint is linked at a layout of its own, as the instructor's graders link
@@ -32,7 +32,7 @@ def test_solutions_pass_everything(lab, labs, tmp_path):
     seed = secrets.randbits(62) if lab == labs[-1] else None
     name = f"check-{lab}-solutions" + ("-layout" if seed is not None else "")
     out = build.kernel(name, n, build.checkpoint_layers(labs, lab), layout_seed=seed)
-    r = grade(out, n, tmp_path / "results.json")
+    r = grade(out, n)
     failed = [t for t in r["tests"] if t["status"] != "passed"]
     on = f" (linked at KERNEL_LAYOUT_SEED={seed})" if seed is not None else ""
     assert not failed, f"checkpoint {lab} on the solutions{on} failed:\n{_show(failed)}"
@@ -43,12 +43,12 @@ def test_solutions_pass_everything(lab, labs, tmp_path):
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_starter_fails_exactly_its_own_lab(lab, labs, tmp_path):
+def test_starter_fails_exactly_its_own_lab(lab, labs):
     require_starters()
     require_solutions(*labs[:labs.index(lab)])
     n = int(lab[:2])
     out = build.kernel(f"check-{lab}-starter", n, build.checkpoint_layers(labs, lab, starter=lab))
-    r = grade(out, n, tmp_path / "results.json")
+    r = grade(out, n)
     # Without lab 01's boot code nothing runs, not even the shared kernel's own tests.
     own = [t for t in r["tests"] if t["lab"] == lab or (n == 1 and t["lab"] == "00-kernel")]
     others = [t for t in r["tests"] if t not in own]

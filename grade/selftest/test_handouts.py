@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RELEASE
+from conftest import RELEASE, graded
 from harness.paths import ROOT
 
 sys.path.insert(0, str(ROOT / "tools" / "site"))
 import excerpts  # noqa: E402
 import runs  # noqa: E402
+
+runs.grader = graded  # a kernel test_checkpoints.py grades too is graded once
 
 HANDOUTS = sorted((ROOT / "handouts").glob("*.md"))
 WITH_RUNS = [p for p in HANDOUTS if "<!-- run:" in p.read_text()]

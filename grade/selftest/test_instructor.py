@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from instructor import autograder, intake, release  # noqa: E402
 
 FIRST = submissions.FIRST
-BOOT_TIMEOUT = 3  # seconds: the hanging submission's boots, so the batch stays quick
+BOOT_TIMEOUT = 2  # seconds: the hanging submission's boots, so the batch stays quick
 SCENARIO_TESTS = {"breakpoint_is_reported_and_execution_continues",
                   "divide_error_is_reported_at_the_faulting_instruction",
                   "page_fault_report_has_the_address"}

@@ -91,12 +91,7 @@ def variant(base, name, replace):
     costs more than the one compilation a planted bug needs."""
     base, out = Path(base), BUILD / name
     (out / "obj").mkdir(parents=True, exist_ok=True)
-    with locked(base):
-        commands = {}
-        for fragment in (base / "obj").glob("*.o.json"):  # each object's compile_commands.json line
-            entry = json.loads(fragment.read_text().strip().rstrip(","))
-            commands[entry["file"]] = entry["arguments"]
-        link = (base / "link.args").read_text().split()
+    commands, link = _build_commands(base)
     swap = {str(base / "kernel.elf"): str(out / "kernel.elf"), str(base / "kernel.map"): str(out / "kernel.map")}
     with locked(out):
         for source, new in replace.items():
@@ -113,6 +108,25 @@ def variant(base, name, replace):
         _run(["ld", f"@{out / 'link.args'}"])
         _run(["objcopy", "-O", "binary", str(out / "kernel.elf"), str(out / "kernel.bin")])
     return out
+
+
+_commands = {}
+
+
+def _build_commands(base):
+    """({source: its compiler's arguments}, the link's arguments) of the kernel built in base,
+    read again only when base is built again (a test process makes many variants of one base,
+    and any change to an object or its flags links kernel.elf anew)."""
+    with locked(base):
+        st = (base / "kernel.elf").stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        if _commands.get(base, (None,))[0] != stamp:
+            commands = {}
+            for fragment in (base / "obj").glob("*.o.json"):  # each object's compile_commands.json line
+                entry = json.loads(fragment.read_text().strip().rstrip(","))
+                commands[entry["file"]] = entry["arguments"]
+            _commands[base] = (stamp, commands, (base / "link.args").read_text().split())
+        return _commands[base][1:]
 
 
 def _run(args):

@@ -40,11 +40,12 @@ def scan(root=KTESTS, hidden=False):
         return cases
     for labdir in sorted(p for p in Path(root).iterdir() if p.is_dir() and _LABDIR.match(p.name)):
         for src in sorted(labdir.glob("*.c")):
+            where, host = rel(src), not src.name.endswith("_ktest.c")  # rel() resolves: once a file
             for n, line in enumerate(src.read_text(errors="replace").splitlines(), 1):
                 m = _KTEST.match(line)
                 if m:
                     cases.append(KCase(labdir.name, m.group(1), m.group(2), int(m.group(3)),
-                                       rel(src), n, not src.name.endswith("_ktest.c"), hidden))
+                                       where, n, host, hidden))
     return cases
 
 

@@ -184,6 +184,17 @@ def blackbox_tests():
     return _blackbox
 
 
+_cases = {}
+
+
+def kernel_cases():
+    """{suite.name: KCase} of every kernel test, read from grade/ktests/ once per process (the
+    mutants' judge asks for them 160 times)."""
+    if not _cases:
+        _cases.update((c.id, c) for c in manifest.load())
+    return _cases
+
+
 def judge(kernel_dir, names, timeout=10.0, seed=1, checkpoint=None):
     """{test name: None if it passed, else the grader's message} for the named tests (kernel
     tests as suite.name, black-box tests as the grader names them) on a built kernel.
@@ -191,7 +202,7 @@ def judge(kernel_dir, names, timeout=10.0, seed=1, checkpoint=None):
     `make grade` at that checkpoint judges it: first in its batch (the suites before it in
     the grader's batch run first, in the same boot), then, unless it passed there or ran first
     in that boot, alone."""
-    cases = {c.id: c for c in manifest.load()}
+    cases = kernel_cases()
     kernel = grading.KernelUnderTest(kernel_dir, seed, timeout,
                                      batches=checkpoint and grader_batches(cases.values(), checkpoint, names))
     boxes = blackbox_tests()

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .paths import BUILD, KTESTS, LABS, ROOT, SOLUTIONS
+from .qemu import with_malloc_tunables
 
 
 class BuildError(Exception):
@@ -40,8 +41,9 @@ def locked(path):
 def ccache_env():
     """The environment for builds through ccache: its cache under build/ (unless CCACHE_DIR
     says otherwise), and paths inside the repository hashed as relative ones, wherever the
-    repository is (see the Makefile's CCACHE_IGNOREOPTIONS)."""
-    env = dict(os.environ)
+    repository is (see the Makefile's CCACHE_IGNOREOPTIONS); and malloc's tunables for programs
+    started many times (qemu.MALLOC_TUNABLES): the tests link hundreds of kernels."""
+    env = with_malloc_tunables(os.environ)
     env.setdefault("CCACHE_DIR", str(BUILD / "ccache"))
     env["CCACHE_BASEDIR"] = str(ROOT)
     env["CCACHE_IGNOREOPTIONS"] = "-fmacro-prefix-map=* -fdebug-prefix-map=*"  # as the Makefile says

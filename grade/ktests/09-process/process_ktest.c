@@ -4,6 +4,7 @@
  */
 #include <string.h>
 #include "heap.h"
+#include "irq.h"
 #include "kprintf.h"
 #include "proc_fixture.h"
 
@@ -65,7 +66,9 @@ static char pressure_problem[KTRY_MSG_MAX];
 static int pressure_failures;
 
 /* System call 56 of forktest pressure: fork with 0, 1, 2, ... frames left until it works;
- * each fork that fails must say -ENOMEM and keep nothing. */
+ * each fork that fails must say -ENOMEM and keep nothing. Interrupts stay off from the hog to
+ * the unhog: a timer tick there could run the child of the fork that worked while no frame is
+ * free, and its first write to a shared page would fault for want of a frame to copy it. */
 static long fork_under_pressure(struct syscall_frame *f)
 {
 	struct process *pr = proc_current();
@@ -74,9 +77,11 @@ static long fork_under_pressure(struct syscall_frame *f)
 		uint64_t frames = proc_frames_now();
 		size_t procs = proc_count(), programs = program_count();
 
+		unsigned long flags = irq_save();
 		frames_hog(k);
 		int r = proc_fork(pr, f);
 		frames_unhog();
+		irq_restore(flags);
 		if (r > 0)
 			return r;
 		if (r != -ENOMEM) {

@@ -295,7 +295,7 @@ clean:
 
 .PHONY: format
 format:
-	clang-format -i $$(find kernel solutions grade/ktests grade/selftest/ktests tools user -name '*.[ch]')
+	clang-format -i $$(find kernel solutions grade/harness grade/ktests grade/selftest/ktests tools user -name '*.[ch]')
 	@$(PYTHON) tools/mklab.py
 
 # --- benchmarks -------------------------------------------------------------------------------

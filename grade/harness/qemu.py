@@ -13,13 +13,12 @@ import shlex
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import attest, symbols
+from . import attest, symbols, zygote
 from .paths import env, rel
 
 QEMU = "qemu-system-x86_64"
@@ -524,8 +523,7 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=No
 
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True, env=qemu_env())
+        proc = zygote.popen(cmd, qemu_env())
     except OSError as e:
         shutil.rmtree(qmp_dir, ignore_errors=True)
         run.end, run.stderr = "no-qemu", f"{QEMU}: {e.strerror}"

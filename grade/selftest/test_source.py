@@ -36,7 +36,7 @@ def test_every_starter_has_todos():
 
 
 def _c_sources():
-    dirs = ["kernel", "solutions", "grade/ktests", "grade/selftest/ktests", "tools", "user"]
+    dirs = ["kernel", "solutions", "grade/harness", "grade/ktests", "grade/selftest/ktests", "tools", "user"]
     return sorted(str(p.relative_to(ROOT)) for d in dirs for p in (ROOT / d).rglob("*.[ch]"))
 
 

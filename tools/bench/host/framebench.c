@@ -44,7 +44,9 @@ bool measure_callgrind;
 static char *ram;
 static void *frame[FRAMES];
 
-/* The "RAM": aligned to its own size, as a buddy allocator likes it, and touched once now. */
+/* The "RAM": aligned to its own size, as a buddy allocator likes it, and touched once now.
+ * In 2 MiB pages where the host gives them (MADV_HUGEPAGE; a hint, ignored elsewhere): 128
+ * page faults instead of 65,536, which took most of a run's time on a virtual machine. */
 static void ram_map(void)
 {
 	size_t len = FRAMES * FRAME_BYTES;
@@ -54,6 +56,7 @@ static void ram_map(void)
 	if (p == MAP_FAILED)
 		measure_die("cannot map the frames");
 	ram = (char *)(((uintptr_t)p + len - 1) & ~(uintptr_t)(len - 1));
+	madvise(ram, len, MADV_HUGEPAGE);
 	memset(ram, 0, len); /* no page faults inside the measurements */
 }
 

@@ -56,6 +56,8 @@ typedef int (*start_main_fn)(main_fn, int, char **, void (*)(void), void (*)(voi
 static main_fn qemu_main;
 static int zygote_fd = -1;
 static pid_t harness_pid, zygote_pid;
+static char *title; /* where the zygote's arguments lie, and their length: show_arguments */
+static size_t title_len;
 
 /* Receive one request into buf; the fds it carried into fds[3]. Returns its length, 0 when the
  * harness has closed its end, -1 on a malformed request. */
@@ -99,6 +101,27 @@ static void reply(int value)
 		;
 }
 
+/* What ps shows of a child: its own arguments, written over the zygote's (the command line
+ * /proc shows is the memory the zygote's arguments were given in, with room to spare), as
+ * much of them as fits. */
+static void show_arguments(char *const *args)
+{
+	size_t at = 0, room = title_len - 1; /* the last byte stays a NUL */
+
+	if (!title)
+		return;
+	memset(title, '\0', title_len);
+	for (; *args && at < room; args++) {
+		if (at > 0)
+			title[at++] = ' ';
+		size_t n = strlen(*args);
+		if (n > room - at)
+			n = room - at;
+		memcpy(title + at, *args, n);
+		at += n;
+	}
+}
+
 /* In the child: become what `qemu args...` started in cwd would have been, and run it. */
 static int run_qemu(char *qemu, char *request, ssize_t len, const int fds[3])
 {
@@ -117,6 +140,7 @@ static int run_qemu(char *qemu, char *request, ssize_t len, const int fds[3])
 		envp[envc++] = p;
 	envp[envc] = NULL;
 	environ = envp;
+	show_arguments(argv + 1);
 
 	close(zygote_fd);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -203,6 +227,10 @@ int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), v
 		unsetenv(ZYGOTE_FD_VAR);
 		unsetenv(ZYGOTE_PARENT_VAR);
 		unsetenv("LD_PRELOAD");
+		if (argc > 1) { /* the arguments lie one after the other */
+			title = argv[1];
+			title_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) + 1 - title);
+		}
 	}
 	return real(main, argc, argv, init, fini, rtld_fini, stack_end);
 }

@@ -27,6 +27,7 @@ from .paths import BUILD, env
 SOURCE = Path(__file__).with_name("qemu_zygote.c")
 _INT = struct.Struct("i")
 REPLY_TIMEOUT = 30.0  # seconds for a fork's pid: a zygote that takes longer is given up
+TITLE = 2000  # bytes of a child's command line that ps can show
 
 
 def library():
@@ -90,9 +91,11 @@ class Zygote:
         self.qemu, self.environ, self.dead, self.busy = qemu, environ, False, threading.Lock()
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # `--version`: should the library not take over, QEMU prints its version and exits
-        # (the first request then finds the socket closed), rather than start a machine.
+        # (the first request then finds the socket closed), rather than start a machine. The
+        # last argument, padded, is where a child writes its own arguments, for ps to show.
         self.proc = subprocess.Popen(
-            [qemu, "--version"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            [qemu, "--version", "(zygote: grade/harness/zygote.py)".ljust(TITLE)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
             env={**environ, "LD_PRELOAD": str(lib), "TEACHOS_ZYGOTE_FD": str(theirs.fileno()),
                  "TEACHOS_ZYGOTE_PARENT": str(os.getpid())})

@@ -89,6 +89,10 @@ def test_the_library_leaves_other_programs_alone():
     p = subprocess.run(["env"], capture_output=True, text=True, timeout=10,
                        env={"PATH": os.environ["PATH"], "LD_PRELOAD": str(lib), "TEACHOS_ZYGOTE_FD": "99"})
     assert p.returncode == 0 and "TEACHOS_ZYGOTE_FD=99" in p.stdout, p.stdout + p.stderr
+    # QEMU started as a zygote is, should the library not take over: it prints its version.
+    p = subprocess.run(["qemu-system-x86_64", "--version", "(zygote)".ljust(zygote.TITLE)],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert p.returncode == 0 and "QEMU emulator version" in p.stdout, p.stdout + p.stderr
 
 
 def gone(pid):
@@ -98,6 +102,18 @@ def gone(pid):
             return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except OSError:
         return True
+
+
+def shows(pid, words, seconds=20):
+    """True once the command line ps shows for pid holds words (a forked child writes its
+    own soon after the fork)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if words in f.read():
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def wait_until_gone(pids, seconds=20):
@@ -133,6 +149,7 @@ def test_the_zygote_goes_with_its_process(selftest_kernel, how):
         if how == "hang":  # killed in the middle of a boot: its QEMU goes too
             pids.append(int(p.stdout.readline()))
             assert not gone(pids[1])
+            assert shows(pids[1], b"misbehave=spin"), "ps does not show the child's own arguments"
             p.kill()
         assert p.wait(timeout=60) == (0 if how == "exit" else -9)
     finally:

@@ -68,7 +68,7 @@ SRCS := $(wildcard kernel/*.c kernel/*.S kernel/libc/*.c) \
 	$(foreach d,$(LAYER_DIRS),$(sort $(wildcard $(d)/*.c $(d)/*.S))) \
 	$(foreach d,$(LAYERS),$(sort $(wildcard $(d)/*.c $(d)/*.S))) \
 	$(foreach d,$(TESTS),$(sort $(wildcard $(d)/*.c))) \
-	$(EXTRA_SRCS)
+	$(EXTRA_SRCS) $(OUT)/build_info.c
 
 # Debug information names files relative to the tree (./kernel/main.c), wherever the tree is:
 # an object the compiler cache made for one copy of the course (a grading's, say) is then as
@@ -98,8 +98,9 @@ LDFLAGS += $(if $(KERNEL_LAYOUT_SEED),--defsym=KERNEL_LAYOUT_SEED=$(KERNEL_LAYOU
 LAYER_OBJS :=
 include $(wildcard $(addsuffix /layer.mk,$(LAYER_DIRS)))
 
-# One object per source; sources outside the tree (a mutated copy, say) get flattened names.
-objname = $(OUT)/obj/$(subst /,_,$(patsubst /%,%,$(1))).o
+# One object per source; sources outside the tree (a mutated copy, say) get flattened names,
+# and build_info.c, written into the build directory, its own.
+objname = $(OUT)/obj/$(subst /,_,$(patsubst /%,%,$(patsubst $(OUT)/%,%,$(1)))).o
 OBJS := $(foreach s,$(SRCS),$(call objname,$(s)))
 
 .PHONY: all
@@ -113,24 +114,22 @@ layer_num = $(patsubst 0%,%,$(firstword $(subst -, ,$(notdir $(1)))))
 SOL_NUMS := $(foreach d,$(LAYERS),$(if $(filter solutions,$(notdir $(patsubst %/,%,$(dir $(d))))),$(call layer_num,$(d))))
 SOL_ARG := $(if $(SOL_NUMS),$(if $(filter $(words $(SOL_NUMS)),$(words $(LAYERS))),all,$(subst $(space),$(comma),$(strip $(SOL_NUMS)))))
 GRADE_COMMAND := make grade LAB=$(CHECKPOINT)$(if $(SOL_ARG), SOLUTIONS=$(SOL_ARG))$(if $(filter-out gcc,$(notdir $(lastword $(CC)))), CC=$(notdir $(lastword $(CC))))
+# Written into build_info.c (declared in kernel/layer.h), compiled with the kernel: the one
+# source that differs between two builds of a checkpoint. Every other file's command line is
+# the same in every kernel of a checkpoint, so the compiler cache (where the project's tests
+# use one) finds its object from the command line and the headers alone, without running the
+# preprocessor first; and main.c, which prints these, is compiled once per checkpoint, not
+# once per mix of labs and solutions.
 define BUILD_INFO
-#pragma once
-#define CHECKPOINT_NAME "$(CHECKPOINT_NAME)"
-#define BUILD_LAYERS "$(BUILD_LAYERS)"
-#define GRADE_COMMAND "$(GRADE_COMMAND)"
+/* Written by kernel/build.mk for this build: what the kernel is made of (kernel/layer.h). */
+const char build_checkpoint_name[] = "$(CHECKPOINT_NAME)";
+const char build_layers[] = "$(BUILD_LAYERS)";
+const char build_grade_command[] = "$(GRADE_COMMAND)";
 endef
-$(call write_if_changed,$(OUT)/build_info.h,$(BUILD_INFO))
+$(call write_if_changed,$(OUT)/build_info.c,$(BUILD_INFO))
 
 # The exact flags, so that changing CC or KCFLAGS rebuilds everything.
 $(call write_if_changed,$(OUT)/flags,$(CC) $(CFLAGS) $(SRCS))
-
-# Only these read build_info.h, and only they are compiled with -I$(OUT): every other file's
-# command line is the same in every kernel of a checkpoint, so the compiler cache (where the
-# project's tests use one) finds its object from the command line and the headers alone,
-# without running the preprocessor first.
-BUILD_INFO_USERS := kernel/main.c kernel/layer.c
-$(foreach s,$(BUILD_INFO_USERS),$(call objname,$(s))): CFLAGS += -I$(OUT)
-$(foreach s,$(BUILD_INFO_USERS),$(call objname,$(s))): $(OUT)/build_info.h
 
 # Each object: its line of compile_commands.json (written by make), then the compiler, started
 # directly (a kernel has over a hundred objects: no shell for each).

@@ -3,7 +3,6 @@
  * The linker collects every LAYER(...) declaration between __start_layers and __stop_layers,
  * in link order; the few there are (one per checkpoint) are walked by number here.
  */
-#include "build_info.h"
 #include "kprintf.h"
 #include "layer.h"
 
@@ -66,7 +65,8 @@ void layers_tour(void)
 		kprintf("\n== %s: %s ==\n", l->name, l->title);
 		l->tour();
 	}
-	kprintf("\nThe tour of checkpoint %s is over. Try `%s`.\n", CHECKPOINT_NAME, GRADE_COMMAND);
+	kprintf("\nThe tour of checkpoint %s is over. Try `%s`.\n", build_checkpoint_name,
+		build_grade_command);
 }
 
 void lab_step_skipped(const char *what, const struct ktry_result *res, char *why, size_t size)

@@ -48,6 +48,14 @@ void layers_init(void);
 /* The tour: each layer's part, in number order, then the closing line. */
 void layers_tour(void);
 
+/*
+ * What this kernel is made of, for its banner and the tour's closing line: its checkpoint
+ * ("09-process"), its layers and where each came from ("01-boot:solutions ..."), and the
+ * command that grades this same build. kernel/build.mk writes them into the build directory's
+ * build_info.c, the one file that differs between two builds of a checkpoint.
+ */
+extern const char build_checkpoint_name[], build_layers[], build_grade_command[];
+
 /* True if this kernel has layer `number` (checkpoint N has 1..N). */
 bool layer_present(int number);
 

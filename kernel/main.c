@@ -10,7 +10,6 @@
  * kernel, so the tests of the layers below it still run.
  */
 #include "boot.h"
-#include "build_info.h"
 #include "cmdline.h"
 #include "gdt.h"
 #include "kprintf.h"
@@ -54,7 +53,7 @@ void kernel_main(uint32_t mb_magic, uint64_t mbi_phys)
 {
 	record_boot_cpu_state();
 	serial_init();
-	kprintf("\nteachos: checkpoint %s (%s)\n", CHECKPOINT_NAME, BUILD_LAYERS);
+	kprintf("\nteachos: checkpoint %s (%s)\n", build_checkpoint_name, build_layers);
 	read_command_line(mb_magic, mbi_phys);
 	gdt_init();
 	layers_init();

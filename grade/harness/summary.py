@@ -48,12 +48,12 @@ def load_steps(path=STEPS_FILE):
 
 def layers_of(kernel_dir):
     """{lab: where its code came from ("solutions", "labs", or another directory)}, as the
-    kernel's build recorded it (build_info.h); {} if unknown."""
+    kernel's build recorded it (build_info.c, written by kernel/build.mk); {} if unknown."""
     try:
-        text = (Path(kernel_dir) / "build_info.h").read_text()
+        text = (Path(kernel_dir) / "build_info.c").read_text()
     except (OSError, TypeError):
         return {}
-    m = re.search(r'#define BUILD_LAYERS "([^"]*)"', text)
+    m = re.search(r'build_layers\[\] = "([^"]*)"', text)
     return dict(_LAYER.findall(m.group(1))) if m else {}
 
 

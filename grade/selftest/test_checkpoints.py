@@ -11,7 +11,7 @@ import secrets
 import pytest
 
 from conftest import grade, require_solutions, require_starters
-from harness import build
+from harness import build, summary
 
 LABS = build.lab_dirs()
 
@@ -48,6 +48,9 @@ def test_starter_fails_exactly_its_own_lab(lab, labs):
     require_solutions(*labs[:labs.index(lab)])
     n = int(lab[:2])
     out = build.kernel(f"check-{lab}-starter", n, build.checkpoint_layers(labs, lab, starter=lab))
+    # What the build says it is made of (build_info.c), which the grade's advice reads.
+    made_of = {l: "labs" if l == lab else "solutions" for l in labs[:labs.index(lab) + 1]}
+    assert summary.layers_of(out) == made_of, (out / "build_info.c").read_text()
     r = grade(out, n)
     # Without lab 01's boot code nothing runs, not even the shared kernel's own tests.
     own = [t for t in r["tests"] if t["lab"] == lab or (n == 1 and t["lab"] == "00-kernel")]

@@ -29,7 +29,7 @@ MODES = ["bwrap", "fallback"]
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A course copy as grading makes one (kernel/, the tests' headers, a lab folder, a build
-    directory with its generated header), a file outside it holding a canary, and the flags
+    directory with a header generated in it), a file outside it holding a canary, and the flags
     kernel/build.mk compiles with."""
     base = tmp_path_factory.mktemp("sandbox")
     root = base / "course"
@@ -39,7 +39,7 @@ def course(tmp_path_factory):
     (root / "solutions" / "01-boot").mkdir(parents=True)
     out = root / "build" / "01-boot-l-cc"
     (out / "obj").mkdir(parents=True)
-    (out / "build_info.h").write_text('#pragma once\n#define CHECKPOINT_NAME "01-boot"\n')
+    (out / "generated.h").write_text('#pragma once\n#define CHECKPOINT_NAME "01-boot"\n')
     (out / "obj" / "hidden_secret_ktest.c.o").write_text("an object of a hidden test\n")
     token = secrets.token_hex(8)
     outside = base / "outside" / "secret.txt"
@@ -107,7 +107,7 @@ def test_a_file_outside_the_course_is_not_read(course, modes, mode, name, text, 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_course_is_there_and_errors_are_shown(course, modes, mode, tmp_path):
     status, printed, notes, obj = compile_lab(
-        course, mode, "fine.c", '#include "kprintf.h"\n#include "build_info.h"\n'
+        course, mode, "fine.c", '#include "kprintf.h"\n#include "generated.h"\n'
         '__asm__(".section .rodata\\n.incbin \\"kernel/attest.c\\"\\n.previous");\n'
         'void f(void) { kprintf("%s\\n", CHECKPOINT_NAME); }\n', tmp_path)
     assert status == 0 and obj.is_file() and obj.with_suffix(".d").is_file(), printed

@@ -66,9 +66,9 @@ def test_addresses_in_failures_print_in_hex(selftest_kernel):
 
 
 def test_an_endless_loop_is_a_timeout_pinned_to_the_test(selftest_kernel):
-    v = verdicts(selftest_kernel, "spin", timeout=2)
+    v = verdicts(selftest_kernel, "spin", timeout=1)
     assert v["first"] is None
-    assert "timed out after 2 s" in v["second"] and "during this test" in v["second"]
+    assert "timed out after 1 s" in v["second"] and "during this test" in v["second"]
     # Where it was stopped, from QEMU's monitor: the loop in the test, interrupts off.
     assert "When it was stopped the CPU was at rip 0x" in v["second"]
     assert "ktest_fn_selftest_second (grade/selftest/ktests/selftest_ktest.c:" in v["second"]
@@ -86,18 +86,18 @@ def test_a_halt_with_nothing_to_wake_it_ends_at_once(selftest_kernel):
 
 def test_a_busy_machine_does_not_shorten_a_timeout(selftest_kernel):
     # QEMU's running time is what counts: a boot that waits for the CPU gets its time back.
-    # Two spinning processes per CPU make QEMU wait; the loop still gets its 2 s of running.
+    # Two spinning processes per CPU make QEMU wait; the loop still gets its 1 s of running.
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
                 for _ in range(2 * (os.cpu_count() or 1))]
     try:
         run = qemu.boot(selftest_kernel, "busy-spin", append="ktest=selftest misbehave=spin",
-                        timeout=2)
+                        timeout=1)
     finally:
         for p in spinners:
             p.kill()
             p.wait()
     assert run.end == "timeout"
-    assert run.ran >= 2 and run.wall > run.ran, (run.wall, run.ran)
+    assert run.ran >= 1 and run.wall > run.ran, (run.wall, run.ran)
     assert "ktest_fn_selftest_second" in run.describe()
 
 
@@ -210,17 +210,17 @@ def test_a_suite_that_fails_only_in_its_batch_is_judged_alone(selftest_kernel):
 
 
 def test_a_hang_in_a_batch_is_judged_on_the_suites_own_boot(selftest_kernel):
-    k, v = batched(selftest_kernel, "spin", timeout=2, first="selftest_next")
+    k, v = batched(selftest_kernel, "spin", timeout=1, first="selftest_next")
     assert v["selftest.first"] is None
-    assert "timed out after 2 s" in v["selftest.second"] and "during this test" in v["selftest.second"]
+    assert "timed out after 1 s" in v["selftest.second"] and "during this test" in v["selftest.second"]
     assert "suite-selftest-spin-selftest_next.serial.log" in v["selftest.second"]
     assert v["selftest_next.only"] is None
     assert k.suite("selftest_next")[0].name == "batch-selftest-spin-selftest_next"
 
 
 def test_a_hang_in_the_first_suite_costs_the_next_suite_a_boot_of_its_own(selftest_kernel):
-    k, v = batched(selftest_kernel, "spin", timeout=2, first="selftest")
-    assert "timed out after 2 s" in v["selftest.second"] and "during this test" in v["selftest.second"]
+    k, v = batched(selftest_kernel, "spin", timeout=1, first="selftest")
+    assert "timed out after 1 s" in v["selftest.second"] and "during this test" in v["selftest.second"]
     assert "batch-selftest-spin-selftest.serial.log" in v["selftest.second"]
     assert v["selftest_next.only"] is None
     assert k.suite("selftest_next")[0].name == "suite-selftest_next-spin-selftest"  # the batch never got there

@@ -291,8 +291,10 @@ def test_autograder_contract(tmp_path, labs):
     assert (source / "hidden" / "ktests" / FIRST / "secret_ktest.c").is_file()
 
     submissions.correct(root / "submission")
+    # Graded one boot at a time (JOBS=1, no xdist): the hidden black-box test must count there
+    # too, not only when xdist's controller collects the results.
     p = subprocess.run([str(source / "run_autograder")], cwd=root, capture_output=True, text=True,
-                       env={**os.environ, "AUTOGRADER_ROOT": str(root)}, timeout=600)
+                       env={**os.environ, "AUTOGRADER_ROOT": str(root), "JOBS": "1"}, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     data = json.loads((root / "results" / "results.json").read_text())
     assert gradescope.problems(data) == [], gradescope.problems(data)

@@ -204,7 +204,7 @@ GRADE_RERUN =
 .PHONY: grade
 grade: GRADE_RERUN = --rerun "make grade $(strip $(RUN_VARS))"
 grade: kernel
-	@tools/need qemu grade && echo "grading checkpoint $(LAB_DIR) on $(JOBS) cores ..." && \
+	@tools/need qemu grade && echo "grading checkpoint $(LAB_DIR) on $(JOBS) core$(if $(filter-out 1,$(JOBS)),s) ..." && \
 	$(GRADE_PYTEST)
 
 # `make test TESTS=grade/selftest/test_harness.py` or TESTS="grade/selftest -k mutant": some tests,

@@ -27,6 +27,12 @@ RELEASE = (ROOT / ".release").is_file()
 # them: its MAKEFLAGS would hand TESTS=... on to the `make test` of a students' copy.
 for _var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
     os.environ.pop(_var, None)
+# And the gradings they start (make grade, the instructor tools) boot one kernel at a time:
+# JOBS=1, which make and the tools read from the environment. The selftests keep every core
+# busy already, a test per core; a grading's own parallel workers would only add two pytest
+# processes to each (about a CPU-second, twice the Python of a grading of lab 01). A test of
+# parallel grading says JOBS itself.
+os.environ["JOBS"] = "1"
 
 
 def require_solutions(*labs):

@@ -93,11 +93,13 @@ def test_grade_exit_status_follows_the_result(labs):
     require_solutions(labs[0])
     runs = ROOT / "build" / f"{labs[0]}-s" / "runs"
     shutil.rmtree(runs, ignore_errors=True)  # only this run's logs
-    good = make("grade", "LAB=1", "SOLUTIONS=1")
+    # In parallel, as on a student's machine (the selftests' own gradings boot one at a time).
+    good = make("grade", "LAB=1", "SOLUTIONS=1", "JOBS=2")
     assert good.returncode == 0, good.stdout[-3000:]
     assert "total" in good.stdout and "points" in good.stdout
-    # One seed for the whole run, drawn once: every boot used the one the grade prints, and
-    # the command it gives to replay it repeats LAB and SOLUTIONS.
+    assert "on 2 cores" in good.stdout
+    # One seed for the whole run, drawn once: every boot, in either worker, used the one the
+    # grade prints, and the command it gives to replay it repeats LAB and SOLUTIONS.
     m = re.search(r"^seed (\d+) \(`make grade LAB=1 SOLUTIONS=1 SEED=\1` replays this run\)",
                   good.stdout, re.MULTILINE)
     assert m, good.stdout[-800:]

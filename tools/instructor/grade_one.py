@@ -291,6 +291,12 @@ def positive_int(spec):
     return int(spec)
 
 
+def default_jobs():
+    """JOBS from the environment, as make reads it there, or else the number of cores."""
+    spec = os.environ.get("JOBS", "")
+    return int(spec) if spec.isdigit() and int(spec) >= 1 else os.cpu_count() or 1
+
+
 def arguments(description):
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--lab", help="the checkpoint to grade, as make's LAB= (default: the last)")
@@ -300,7 +306,8 @@ def arguments(description):
                     choices=course.VISIBILITIES)
     ap.add_argument("--boot-timeout", type=float, help="seconds per QEMU boot (default 10)")
     ap.add_argument("--out", type=Path, help="where the results go")
-    ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, help="parallel boots")
+    ap.add_argument("--jobs", type=positive_int, default=default_jobs(),
+                    help="parallel boots (default: JOBS from the environment, or the number of cores)")
     ap.add_argument("--keep", action="store_true", help="keep the pristine copy (to debug)")
     return ap
 

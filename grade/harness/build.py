@@ -38,15 +38,23 @@ def locked(path):
         yield
 
 
-def ccache_env():
+def ccache_env(alone=False):
     """The environment for builds through ccache: its cache under build/ (unless CCACHE_DIR
     says otherwise), and paths inside the repository hashed as relative ones, wherever the
     repository is (see the Makefile's CCACHE_IGNOREOPTIONS); and malloc's tunables for programs
-    started many times (qemu.MALLOC_TUNABLES): the tests link hundreds of kernels."""
+    started many times (qemu.MALLOC_TUNABLES): the tests link hundreds of kernels.
+
+    alone: the compilations share no object with another kernel's (a planted bug's file,
+    every file of the clang kernel). On a miss, ccache would run the preprocessor only to look
+    for the same text compiled under other flags, which it cannot find: its depend mode skips
+    that and takes the headers from the compiler's -MMD list instead (a cold `make test` runs
+    the preprocessor some 400 times less; clang's costs as much as a small compilation)."""
     env = with_malloc_tunables(os.environ)
     env.setdefault("CCACHE_DIR", str(BUILD / "ccache"))
     env["CCACHE_BASEDIR"] = str(ROOT)
     env["CCACHE_IGNOREOPTIONS"] = "-fmacro-prefix-map=* -fdebug-prefix-map=*"  # as the Makefile says
+    if alone:
+        env["CCACHE_DEPEND"] = "1"
     for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # of a `make test` around us
         env.pop(var, None)
     return env
@@ -57,10 +65,10 @@ def compiler(cc):
     return f"ccache {cc}" if shutil.which("ccache") and shutil.which(cc) else cc
 
 
-def _make(args, lock):
+def _make(args, lock, alone=False):
     with locked(lock):
         p = subprocess.run(["make", "--no-print-directory", "-s", f"-j{os.cpu_count() or 2}", *args], cwd=ROOT,
-                           capture_output=True, text=True, env=ccache_env())
+                           capture_output=True, text=True, env=ccache_env(alone))
     if p.returncode != 0:
         raise BuildError((p.stdout + p.stderr).strip())
     return p
@@ -80,7 +88,7 @@ def kernel(name, checkpoint, layers, tests=None, extra_srcs=(), cc="gcc", kcflag
            f"LAYERS={' '.join(layers)}", f"TESTS={' '.join(str(t) for t in tests)}",
            f"EXTRA_SRCS={' '.join(str(s) for s in extra_srcs)}", f"KCFLAGS={kcflags}",
            f"KERNEL_LAYOUT_SEED={'' if layout_seed is None else layout_seed}",
-           f"{out}/kernel.bin"], out)  # not the disassembly: no test reads it
+           f"{out}/kernel.bin"], out, alone=cc != "gcc")  # not the disassembly: no test reads it
     return out
 
 
@@ -104,8 +112,9 @@ def variant(base, name, replace):
             obj = out / "obj" / (Path(new).name + ".o")
             c, o = args.index("-c") + 1, args.index("-o") + 1
             swap[args[o]] = str(obj)
-            args = compiler(args[0]).split() + args[1:c] + [str(new)] + args[c + 1:o] + [str(obj)] + args[o + 1:]
-            _run(args)
+            args = (compiler(args[0]).split() + args[1:c] + [str(new)] + args[c + 1:o] + [str(obj)]
+                    + args[o + 1:] + ["-MMD", "-MF", f"{obj}.d"])  # the headers, for ccache_env(alone)
+            _run(args, alone=True)
         (out / "link.args").write_text("\n".join(swap.get(a, a) for a in link) + "\n")
         _run(["ld", f"@{out / 'link.args'}"])
         _run(["objcopy", "-O", "binary", str(out / "kernel.elf"), str(out / "kernel.bin")])
@@ -131,8 +140,8 @@ def _build_commands(base):
         return _commands[base][1:]
 
 
-def _run(args):
-    p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=ccache_env())
+def _run(args, alone=False):
+    p = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=ccache_env(alone))
     if p.returncode != 0:
         raise BuildError((p.stdout + p.stderr).strip())
 

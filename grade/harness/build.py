@@ -92,13 +92,15 @@ def kernel(name, checkpoint, layers, tests=None, extra_srcs=(), cc="gcc", kcflag
     return out
 
 
-def variant(base, name, replace):
+def variant(base, name, replace, layout_seed=None):
     """A kernel like the one built in base (a directory kernel() built) with some of its
     source files replaced, in build/<name>: replace maps a source as base was built from it
     to the file that takes its place. Each replacement is compiled with the arguments base's
     source was compiled with, and the kernel linked with base's own link arguments (build.mk
     keeps them in link.args), the replaced objects swapped: no make, whose reading of build.mk
-    costs more than the one compilation a planted bug needs."""
+    costs more than the one compilation a planted bug needs. layout_seed: linked at the layout
+    drawn from it, as kernel(layout_seed=...) links (None: base's layout); with nothing
+    replaced, that is base's kernel at another layout, for the price of one link."""
     base, out = Path(base), BUILD / name
     (out / "obj").mkdir(parents=True, exist_ok=True)
     commands, link = _build_commands(base)
@@ -115,10 +117,18 @@ def variant(base, name, replace):
             args = (compiler(args[0]).split() + args[1:c] + [str(new)] + args[c + 1:o] + [str(obj)]
                     + args[o + 1:] + ["-MMD", "-MF", f"{obj}.d"])  # the headers, for ccache_env(alone)
             _run(args, alone=True)
-        (out / "link.args").write_text("\n".join(swap.get(a, a) for a in link) + "\n")
+        link = [swap.get(a, a) for a in link if not a.startswith(f"--defsym={LAYOUT_SEED}=")]
+        if layout_seed is not None:
+            link.insert(0, f"--defsym={LAYOUT_SEED}={int(layout_seed)}")
+        (out / "link.args").write_text("\n".join(link) + "\n")
         _run(["ld", f"@{out / 'link.args'}"])
         _run(["objcopy", "-O", "binary", str(out / "kernel.elf"), str(out / "kernel.bin")])
+        # What the grade reads of a build besides the kernel: what it is made of.
+        shutil.copyfile(base / "build_info.c", out / "build_info.c")
     return out
+
+
+LAYOUT_SEED = "KERNEL_LAYOUT_SEED"  # the linker's symbol kernel/kernel.ld draws a layout from
 
 
 _commands = {}

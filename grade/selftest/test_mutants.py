@@ -11,8 +11,9 @@ must catch. They are listed per lab in grade/selftest/mutants/NN-name.toml:
                                                 # message must hold, so that it names the bug
 
 Each mutant is the checkpoint of its lab on the solutions with that one change. The
-checkpoint on the solutions is built once (build/mutants/base-NN-name/); a mutant is that
-kernel with the one file compiled again from the mutated text, which has a place of its own
+checkpoint on the solutions is built once, in the directory test_checkpoints.py and the
+handouts' runs build it in too (build/check-NN-name-solutions/); a mutant is that kernel with
+the one file compiled again from the mutated text, which has a place of its own
 (build/mutants/src/...), so that the compiler cache knows it from the last run whichever test
 worker builds it, and linked again (build.variant). Only the suites and black-box tests named
 in caught_by are run, with the grader's own verdicts (conftest.judge): a kernel test is judged
@@ -55,7 +56,7 @@ _bases = {}  # lab -> the checkpoint on the solutions, built by this test proces
 
 def base_kernel(labs, lab):
     if lab not in _bases:
-        _bases[lab] = build.kernel(f"mutants/base-{lab}", int(lab[:2]), build.checkpoint_layers(labs, lab))
+        _bases[lab] = build.kernel(f"check-{lab}-solutions", int(lab[:2]), build.checkpoint_layers(labs, lab))
     return _bases[lab]
 
 

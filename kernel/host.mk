@@ -8,6 +8,9 @@
 # Writes $(OUT)/tests; run it with ktest=... arguments like the kernel's command line.
 
 OUT ?= $(error OUT is not set)
+# One spelling of every target, as in kernel/build.mk (the .d files name objects as built).
+override OUT := $(abspath $(OUT))
+.DEFAULT_GOAL := $(OUT)/tests
 CHECKPOINT ?= 0
 LAYERS ?=
 TESTS ?=
@@ -25,16 +28,32 @@ CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=a
 	-fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
 	-DKTEST_HOST -DCHECKPOINT=$(CHECKPOINT) -Ikernel -Igrade/ktests/include $(HOSTCFLAGS)
 
-# FORCE runs the recipe every time, so that a change of compiler or flags (the .flags file)
-# rebuilds too; otherwise it rebuilds when a source or header is newer ($$? without FORCE).
-$(OUT)/tests: $(SRCS) $(wildcard kernel/*.h kernel/host/*.h grade/ktests/include/*.h) \
-		$(foreach d,$(LAYERS) $(TESTS),$(wildcard $(d)/*.h)) FORCE
-	@mkdir -p $(@D)
-	@echo "$(CC) $(CFLAGS) $(SRCS)" > $@.flags.tmp
-	@if ! cmp -s $@.flags.tmp $@.flags || [ ! -e $@ ] || [ -n "$(filter-out FORCE,$?)" ]; then \
-		echo "  HOSTCC  $@"; \
-		$(CC) $(CFLAGS) -o $@ $(SRCS) && mv $@.flags.tmp $@.flags; \
-	else rm -f $@.flags.tmp; fi
+# One object per source, so that a change recompiles only the files it touches (the headers
+# each includes come from the compiler's .d files), and a compiler cache, where CC has one
+# (the project's tests pass CC="ccache gcc"), compiles a file shared by several host programs
+# once. Sources outside the tree get flattened names, as in kernel/build.mk.
+objname = $(OUT)/obj/$(subst /,_,$(patsubst /%,%,$(1))).o
+OBJS := $(foreach s,$(SRCS),$(call objname,$(s)))
+
+# The compiler, its flags and the sources, rewritten only when they change: every object
+# depends on it, so that another CC or HOSTCFLAGS rebuilds everything.
+$(OUT)/flags: FORCE
+	@mkdir -p $(@D)/obj
+	@echo "$(CC) $(CFLAGS) $(SRCS)" > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+define host_compile
+$(call objname,$(1)): $(1) $(OUT)/flags
+	@echo "  HOSTCC  $(1)"
+	@$(CC) $(CFLAGS) -MMD -MP -c $(1) -o $$@
+endef
+$(foreach s,$(SRCS),$(eval $(call host_compile,$(s))))
+
+$(OUT)/tests: $(OBJS)
+	@echo "  HOSTLD  $(patsubst $(CURDIR)/%,%,$@)"
+	@$(CC) $(CFLAGS) -o $@ $(OBJS)
 
 .PHONY: FORCE
 FORCE:
+
+-include $(OBJS:.o=.d)

@@ -219,7 +219,7 @@ TESTS ?=
 test:
 	@tools/need build qemu grade test site
 	@$(if $(TESTS)$(wildcard $(CCACHE_DIR)/.),,echo "The compiler cache ($(patsubst $(CURDIR)/%,%,$(CCACHE_DIR))) is empty: \
-	this first run compiles every kernel once, and takes a few minutes longer than the next.")
+	this first run compiles every kernel once, and takes longer than the next ones.")
 	@$(PYTHON) -m pytest $(or $(TESTS),grade/selftest) -n $(JOBS) -q -rfEs
 
 # --- the handouts as a web edition -----------------------------------------------------------

@@ -61,8 +61,12 @@ def ccache_env(alone=False):
 
 
 def compiler(cc):
-    """cc, through ccache when it is installed."""
-    return f"ccache {cc}" if shutil.which("ccache") and shutil.which(cc) else cc
+    """The command that compiles with cc: through ccache where it is installed and cc is a
+    compiler itself (gcc..., clang...), named as the Makefile names it (build.mk leaves a
+    plain `ccache` out of compile_commands.json); CCACHE= turns it off."""
+    ccache = os.environ.get("CCACHE", "ccache" if shutil.which("ccache") else "")
+    itself = Path(cc).name.startswith(("gcc", "clang")) and shutil.which(cc)
+    return f"{ccache} {cc}" if ccache and itself else cc
 
 
 def _make(args, lock, alone=False):

@@ -47,6 +47,7 @@ HOST = BENCH / "host"
 sys.path.insert(0, str(ROOT / "grade"))
 sys.path.insert(0, str(BENCH))
 
+from harness import build as hbuild  # noqa: E402
 from harness import qemu as hqemu  # noqa: E402
 from harness.paths import SOLUTIONS, rel  # noqa: E402
 import realtrace  # noqa: E402
@@ -173,9 +174,10 @@ def run(cmd, timeout=600, **kw):
                           stdin=subprocess.DEVNULL, **kw)
 
 
-def clean_env():
-    """The environment for a nested `make`: none of the outer make's variables."""
-    env = dict(os.environ)
+def clean_env(env=None):
+    """The environment for a nested `make` (env, or else this one): none of the outer make's
+    variables."""
+    env = dict(os.environ if env is None else env)
     for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "LAB", "SOLUTIONS", "MEM",
               "QEMUEXTRA", "SEED", "JUNIT", "RESULTS", "HIDDEN", "TEST"):
         env.pop(k, None)
@@ -216,12 +218,10 @@ class HostBuild:
         self.out = out / "host"
         self.cc = cc
         # Each source compiles through ccache where it is installed, with the cache the
-        # kernels use (the Makefile's CCACHE_DIR): the same file with the same flags is the same
-        # object, so a second run (or the smoke run of `make test`) compiles only what changed.
-        # Only a compiler itself (gcc..., clang...), as the Makefile has it; CCACHE= turns it off.
-        ccache = os.environ.get("CCACHE", shutil.which("ccache") or "")
-        self.compile = [ccache, cc] if ccache and Path(cc).name.startswith(("gcc", "clang")) else [cc]
-        self.env = {**os.environ, "CCACHE_DIR": os.environ.get("CCACHE_DIR") or str(ROOT / "build" / "ccache")}
+        # kernels use: the same file with the same flags is the same object, so a second run
+        # (or the smoke run of `make test`) compiles only what changed.
+        self.compile = hbuild.compiler(cc).split()
+        self.env = hbuild.ccache_env()
 
     def cflags(self, checkpoint):
         # HEAP_DEBUG=0: no poisoning of freed memory, as the reference allocators do none
@@ -622,10 +622,12 @@ def build_bench_kernel(lab, labs, cc):
     tests = ["grade/ktests/00-kernel"] + [f"grade/ktests/{l}" for l in upto
                                            if (ROOT / "grade/ktests" / l).is_dir()]
     cmd = ["make", "--no-print-directory", "-s", f"-j{os.cpu_count() or 2}", "-f", "kernel/build.mk",
-           f"OUT={out}", f"CC={cc}", f"CHECKPOINT={n}", f"CHECKPOINT_NAME={lab}",
+           f"OUT={out}", f"CC={hbuild.compiler(cc)}", f"CHECKPOINT={n}", f"CHECKPOINT_NAME={lab}",
            "LAYERS=" + " ".join(f"solutions/{l}" for l in upto), "TESTS=" + " ".join(tests),
            "EXTRA_SRCS=" + " ".join(str(p.relative_to(ROOT)) for p in GUEST_SOURCES)]
-    p = run(cmd, env=clean_env())
+    # Through the compiler cache, as the graded kernels are: the files this kernel shares with
+    # the graded kernel of its checkpoint are the same objects.
+    p = run(cmd, env=clean_env(hbuild.ccache_env()))
     if p.returncode != 0:
         errors = "\n".join(l for l in (p.stdout + p.stderr).splitlines()
                            if not re.match(r"^\s*(CC|LD)\s", l))

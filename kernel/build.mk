@@ -70,6 +70,19 @@ SRCS := $(wildcard kernel/*.c kernel/*.S kernel/libc/*.c) \
 	$(foreach d,$(TESTS),$(sort $(wildcard $(d)/*.c))) \
 	$(EXTRA_SRCS) $(OUT)/build_info.c
 
+# The include path: kernel/, every layer's folder and the tests' headers, the same for every
+# checkpoint. A file then has one command line in the kernels of all checkpoints, and the
+# compiler cache, where the project's tests use one, finds the object of a file compiled at
+# one checkpoint for the next from the command line and the headers alone. (Which layer's
+# headers a file may include is test_source.py's to check, not the include path's.) The one
+# exception: a layer header that the core asks for with __has_include (PROBED_HEADERS: heap.h
+# asks for layer 05's kmalloc_fast.h) must be found only from its layer's checkpoint on, so
+# its folder joins the path there.
+PROBED_HEADERS := kmalloc_fast.h
+PROBED_DIRS := $(patsubst %/,%,$(dir $(wildcard $(addprefix kernel/layers/*/,$(PROBED_HEADERS)))))
+INCLUDE_DIRS := kernel/libc kernel $(filter-out $(PROBED_DIRS),$(wildcard kernel/layers/*)) \
+	$(filter $(PROBED_DIRS),$(LAYER_DIRS)) grade/ktests/include
+
 # Debug information names files relative to the tree (./kernel/main.c), wherever the tree is:
 # an object the compiler cache made for one copy of the course (a grading's, say) is then as
 # good in another.
@@ -81,8 +94,7 @@ CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector -fno-pic -fno-pi
 	-fno-asynchronous-unwind-tables -fno-unwind-tables \
 	-Wall -Wextra -Werror -Wno-unused-parameter \
 	-nostdinc -isystem $(CC_INCLUDE) \
-	-Ikernel/libc -Ikernel $(addprefix -I,$(wildcard $(LAYER_DIRS))) -Igrade/ktests/include \
-	-DCHECKPOINT=$(CHECKPOINT) -fmacro-prefix-map=$(SRCROOT)/= $(DEBUG_PREFIX_MAP) \
+	$(addprefix -I,$(INCLUDE_DIRS)) -fmacro-prefix-map=$(SRCROOT)/= $(DEBUG_PREFIX_MAP) \
 	$(KCFLAGS)
 LDFLAGS := -n -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments
 
@@ -116,10 +128,10 @@ SOL_ARG := $(if $(SOL_NUMS),$(if $(filter $(words $(SOL_NUMS)),$(words $(LAYERS)
 GRADE_COMMAND := make grade LAB=$(CHECKPOINT)$(if $(SOL_ARG), SOLUTIONS=$(SOL_ARG))$(if $(filter-out gcc,$(notdir $(lastword $(CC)))), CC=$(notdir $(lastword $(CC))))
 # Written into build_info.c (declared in kernel/layer.h), compiled with the kernel: the one
 # source that differs between two builds of a checkpoint. Every other file's command line is
-# the same in every kernel of a checkpoint, so the compiler cache (where the project's tests
-# use one) finds its object from the command line and the headers alone, without running the
-# preprocessor first; and main.c, which prints these, is compiled once per checkpoint, not
-# once per mix of labs and solutions.
+# the same in every kernel (the include path above), so the compiler cache (where the
+# project's tests use one) finds its object from the command line and the headers alone,
+# without running the preprocessor first; and main.c, which prints these, is not compiled
+# again for each checkpoint and each mix of labs and solutions.
 define BUILD_INFO
 /* Written by kernel/build.mk for this build: what the kernel is made of (kernel/layer.h). */
 const char build_checkpoint_name[] = "$(CHECKPOINT_NAME)";
@@ -129,7 +141,7 @@ endef
 $(call write_if_changed,$(OUT)/build_info.c,$(BUILD_INFO))
 
 # The exact flags, so that changing CC or KCFLAGS rebuilds everything.
-$(call write_if_changed,$(OUT)/flags,$(CC) $(CFLAGS) $(SRCS))
+$(call write_if_changed,$(OUT)/flags,$(CC) $(CFLAGS) $(SRCS)$(if $(EXTRA_SRCS), CHECKPOINT=$(CHECKPOINT)))
 
 # Each object: its line of compile_commands.json (written by make), then the compiler, started
 # directly (a kernel has over a hundred objects: no shell for each).
@@ -140,6 +152,9 @@ endef
 $(OUT)/obj:
 	@mkdir -p $@
 $(foreach s,$(SRCS),$(eval $(call compile_rule,$(s))))
+# The one kind of source told the checkpoint's number: the bench's guest programs
+# (EXTRA_SRCS, tools/bench/bench.py), which choose by it what they can measure.
+$(foreach s,$(EXTRA_SRCS),$(eval $(call objname,$(s)): CFLAGS += -DCHECKPOINT=$(CHECKPOINT)))
 
 # Relinked when the layout changes.
 ifneq ($(strip $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(KERNEL_LAYOUT_SEED)))))))))))),)

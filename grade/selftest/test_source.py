@@ -4,6 +4,7 @@ import importlib.util
 import re
 import subprocess
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -62,8 +63,97 @@ def test_the_core_does_not_ask_for_the_checkpoint():
             if re.search(r"\bCHECKPOINT\b", line):
                 uses.append(f"kernel/{f.name}:{n}: {line.strip()}")
     assert not uses, ("the core tests the checkpoint's number; let the layer's folder provide "
-                      "what differs (a header found with __has_include, a LAYER entry):\n"
+                      "what differs (a LAYER entry, or a header found with __has_include and named in "
+                      "kernel/build.mk's PROBED_HEADERS):\n"
                       + "\n".join(uses))
+
+
+def test_each_header_asked_for_with_has_include_is_probed():
+    """Every layer's folder is on the include path at every checkpoint (kernel/build.mk), so
+    __has_include would find a layer's header even in a kernel without that layer, unless
+    build.mk lists it in PROBED_HEADERS: then its folder joins the path at its checkpoint."""
+    probed = re.search(r"^PROBED_HEADERS :=(.*)$", (ROOT / "kernel" / "build.mk").read_text(), re.M)
+    assert probed, "kernel/build.mk has no PROBED_HEADERS line"
+    listed = set(probed.group(1).split())
+    layer_headers = {p.name for p in (ROOT / "kernel" / "layers").glob("*/*.h")}
+    unlisted = []
+    for d in ("kernel", "labs", "solutions", "grade/ktests"):
+        for f in sorted((ROOT / d).rglob("*.[chS]")):
+            for name in re.findall(r'__has_include\("([^"]+)"\)', f.read_text()):
+                if name in layer_headers and name not in listed:
+                    unlisted.append(f"{f.relative_to(ROOT)}: __has_include(\"{name}\")")
+    assert not unlisted, ("these ask whether a layer's header is there, which is always so unless "
+                          "kernel/build.mk's PROBED_HEADERS names it:\n" + "\n".join(unlisted))
+    assert all(name in layer_headers for name in listed), \
+        f"PROBED_HEADERS names headers no layer has: {sorted(listed - layer_headers)}"
+
+
+# kernel/build.mk's include path (INCLUDE_DIRS), in order: every layer's folder is on it at
+# every checkpoint, so the compiler would find layer 07's headers in a kernel of checkpoint 03.
+INCLUDE_PATH = ["kernel/libc", "kernel", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "kernel" / "layers").iterdir()
+                                                 if p.is_dir()), "grade/ktests/include"]
+QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def _layer_of(path):
+    """The layer a file is compiled with (kernel/layers/NN-..., labs/NN-..., solutions/NN-...,
+    grade/ktests/NN-...: NN, from checkpoint NN on; 00-kernel's tests: 0), or None for a file
+    of the core (kernel/, kernel/libc, grade/ktests/include), which every checkpoint has."""
+    m = re.match(r"(?:kernel/layers|labs|solutions|grade/ktests)/(\d\d)-", path)
+    return int(m.group(1)) if m else None
+
+
+def _needs(path, memo, chain=()):
+    """(the highest layer whose headers the file includes, directly or through other headers,
+    and the chain of includes that reaches it; problems found on the way). A header a file
+    asks for with __has_include (kernel/heap.h's kmalloc_fast.h) is that file's choice, not a
+    need: build.mk's PROBED_HEADERS puts its folder on the include path only from its layer on."""
+    if path in memo:
+        return memo[path]
+    memo[path] = (0, (), [])  # an include cycle ends here
+    text = (ROOT / path).read_text()
+    probed = set(re.findall(r'__has_include\("([^"]+)"\)', text))
+    need, why, problems = 0, (), []
+    for name in QUOTED_INCLUDE.findall(text):
+        if name in probed:
+            continue
+        here = str((Path(path).parent / name))
+        found = here if (ROOT / here).is_file() else next(
+            (f"{d}/{name}" for d in INCLUDE_PATH if (ROOT / d / name).is_file()), None)
+        if found is None:
+            continue  # the compiler's own headers, or a file written by the build
+        layer = _layer_of(found) if found.startswith("kernel/layers/") else None
+        if Path(found).name == "local.h" and found != here:
+            problems.append(f"{path} includes {found}, which is for the files of its own folder")
+        n, sub, more = _needs(found, memo)
+        problems += more
+        if layer is not None and layer > n:
+            n, sub = layer, ()
+        if n > need:
+            need, why = n, (found, *sub)
+    memo[path] = (need, why, problems)
+    return memo[path]
+
+
+def test_each_file_includes_only_the_headers_of_its_layer_and_earlier_ones():
+    """The compiler no longer keeps a file of layer 03 from including a header of layer 07 (the
+    include path is the same at every checkpoint, kernel/build.mk): this test does. A core file
+    may include no layer's header (it would not build at the checkpoints before that layer);
+    a layer's file, the headers of its layer and earlier ones."""
+    memo, bad = {}, set()
+    files = [str(p.relative_to(ROOT)) for d in ("kernel", "labs", "solutions", "grade/ktests")
+             for p in sorted((ROOT / d).rglob("*")) if p.suffix in (".c", ".h", ".S")
+             and not str(p.relative_to(ROOT)).startswith("kernel/host/")]
+    for f in files:
+        need, why, problems = _needs(f, memo)
+        bad.update(problems)
+        layer = _layer_of(f)
+        if layer is None and f.endswith(".h") and not f.startswith("kernel/layers/"):
+            continue  # a core header: what it needs counts where it is included
+        if need > (layer or 0):
+            bad.add(f"{f} ({'the core' if layer is None else f'layer {layer:02d}'}) includes a header "
+                    f"of layer {need:02d}: {' -> '.join((f, *why))}")
+    assert not bad, "\n".join(sorted(bad))
 
 
 def test_no_kernel_file_is_over_500_lines():

@@ -13,6 +13,7 @@
 #include "kheap_check.h"
 #include "kprintf.h"
 #include "ktest.h"
+#include "layer.h"
 #include "memlayout.h"
 #include "paging.h"
 
@@ -61,7 +62,7 @@ KTEST(kmalloc, runs_on_bump_at_checkpoint_03, 2)
 
 	if (!kheap_require(t, &before))
 		return;
-	if (CHECKPOINT == 3 && kheap_backend() != KHEAP_BUMP) {
+	if (layer_top()->number == 3 && kheap_backend() != KHEAP_BUMP) {
 		FAIL(t, "kmalloc runs on %s at checkpoint 03, not the bump allocator",
 		     kheap_backend_name(kheap_backend()));
 		return;

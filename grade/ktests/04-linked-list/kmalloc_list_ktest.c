@@ -9,6 +9,7 @@
 #include "heap.h"
 #include "kheap_check.h"
 #include "ktest.h"
+#include "layer.h"
 #include "list_heap.h"
 
 #define BIG	       3000 /* above the block heap's largest class: the list heap serves it */
@@ -47,7 +48,7 @@ KTEST(kmalloc_list, runs_on_the_list_heap, 2)
 
 	if (!require_list_heap(t, &before))
 		return;
-	if (CHECKPOINT == 4)
+	if (layer_top()->number == 4) /* at checkpoint 04 */
 		EXPECT_EQ(t, kheap_backend(), KHEAP_LIST);
 	uint8_t *p = kmalloc(BIG);
 	ASSERT_NOT_NULL(t, p);

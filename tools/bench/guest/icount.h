@@ -13,6 +13,12 @@
 
 #include <stdint.h>
 
+/* kernel/build.mk tells the bench's sources (and no others) the checkpoint's number, by which
+ * they choose what they can measure: without it, every `#if CHECKPOINT >= N` would be false. */
+#ifndef CHECKPOINT
+#error "the bench's guest sources need -DCHECKPOINT=N (kernel/build.mk gives it to EXTRA_SRCS)"
+#endif
+
 /* The time-stamp counter: under -icount shift=0, the instructions retired so far. */
 static inline uint64_t bench_ticks(void)
 {

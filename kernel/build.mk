@@ -70,17 +70,19 @@ SRCS := $(wildcard kernel/*.c kernel/*.S kernel/libc/*.c) \
 	$(foreach d,$(TESTS),$(sort $(wildcard $(d)/*.c))) \
 	$(EXTRA_SRCS) $(OUT)/build_info.c
 
-# The include path: kernel/, every layer's folder and the tests' headers, the same for every
-# checkpoint. A file then has one command line in the kernels of all checkpoints, and the
-# compiler cache, where the project's tests use one, finds the object of a file compiled at
-# one checkpoint for the next from the command line and the headers alone. (Which layer's
+# The include path: kernel/, the folder of every layer with headers for other folders (a
+# local.h is found beside the files of its own folder), and the tests' headers, the same for
+# every checkpoint. A file then has one command line in the kernels of all checkpoints, and
+# the compiler cache, where the project's tests use one, finds the object of a file compiled
+# at one checkpoint for the next from the command line and the headers alone. (Which layer's
 # headers a file may include is test_source.py's to check, not the include path's.) The one
 # exception: a layer header that the core asks for with __has_include (PROBED_HEADERS: heap.h
 # asks for layer 05's kmalloc_fast.h) must be found only from its layer's checkpoint on, so
 # its folder joins the path there.
 PROBED_HEADERS := kmalloc_fast.h
 PROBED_DIRS := $(patsubst %/,%,$(dir $(wildcard $(addprefix kernel/layers/*/,$(PROBED_HEADERS)))))
-INCLUDE_DIRS := kernel/libc kernel $(filter-out $(PROBED_DIRS),$(wildcard kernel/layers/*)) \
+HEADER_DIRS := $(patsubst %/,%,$(sort $(dir $(filter-out %/local.h,$(wildcard kernel/layers/*/*.h)))))
+INCLUDE_DIRS := kernel/libc kernel $(filter-out $(PROBED_DIRS),$(HEADER_DIRS)) \
 	$(filter $(PROBED_DIRS),$(LAYER_DIRS)) grade/ktests/include
 
 # Debug information names files relative to the tree (./kernel/main.c), wherever the tree is:

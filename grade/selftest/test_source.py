@@ -88,10 +88,12 @@ def test_each_header_asked_for_with_has_include_is_probed():
         f"PROBED_HEADERS names headers no layer has: {sorted(listed - layer_headers)}"
 
 
-# kernel/build.mk's include path (INCLUDE_DIRS), in order: every layer's folder is on it at
-# every checkpoint, so the compiler would find layer 07's headers in a kernel of checkpoint 03.
-INCLUDE_PATH = ["kernel/libc", "kernel", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "kernel" / "layers").iterdir()
-                                                 if p.is_dir()), "grade/ktests/include"]
+# kernel/build.mk's include path (INCLUDE_DIRS), in order: the folder of every layer with a
+# header other than local.h is on it at every checkpoint, so the compiler would find layer
+# 07's headers in a kernel of checkpoint 03.
+INCLUDE_PATH = ["kernel/libc", "kernel",
+                *sorted({str(h.parent.relative_to(ROOT)) for h in (ROOT / "kernel" / "layers").glob("*/*.h")
+                         if h.name != "local.h"}), "grade/ktests/include"]
 QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

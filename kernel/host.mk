@@ -2,8 +2,8 @@
 # test directories but *_ktest.c), the pure-C layers they test, and kernel/host/host.c in
 # place of the kernel, under AddressSanitizer and UBSan.
 #
-#   make -f kernel/host.mk OUT=build/host/03-bump CHECKPOINT=3 \
-#        LAYERS="solutions/03-bump" TESTS="grade/ktests/03-bump"
+#   make -f kernel/host.mk OUT=build/host/03-bump LAYERS="solutions/03-bump" \
+#        TESTS="grade/ktests/03-bump"
 #
 # Writes $(OUT)/tests; run it with ktest=... arguments like the kernel's command line.
 
@@ -11,7 +11,6 @@ OUT ?= $(error OUT is not set)
 # One spelling of every target, as in kernel/build.mk (the .d files name objects as built).
 override OUT := $(abspath $(OUT))
 .DEFAULT_GOAL := $(OUT)/tests
-CHECKPOINT ?= 0
 LAYERS ?=
 TESTS ?=
 
@@ -26,7 +25,7 @@ SRCS := kernel/kprintf.c kernel/ktest.c kernel/ktry.c kernel/cmdline.c kernel/ho
 
 CFLAGS := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
-	-DKTEST_HOST -DCHECKPOINT=$(CHECKPOINT) -Ikernel -Igrade/ktests/include $(HOSTCFLAGS)
+	-DKTEST_HOST -Ikernel -Igrade/ktests/include $(HOSTCFLAGS)
 
 # One object per source, so that a change recompiles only the files it touches (the headers
 # each includes come from the compiler's .d files), and a compiler cache, where CC has one

@@ -175,9 +175,9 @@ def checkpoint_layers(labs, upto, starter=None, source_for=None):
     return layers
 
 
-def host_tests(name, checkpoint, layers, tests):
+def host_tests(name, layers, tests):
     out = BUILD / "host" / name
-    _make(["-f", "kernel/host.mk", f"OUT={out}", f"CC={compiler('gcc')}", f"CHECKPOINT={checkpoint}",
+    _make(["-f", "kernel/host.mk", f"OUT={out}", f"CC={compiler('gcc')}",
            f"LAYERS={' '.join(str(l) for l in layers)}", f"TESTS={' '.join(str(t) for t in tests)}"],
           out)
     return out / "tests"

@@ -62,7 +62,7 @@ def _host_run(lab):
                         f"once you start it")
         name = f"{lab}-" + "-".join("s" if l.parent == SOLUTIONS else "l" for l in layers)
         try:
-            prog = build.host_tests(name, int(lab[:2]), layers, [KTESTS / lab])
+            prog = build.host_tests(name, layers, [KTESTS / lab])
         except build.BuildError as e:
             _runs[lab] = ("build", str(e))
             return _runs[lab]

@@ -53,19 +53,23 @@ def test_python_is_clean():
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-def test_the_core_does_not_ask_for_the_checkpoint():
-    """The files directly in kernel/ are the same at every checkpoint: what a layer adds comes
-    from its folder (kernel/layers/NN-name/, registered with LAYER), never from a test of the
-    checkpoint's number in a core file (docs/adding-a-checkpoint.md)."""
+def test_no_kernel_or_host_source_asks_for_the_checkpoint():
+    """A source is the same at every checkpoint: the compiler does not tell the kernel's and
+    the host programs' sources the checkpoint's number (kernel/build.mk gives -DCHECKPOINT to
+    the bench's guest sources only, and an #if on it would quietly read 0). What a layer adds
+    comes from its folder (kernel/layers/NN-name/, registered with LAYER); a test that must
+    know asks the kernel (layer_top(), layer_present(); docs/adding-a-checkpoint.md)."""
     uses = []
-    for f in sorted(p for p in (ROOT / "kernel").iterdir() if p.suffix in (".c", ".h", ".S")):
-        for n, line in enumerate(f.read_text().splitlines(), 1):
-            if re.search(r"\bCHECKPOINT\b", line):
-                uses.append(f"kernel/{f.name}:{n}: {line.strip()}")
-    assert not uses, ("the core tests the checkpoint's number; let the layer's folder provide "
-                      "what differs (a LAYER entry, or a header found with __has_include and named in "
-                      "kernel/build.mk's PROBED_HEADERS):\n"
-                      + "\n".join(uses))
+    for d in ("kernel", "labs", "solutions", "grade/ktests"):
+        for f in sorted((ROOT / d).rglob("*")):
+            if f.suffix in (".c", ".h", ".S"):
+                for n, line in enumerate(f.read_text().splitlines(), 1):
+                    if re.search(r"\bCHECKPOINT\b", line):
+                        uses.append(f"{f.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not uses, ("these ask for the checkpoint's number, which the compiler does not give "
+                      "them; let the layer's folder provide what differs (a LAYER entry, or a "
+                      "header found with __has_include and named in kernel/build.mk's "
+                      "PROBED_HEADERS), or ask the kernel (layer_top()):\n" + "\n".join(uses))
 
 
 def test_each_header_asked_for_with_has_include_is_probed():

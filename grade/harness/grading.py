@@ -17,7 +17,9 @@ its batch's boot answers for every suite of the batch.
 Every boot gets a fresh key to sign its results with (attest.py); a result without a valid
 tag counts for nothing. A kernel that hangs while bringing up its layers hangs on every boot,
 so once one boot of it has, the later boots of the same kernel get a shorter timeout: a
-hanging submission costs about one boot timeout, not one per suite.
+hanging submission costs about one boot timeout, not one per suite. A later boot that would
+bring the layers up exactly as the hung one did (the same memory, the same command line but
+for what to run once they are up) is not made at all: the hung boot answers for it.
 """
 from pathlib import Path
 
@@ -27,6 +29,15 @@ from .paths import rel
 
 HUNG_MARKER = "hung-while-booting"  # in runs/: the kernel build whose boot hung, and which boot
 RETRY_TIMEOUT_MIN = 1.0             # seconds: the shortened timeout is timeout / 5, at least this
+# The words of a kernel command line that choose what runs once the layers are up (kernel/main.c
+# reads them after layers_init): two boots that differ only in them bring the layers up alike.
+AFTER_BRING_UP = ("ktest=", "ktest.list", "scenario=")
+
+
+def bring_up(mem, append):
+    """What a boot's bringing up of the layers can depend on: the memory and the rest of the
+    command line."""
+    return mem, tuple(sorted(w for w in append.split() if not w.startswith(AFTER_BRING_UP)))
 
 
 class KernelUnderTest:
@@ -43,6 +54,7 @@ class KernelUnderTest:
         self._suites = {}
         self.batches = batches or {}
         self._batched = set()  # suites whose batch has booted
+        self._hung = {}  # (build, bring_up()) -> the run that hung while bringing the layers up
 
     def _build_stamp(self):
         st = (self.dir / "kernel.bin").stat()
@@ -61,11 +73,17 @@ class KernelUnderTest:
             timeout = short
             note = (f" (Only {short:g} s for this boot: an earlier boot of the same kernel, "
                     f"{hung[1]}, already hung while bringing up its layers.)")
+        alike = (stamp, *bring_up(mem, append))
+        earlier = self._hung.get(alike) if stamp else None
+        if earlier and (earlier.end == "halted" or earlier.timeout >= timeout):
+            return earlier.answering_for_a_boot_not_made()
         run = qemu.boot(self.dir, name, append=append, mem=mem, timeout=timeout,
                         key=attest.new_key(), lap=lap)
         run.timeout_note = note
-        if run.end in ("timeout", "halted") and not run.started_work and stamp and not note:
-            marker.write_text(f"{stamp}\n{name}\n")
+        if run.end in ("timeout", "halted") and not run.started_work and stamp:
+            self._hung[alike] = run
+            if not note:
+                marker.write_text(f"{stamp}\n{name}\n")
         return run
 
     def symbol(self, name):

@@ -15,7 +15,7 @@ import signal
 import socket
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import attest, symbols, zygote
@@ -192,6 +192,7 @@ class Run:
     qemu_log_path: Path = None
     key: str = None               # the key this boot's kernel signs its results with (attest.py)
     timeout_note: str = ""        # why the timeout was shorter than usual, if it was
+    stand_in_note: str = ""       # set when this run answers for a boot that was not made
     wall: float = None            # seconds on the clock, and of them the seconds QEMU could
     ran: float = None             # run (less what it waited for a CPU on a busy machine)
     timer_irqs: int = 0           # timer interrupts (IRQ 0) in QEMU's log
@@ -303,6 +304,14 @@ class Run:
         msg.append(f"(QEMU's log: {rel(self.qemu_log_path)})")
         return "\n".join(msg)
 
+    def answering_for_a_boot_not_made(self):
+        """This run, hung while the kernel brought its layers up, as the answer for a later
+        boot that would have brought them up alike (grading.KernelUnderTest.boot)."""
+        return replace(self, stand_in_note=(
+            f"\n(This test's boot was not made: boot {self.name} of the same kernel, with the same "
+            f"memory and the same command line but for what to run, hung while bringing up the "
+            f"layers, and so would this one have.)"))
+
     def describe(self):
         """What happened, in words, for a failure message. Empty if it finished normally."""
         if self.end == "no-qemu":
@@ -311,7 +320,7 @@ class Run:
             return (f"timed out after {self.timeout:g} s: the kernel neither finished nor crashed "
                     f"(a hang, or an endless loop).{self.timeout_note}{self.busy_note()}"
                     f"{self.timer_note()}{self.cpu_note()}\nLast lines of its output:\n"
-                    f"{self.last_lines()}{self.kvm_note()}")
+                    f"{self.last_lines()}{self.kvm_note()}{self.stand_in_note}")
         if self.end == "halted":
             if self.cpu is not None and not self.cpu.interrupts_enabled:
                 what = ("the CPU halted with interrupts disabled (hlt after cli): nothing can wake "
@@ -320,7 +329,7 @@ class Run:
                 what = (f"the CPU halted (hlt) to wait for an interrupt, and none came for "
                         f"{HALT_WINDOW:g} s, so the run was stopped there.")
             return (f"{what}{self.timer_note()}{self.cpu_note()}\nLast lines of its output:\n"
-                    f"{self.last_lines()}")
+                    f"{self.last_lines()}{self.stand_in_note}")
         if self.end == "flood":
             return (f"stopped after {len(self.serial) >> 10} KiB of output, more than a run may "
                     f"print (a loop that prints?). Last lines:\n{self.last_lines()}")

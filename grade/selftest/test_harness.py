@@ -247,6 +247,38 @@ def test_a_kernel_that_stops_while_booting_costs_one_boot_per_batch(labs):
     assert not k.suite("idt")[0].started_work
 
 
+def test_a_boot_that_would_bring_the_layers_up_as_a_hung_one_did_is_not_made(tmp_path, monkeypatch):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "kernel.bin").write_bytes(b"a build")
+    booted = []
+
+    def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=None):
+        booted.append(name)
+        text = b"teachos: checkpoint 07-threads\n" + (b"KTAP version 1\n" if "started" in name else b"")
+        return qemu.Run(name, [], tmp_path / "kernel.elf", timeout, "timeout", serial=text)
+
+    monkeypatch.setattr(qemu, "boot", boot)
+    k = grading.KernelUnderTest(tmp_path, seed=1, timeout=10)
+    first = k.boot("batch-1", append="ktest=a,b ktest.seed=1")
+    again = k.boot("batch-2", append="ktest=c ktest.seed=1")                    # answered by batch-1
+    k.boot("scenario-x", append="scenario=x")                                   # another command line
+    k.boot("scenario-y", append="scenario=y")                                   # answered by scenario-x
+    k.boot("scenario-z", append="scenario=z fault_addr=0x1000")                 # an argument of its own
+    k.boot("memory-32M", append="scenario=boot", mem="32M")                     # another memory size
+    k.boot("aslr", append="ktest=c ktest.seed=1 aslr.seed=5")                   # read while booting
+    k.boot("started", append="ktest=d ktest.seed=2")                            # hung after bring-up
+    k.boot("after-started", append="ktest=e ktest.seed=2")
+    assert booted == ["batch-1", "scenario-x", "scenario-z", "memory-32M", "aslr", "started",
+                      "after-started"], booted
+    assert again.name == "batch-1" and first.stand_in_note == ""
+    assert "This test's boot was not made: boot batch-1 of the same kernel" in again.describe()
+    assert "not made" not in first.describe()
+    # Another build of the kernel is booted again.
+    (tmp_path / "kernel.bin").write_bytes(b"another build")
+    k.boot("rebuilt", append="ktest=c ktest.seed=1")
+    assert booted[-1] == "rebuilt"
+
+
 def test_no_ktap_at_all(selftest_kernel):
     k = grading.KernelUnderTest(selftest_kernel, seed=1, timeout=4)
     run = k.boot("no-ktap")  # no ktest= on the command line: the tour, no test output

@@ -99,8 +99,16 @@ def test_batch_of_five_submissions(tmp_path, labs):
     assert all("could not be built" in t["message"] and "idt.c" in t["message"] for t in nocompile)
     hang = json.loads((out / "hang" / "summary.json").read_text())
     assert hang["timeouts"] == hang["tests_total"] > 0
-    assert "Only 1 s for this boot" in (out / "hang" / "grade.log").read_text()
+    hang_log = (out / "hang" / "grade.log").read_text()
+    assert "Only 1 s for this boot" in hang_log
     assert hang["seconds"] < 60, f"a hanging submission took {hang['seconds']} s"
+    # A boot that would bring the layers up as a hung one did is not made: the hung boot
+    # answers for it (one of the two batches, the scenarios without arguments, memory-128M).
+    # Another memory size is booted.
+    made = {p.name.removesuffix(".serial.log") for p in (out / "hang" / "runs").glob("*.serial.log")}
+    assert len(made & {"batch-1-of-2", "batch-2-of-2"}) == 1, made
+    assert {"memory-32M", "memory-1024M"} <= made and "memory-128M" not in made, made
+    assert "This test's boot was not made: boot " in hang_log
 
     # Gradescope would take every results.json, and JUnit XML parses.
     for name in rows:

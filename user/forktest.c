@@ -4,7 +4,8 @@
  * held, or says what did not and exits 1. `forktest` alone lists the modes.
  *
  *   share     the child sees the parent's memory: data, bss, heap and stack
- *   private   after fork, writes are private both ways (the parent writes at once)
+ *   private   after fork, writes are private both ways: the child's (the parent waiting),
+ *             then the parent's (made at once)
  *   many N    N children (default 100), in waves, each exit status to the right pid
  *   tree      two parents with three children each: statuses go to the right parent
  *   orphan    a child leaves a grandchild behind: it gets a new parent (init)
@@ -130,26 +131,54 @@ static int share(void)
 	return 0;
 }
 
+/* In a child: write 'C' over data and bss, and exit 0 if it reads back, else 3. */
+static __noreturn void write_own_copies(void)
+{
+	fill(data, sizeof(data), 'C');
+	fill(bss, sizeof(bss), 'C');
+	exit(differs(data, sizeof(data), 'C') >= 0 || differs(bss, sizeof(bss), 'C') >= 0 ? 3 : 0);
+}
+
 static int private(void)
 {
+	char how[64];
+	int status = -1;
+
+	/* The child's writes, first with the parent only waiting: in whichever order the two run,
+	 * the parent must still read its own 'A' once the child has written 'C' and exited. */
 	fill(data, sizeof(data), 'A'); /* writable translations of every page in the TLB */
 	fill(bss, sizeof(bss), 'A');
 	int pid = forked();
+	if (pid == 0)
+		write_own_copies();
+	if (pid < 0)
+		return fail("fork: %s", errstr(pid));
+	int r = waitpid(pid, &status);
+	if (r != pid)
+		return fail("waitpid(%d) returned %d (%s)", pid, r, errstr(r));
+	if (!WAIT_EXITED(status) || WAIT_EXIT_CODE(status) != 0)
+		return fail("the child %s after writing its copies",
+			    wait_describe(status, how, sizeof(how)));
+	long d = differs(data, sizeof(data), 'A'), b = differs(bss, sizeof(bss), 'A');
+	if (d >= 0 || b >= 0)
+		return fail(
+			"the child's writes after fork reached the parent (%s + 0x%lx is '%c'): "
+			"the pages were not write-protected in both",
+			d >= 0 ? "data" : "bss", d >= 0 ? d : b, d >= 0 ? data[d] : bss[b]);
+
+	/* Then the parent's writes, made at once after fork: the child has most likely not run
+	 * yet, and must not see them. */
+	pid = forked();
 	if (pid == 0) {
 		if (differs(data, sizeof(data), 'A') >= 0 || differs(bss, sizeof(bss), 'A') >= 0)
 			exit(2); /* the parent's write after fork reached us */
-		fill(data, sizeof(data), 'C');
-		fill(bss, sizeof(bss), 'C');
-		exit(differs(data, sizeof(data), 'C') >= 0 || differs(bss, sizeof(bss), 'C') >= 0
-			     ? 3
-			     : 0);
+		write_own_copies();
 	}
 	if (pid < 0)
 		return fail("fork: %s", errstr(pid));
-	fill(data, sizeof(data), 'P'); /* at once: the child has most likely not run yet */
+	fill(data, sizeof(data), 'P');
 	fill(bss, sizeof(bss), 'P');
-	char how[64];
-	int status = -1, r = waitpid(pid, &status);
+	r = waitpid(pid, &status);
 	if (r != pid)
 		return fail("waitpid(%d) returned %d (%s)", pid, r, errstr(r));
 	if (WAIT_EXITED(status) && WAIT_EXIT_CODE(status) == 2)
@@ -158,7 +187,7 @@ static int private(void)
 	if (!WAIT_EXITED(status) || WAIT_EXIT_CODE(status) != 0)
 		return fail("the child %s after writing its copies",
 			    wait_describe(status, how, sizeof(how)));
-	long d = differs(data, sizeof(data), 'P'), b = differs(bss, sizeof(bss), 'P');
+	d = differs(data, sizeof(data), 'P'), b = differs(bss, sizeof(bss), 'P');
 	if (d >= 0 || b >= 0)
 		return fail(
 			"the parent's page changed after the child wrote it (%s + 0x%lx is '%c'): "

@@ -33,7 +33,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import course, elf
+from . import course
+from harness import elf  # noqa: E402 (course puts grade/ on the path)
 
 LISTS = Path("grade") / "imports"
 SLACK = 64  # bytes an offset may reach past the end of its symbol (x86 addressing quirks)

@@ -1,5 +1,7 @@
 """Just enough of ELF64 (little-endian, x86_64) to read what a compiled lab source holds: its
-sections, its symbols and its relocations. Reads object files (ET_REL) and the linked kernel."""
+sections, its symbols and its relocations. Reads object files (ET_REL) and the linked kernel:
+the instructor's tools read the lab objects of a submission with it (tools/instructor/
+objects.py), and the grader the kernel's symbol table (symbols.py)."""
 import struct
 from dataclasses import dataclass, field
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from conftest import PYTHON, require_solutions, require_starters
-from harness import build, grading, ktap, qemu, summary
+from harness import build, grading, ktap, qemu, summary, symbols
 from harness.manifest import KCase
 from harness.paths import LABS, ROOT, SOLUTIONS
 
@@ -26,6 +26,21 @@ def selftest_kernel(labs):
     require_solutions(labs[0])
     return build.kernel("selftest", 1, [SOLUTIONS / labs[0]],
                         tests=[ROOT / "grade/selftest/ktests"])
+
+
+def test_the_symbol_table_is_what_nm_lists(selftest_kernel):
+    """symbols.symbol_table reads the ELF file itself: the names and addresses nm gives, the
+    later of two symbols of one name (two files' statics) included."""
+    listed = subprocess.run(["nm", str(selftest_kernel / "kernel.elf")], capture_output=True,
+                            text=True, check=True).stdout
+    nm = {}
+    for line in listed.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            nm[parts[2]] = int(parts[0], 16)
+    table = symbols.symbol_table(selftest_kernel / "kernel.elf")
+    assert table == nm, sorted(set(table.items()) ^ set(nm.items()))[:10]
+    assert "kernel_main" in table and "ktest_main" in table
 
 
 def verdicts(kernel_dir, misbehave="", timeout=30.0):

@@ -53,17 +53,23 @@ def accel_args():
 # older than 2.35, nothing changes. Tunables already in the environment come after these, so
 # they win.
 MALLOC_TUNABLES = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=16777216"
+# QEMU, besides: one malloc arena for all its threads, and its blocks of up to 8 MiB (the TCG
+# hash table's 2 MiB, say) taken from that heap, whose huge pages are faulted in already,
+# rather than mapped afresh 4 KiB page by 4 KiB page. QEMU started directly, 40 short boots
+# each, side by side: 80 ms of CPU a boot instead of 92. With the zygote's malloc_trim
+# (qemu_zygote.c) as well, 160 boots of checkpoint 09 took 73 ms each instead of 86.
+QEMU_TUNABLES = MALLOC_TUNABLES + ":glibc.malloc.mmap_threshold=8388608:glibc.malloc.arena_max=1"
 
 
-def with_malloc_tunables(environ):
-    """environ (a dict) with MALLOC_TUNABLES added, for programs started many times."""
+def with_malloc_tunables(environ, tunables=MALLOC_TUNABLES):
+    """environ (a dict) with tunables added, for programs started many times."""
     mine = environ.get("GLIBC_TUNABLES")
-    return {**environ, "GLIBC_TUNABLES": MALLOC_TUNABLES + (f":{mine}" if mine else "")}
+    return {**environ, "GLIBC_TUNABLES": tunables + (f":{mine}" if mine else "")}
 
 
 def qemu_env():
-    """The environment to start QEMU in: this one, with MALLOC_TUNABLES."""
-    return with_malloc_tunables(os.environ)
+    """The environment to start QEMU in: this one, with QEMU_TUNABLES."""
+    return with_malloc_tunables(os.environ, QEMU_TUNABLES)
 
 
 def qemu_command(kernel_bin, mem="128M", append="", extra=(), log=None, interactive=False,

@@ -174,6 +174,15 @@ def run(cmd, timeout=600, **kw):
                           stdin=subprocess.DEVNULL, **kw)
 
 
+def run_measured(cmd, timeout=600):
+    """run() for a program whose figures are the bench's: in this environment less the C
+    library's malloc settings (GLIBC_TUNABLES, which `make test` sets for the programs it
+    starts, or a caller's MALLOC_ARENA_MAX, say), which would change glibc's figures."""
+    env = {k: v for k, v in os.environ.items()
+           if k != "GLIBC_TUNABLES" and not k.startswith("MALLOC_")}
+    return run(cmd, timeout=timeout, env=env)
+
+
 def clean_env(env=None):
     """The environment for a nested `make` (env, or else this one): none of the outer make's
     variables."""
@@ -267,7 +276,7 @@ RUN_ERRORS = []  # programs that failed, for the report
 def run_program(exe, args, timeout=300):
     """Run a benchmark program; a failure (a panic in the allocator, say) is recorded for the
     report and its figures stay empty."""
-    p = run([str(exe), *[str(a) for a in args]], timeout=timeout)
+    p = run_measured([str(exe), *[str(a) for a in args]], timeout=timeout)
     if p.returncode != 0:
         RUN_ERRORS.append(f"{Path(exe).name} {args[0]}: exit status {p.returncode}: "
                           + " | ".join((p.stdout + p.stderr).strip().splitlines()[-4:]))
@@ -279,8 +288,8 @@ def callgrind(exe, args, tmpdir, timeout=600):
     A label dumped more than once (repetitions) keeps its last, warm, count."""
     out = Path(tempfile.mkdtemp(dir=tmpdir))
     try:
-        p = run(["valgrind", "--tool=callgrind", "-q", f"--callgrind-out-file={out}/cg.out",
-                 str(exe), "--callgrind", *[str(a) for a in args]], timeout=timeout)
+        p = run_measured(["valgrind", "--tool=callgrind", "-q", f"--callgrind-out-file={out}/cg.out",
+                          str(exe), "--callgrind", *[str(a) for a in args]], timeout=timeout)
     except subprocess.TimeoutExpired:
         shutil.rmtree(out, ignore_errors=True)
         return None, f"over the limit of {timeout} s under callgrind"
@@ -441,8 +450,8 @@ def run_real_pass(s, exe, name, path, reps):
     pass after a warm-up. A dict of what it gave, with "timeout" if it ran past the limit."""
     start = time.monotonic()
     try:
-        p = run([str(exe), "--limit", str(s.real_limit_s), "trace", str(reps), str(path)],
-                timeout=s.real_limit_s + 60)
+        p = run_measured([str(exe), "--limit", str(s.real_limit_s), "trace", str(reps), str(path)],
+                         timeout=s.real_limit_s + 60)
     except subprocess.TimeoutExpired:
         return {"timeout": {"after_s": s.real_limit_s, "done": None}}
     r = {"wall_s": time.monotonic() - start}
@@ -984,9 +993,9 @@ def main(argv=None):
     score_traces(results)
     kernels = phase("guest", lambda: bench_guest(s, args.cc, results, real)) or {}
     if "guest" in parts:  # the null system call of checkpoint 08 (tools/bench/syscallbench.py)
-        results["syscall"] = syscallbench.measure(kernels, boot_once, ICOUNT, args.cc, out, run)
+        results["syscall"] = syscallbench.measure(kernels, boot_once, ICOUNT, args.cc, out, run_measured)
         # fork at checkpoint 09, copy-on-write against an eager copy (tools/bench/forkbench.py)
-        results["fork"] = forkbench.measure(kernels, boot_once, ICOUNT, args.cc, out, run)
+        results["fork"] = forkbench.measure(kernels, boot_once, ICOUNT, args.cc, out, run_measured)
     if "boot" in parts and not kernels:  # boot needs a bench kernel even without the guest part
         labs = lab_dirs()
         if labs:

@@ -105,7 +105,7 @@ def variant(base, name, replace, layout_seed=None):
     costs more than the one compilation a planted bug needs. layout_seed: linked at the layout
     drawn from it, as kernel(layout_seed=...) links (None: base's layout); with nothing
     replaced, that is base's kernel at another layout, for the price of one link."""
-    base, out = Path(base), BUILD / name
+    base, out = Path(base).resolve(), BUILD / name  # link.args names base's files in full
     (out / "obj").mkdir(parents=True, exist_ok=True)
     commands, link = _build_commands(base)
     swap = {str(base / "kernel.elf"): str(out / "kernel.elf"), str(base / "kernel.map"): str(out / "kernel.map")}

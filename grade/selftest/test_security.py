@@ -238,11 +238,15 @@ def test_each_seed_gives_a_layout_of_its_own(labs):
     own = build.kernel(f"check-{labs[-1]}-solutions", n, layers)  # as the project's tests build it
     fixed = symbols.symbol_table(str(own / "kernel.elf"))
 
-    def layout(seed):
-        out = build.variant(own, "layout", {}, layout_seed=seed)  # its objects, linked again
+    def layout(seed, base=own):
+        out = build.variant(base, "layout", {}, layout_seed=seed)  # its objects, linked again
         return symbols.symbol_table(str(out / "kernel.elf"))
 
-    assert layout(None) == fixed, "without a seed the layout must be the same every time"
+    linked = (own / "kernel.elf").stat().st_mtime_ns
+    # (base named as a path relative to here: the link must still write the variant's files)
+    assert layout(None, os.path.relpath(own)) == fixed, \
+        "without a seed the layout must be the same every time"
+    assert (own / "kernel.elf").stat().st_mtime_ns == linked, "linking a variant wrote over its base's kernel"
     first, second = secrets.randbits(62), secrets.randbits(62)
     a, b = layout(first), layout(second)
     lab_fn, runner, signer, test_fn = "idt_init", "ktest_main", "attest_tag", "ktest_fn_idt_loaded_with_256_gates"

@@ -46,6 +46,12 @@ os.environ["JOBS"] = "1"
 os.environ["PYTHONMALLOC"] = "malloc"
 if qemu.MALLOC_TUNABLES not in os.environ.get("GLIBC_TUNABLES", ""):
     os.environ.update(qemu.with_malloc_tunables(os.environ))
+# And they keep their bytecode (in __pycache__/, which git ignores), even where the environment
+# says not to (PYTHONDONTWRITEBYTECODE, set on some build machines): without it each of them
+# compiles the harness again, and pytest rewrites the test modules again. Collecting the
+# selftests took 850 ms of CPU instead of 490; a grading's pytest, 320 ms instead of 280.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 def require_solutions(*labs):

@@ -41,9 +41,14 @@ def bring_up(mem, append):
 
 
 class KernelUnderTest:
-    def __init__(self, directory, seed, timeout, append="", rerun=None, tag="", batches=None):
+    def __init__(self, directory, seed, timeout, append="", rerun=None, tag="", batches=None,
+                 wanted_failures=()):
         """batches: {suite: (name of its batch, {suite: [its test names]} for every suite of
-        the batch)}; a suite not in it boots alone."""
+        the batch)}; a suite not in it boots alone. wanted_failures: kernel tests (suite.name)
+        that only their failure is asked of (the selftests' planted bugs, which must fail
+        them): a boot ends as soon as each of them that it runs has failed, with a valid tag.
+        A failure's verdict and message come from its result and the lines before it, so what
+        the rest of the boot would have printed changes neither."""
         self.dir = Path(directory)
         self.tag = tag  # added to the name of each boot's logs, to tell runs of one kernel apart
         self.rerun = rerun or f"SEED={seed}"  # in words: what replays this run
@@ -55,12 +60,13 @@ class KernelUnderTest:
         self.batches = batches or {}
         self._batched = set()  # suites whose batch has booted
         self._hung = {}  # (build, bring_up()) -> the run that hung while bringing the layers up
+        self.wanted_failures = [tuple(t.split(".", 1)) for t in wanted_failures]
 
     def _build_stamp(self):
         st = (self.dir / "kernel.bin").stat()
         return f"{st.st_mtime_ns} {st.st_size}"
 
-    def boot(self, name, append="", mem="128M", timeout=None, lap=None):
+    def boot(self, name, append="", mem="128M", timeout=None, lap=None, suites=()):
         timeout = timeout or self.timeout
         marker, note = self.dir / "runs" / HUNG_MARKER, ""
         try:
@@ -77,14 +83,30 @@ class KernelUnderTest:
         earlier = self._hung.get(alike) if stamp else None
         if earlier and (earlier.end == "halted" or earlier.timeout >= timeout):
             return earlier.answering_for_a_boot_not_made()
-        run = qemu.boot(self.dir, name, append=append, mem=mem, timeout=timeout,
-                        key=attest.new_key(), lap=lap)
+        key = attest.new_key()
+        run = qemu.boot(self.dir, name, append=append, mem=mem, timeout=timeout, key=key,
+                        lap=lap, until=self._all_failed(suites, key))
         run.timeout_note = note
         if run.end in ("timeout", "halted") and not run.started_work and stamp:
             self._hung[alike] = run
             if not note:
                 marker.write_text(f"{stamp}\n{name}\n")
         return run
+
+    def _all_failed(self, suites, key):
+        """For qemu.boot's until: whether each wanted failure among these suites' tests has been
+        seen (None if there is none)."""
+        wanted = [t for t in self.wanted_failures if t[0] in suites]
+        if not wanted:
+            return None
+
+        def seen(serial):
+            if serial.count(b"not ok ") < len(wanted):  # a cheap look first
+                return False
+            whole = serial[:serial.rfind(b"\n") + 1]  # a tag line still being printed is not there
+            report = ktap.parse(whole.decode("utf-8", errors="replace").replace("\r", ""), key)
+            return all((c := report.case(*t)) is not None and not c.ok for t in wanted)
+        return seen
 
     def symbol(self, name):
         table = symbols.symbol_table(str(self.elf))
@@ -98,14 +120,16 @@ class KernelUnderTest:
         if name not in self._suites and name in self.batches and name not in self._batched:
             self._boot_batch(*self.batches[name])
         if name not in self._suites:
-            run = self.boot(f"suite-{name}{self.tag}", append=f"ktest={name} ktest.seed={self.seed} {self.append}")
+            run = self.boot(f"suite-{name}{self.tag}", append=f"ktest={name} ktest.seed={self.seed} {self.append}",
+                            suites=(name,))
             self._suites[name] = (run, ktap.parse(run.text, run.key))
         return self._suites[name]
 
     def _boot_batch(self, batch, tests):
         # Each suite gets the whole timeout: it starts again at each "# Subtest:" line.
         run = self.boot(f"{batch}{self.tag}", lap=(ktap.SUBTEST_MARK, len(tests)),
-                        append=f"ktest={','.join(tests)} ktest.seed={self.seed} {self.append}")
+                        append=f"ktest={','.join(tests)} ktest.seed={self.seed} {self.append}",
+                        suites=tuple(tests))
         report = ktap.parse(run.text, run.key)
         self._batched.update(tests)
         if not run.started_work:

@@ -198,7 +198,8 @@ class Run:
     command: list
     elf: Path
     timeout: float
-    end: str                      # "exit", "timeout", "halted", "flood", "log-flood", "no-qemu"
+    end: str                      # "exit", "timeout", "halted", "flood", "log-flood", "no-qemu",
+                                  # "stopped" (by the caller's until: nothing more was wanted)
     status: int = None            # QEMU's exit status when end == "exit"
     serial: bytes = b""
     stderr: str = ""
@@ -347,6 +348,9 @@ class Run:
         if self.end == "flood":
             return (f"stopped after {len(self.serial) >> 10} KiB of output, more than a run may "
                     f"print (a loop that prints?). Last lines:\n{self.last_lines()}")
+        if self.end == "stopped":
+            return (f"stopped once what it was booted for had been seen (the results of the tests "
+                    f"asked for). Last lines:\n{self.last_lines()}")
         if self.end == "log-flood":
             return (f"stopped: QEMU's interrupt log grew past {QEMU_LOG_CAP >> 20} MiB (an "
                     f"exception or interrupt storm?). Last lines:\n{self.last_lines()}")
@@ -519,14 +523,16 @@ class _Watch:
         return t1 - t0 >= HALT_WINDOW and busy1 - busy0 < HALT_BUSY_MAX * (t1 - t0) * 1e9
 
 
-def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=None):
+def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=None, until=None):
     """Boot kernel_dir/kernel.bin once and wait for it to end. Never raises for what the
     kernel does; a missing QEMU ends as "no-qemu". With key, the kernel gets it through
     fw_cfg to sign its results (attest.py). The timeout counts the time QEMU could run (see
     _Watch); a guest that halts with nothing left to wake it ends the run as "halted". With
     lap = (marker, n), the timeout starts again each time the console prints marker (bytes),
     up to n timeouts in all: a boot that runs n suites gives each of them the whole timeout,
-    and a kernel printing the marker forever still ends."""
+    and a kernel printing the marker forever still ends. With until, a function of the console
+    output so far, the run ends as "stopped" as soon as it returns True: nothing more is wanted
+    of this boot."""
     kernel_dir = Path(kernel_dir)
     log_dir = kernel_dir / "runs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -578,6 +584,9 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=No
                     printed = True
             now = time.monotonic()
             watch.poll(now, printed)
+            if until and printed and until(serial):
+                run.end = "stopped"
+                break
             if lap and printed and serial.find(lap[0], laps_seen) >= 0:
                 laps_seen = serial.rfind(lap[0]) + len(lap[0])
                 lap_start = watch.elapsed(now)

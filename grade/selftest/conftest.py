@@ -220,16 +220,19 @@ def kernel_cases():
     return _cases
 
 
-def judge(kernel_dir, names, timeout=10.0, seed=1, checkpoint=None):
+def judge(kernel_dir, names, timeout=10.0, seed=1, checkpoint=None, to_fail=False):
     """{test name: None if it passed, else the grader's message} for the named tests (kernel
     tests as suite.name, black-box tests as the grader names them) on a built kernel.
     Unknown names are left out of the result. With checkpoint, a kernel test is judged as
     `make grade` at that checkpoint judges it: first in its batch (the suites before it in
     the grader's batch run first, in the same boot), then, unless it passed there or ran first
-    in that boot, alone."""
+    in that boot, alone. With to_fail (the tests are expected to fail), a boot ends as soon as
+    the named kernel tests it runs have all failed (KernelUnderTest's wanted_failures): the
+    verdicts are the same, and a bug that hangs the kernel in a later test costs no timeout."""
     cases = kernel_cases()
     kernel = grading.KernelUnderTest(kernel_dir, seed, timeout,
-                                     batches=checkpoint and grader_batches(cases.values(), checkpoint, names))
+                                     batches=checkpoint and grader_batches(cases.values(), checkpoint, names),
+                                     wanted_failures=[n for n in names if n in cases] if to_fail else ())
     boxes = blackbox_tests()
     verdicts = {}
     for name in names:

@@ -251,6 +251,40 @@ def test_a_batch_boot_ends_even_if_suites_start_forever(selftest_kernel):
     assert 3 <= run.ran < 3 + 2 * qemu.POLL_EVERY + 0.5, run.ran
 
 
+def test_a_boot_asked_only_for_failures_ends_once_it_has_seen_them(selftest_kernel):
+    # The planted bugs' judge (conftest.judge(to_fail=True)) wants only failures: once each
+    # wanted test it runs has failed, with a valid tag, the boot ends, here before a hang in
+    # the next test. The verdict is the one a whole boot gives.
+    def judged(misbehave, wanted, batches=None):
+        tag = f"-{misbehave}-{len(wanted)}-{'batch' if batches else 'alone'}"
+        k = grading.KernelUnderTest(selftest_kernel, seed=1, timeout=30, tag=tag, batches=batches,
+                                    append=f"misbehave={misbehave}", wanted_failures=wanted)
+        try:
+            grading.judge_case(k, CASES[1], CASES[:3])
+        except pytest.fail.Exception as e:
+            return k.suite("selftest")[0], str(e).replace(tag, "")
+        pytest.fail("the second test passed", pytrace=False)
+
+    whole, said = judged("fail", ())
+    assert whole.finished and "ok 3 third" in whole.text, whole.describe()
+    assert "expected 2 + 2 == 5" in said
+    cut, said_cut = judged("fail_then_hang", ["selftest.second"])
+    assert cut.end == "stopped", cut.describe()
+    assert "ok 3 third" not in cut.text and said_cut == said
+    # In a batch too; here the suite before it passed.
+    tests = {"selftest_next": ["only"], "selftest": ["first", "second", "third"]}
+    batch, said_batch = judged("fail_then_hang", ["selftest.second"],
+                               batches={s: ("batch-selftest", tests) for s in tests})
+    assert batch.end == "stopped" and said_batch == said.replace(whole.name, batch.name)
+    batch_log = (selftest_kernel / "runs" / "batch-selftest-fail_then_hang-1-batch.serial.log").read_text()
+    assert "ok 1 only" in batch_log and "not ok 2 second" in batch_log and "third" not in batch_log
+    # A wanted test that passes does not end the boot: the rest of it may still fail it.
+    k = grading.KernelUnderTest(selftest_kernel, seed=1, timeout=30, tag="-wanted-passes",
+                                append="misbehave=fail", wanted_failures=["selftest.first"])
+    grading.judge_case(k, CASES[0], CASES[:3])
+    assert k.suite("selftest")[0].finished and "ok 3 third" in k.suite("selftest")[0].text
+
+
 def test_a_kernel_that_stops_while_booting_costs_one_boot_per_batch(labs):
     require_starters()
     kernel_dir = build.kernel("selftest-starter", 1, [LABS / labs[0]])
@@ -267,7 +301,7 @@ def test_a_boot_that_would_bring_the_layers_up_as_a_hung_one_did_is_not_made(tmp
     (tmp_path / "kernel.bin").write_bytes(b"a build")
     booted = []
 
-    def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=None):
+    def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=None, until=None):
         booted.append(name)
         text = b"teachos: checkpoint 07-threads\n" + (b"KTAP version 1\n" if "started" in name else b"")
         return qemu.Run(name, [], tmp_path / "kernel.elf", timeout, "timeout", serial=text)

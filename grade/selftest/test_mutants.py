@@ -95,7 +95,7 @@ def test_mutant_is_caught(lab, mutant, labs):
             out = mutant_kernel(labs, lab, mutant, place)
         except build.BuildError as e:
             pytest.fail(f"the mutant does not compile (make it a compiling bug):\n{e}", pytrace=False)
-        verdicts = judge(out, mutant["caught_by"], timeout=BOOT_TIMEOUT, checkpoint=n)
+        verdicts = judge(out, mutant["caught_by"], timeout=BOOT_TIMEOUT, checkpoint=n, to_fail=True)
     missing = [t for t in mutant["caught_by"] if t not in verdicts]
     assert not missing, f"caught_by names tests that do not exist: {missing}"
     escaped = [t for t in mutant["caught_by"] if verdicts[t] is None]

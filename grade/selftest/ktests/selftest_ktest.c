@@ -1,7 +1,8 @@
 /*
  * Suites for testing the grading harness itself (grade/selftest/test_harness.py). The second
  * test of "selftest" misbehaves in the way misbehave=... on the command line asks, so the
- * harness's words for each kind of failure can be checked; "selftest_next" runs after it when
+ * harness's words for each kind of failure can be checked (with fail_then_hang it fails, and
+ * the third test hangs); "selftest_next" runs after it when
  * both are booted together, as the grader's batches do.
  */
 #include "cmdline.h"
@@ -61,7 +62,7 @@ KTEST(selftest, second, 1)
 		kprintf("bytes that are not UTF-8: \xff\xfe\xc3\x28 and on\n");
 	if (misbehave("exit_code"))
 		qemu_exit(0x05);
-	if (misbehave("fail"))
+	if (misbehave("fail") || misbehave("fail_then_hang"))
 		EXPECT_EQ(t, 2 + 2, 5);
 	if (misbehave("fail_addresses")) {
 		uint64_t kernel_address = 0xffffffff80100000ULL;
@@ -74,6 +75,11 @@ KTEST(selftest, second, 1)
 
 KTEST(selftest, third, 1)
 {
+	if (misbehave("fail_then_hang")) {
+		cli();
+		for (;;)
+			hlt();
+	}
 	EXPECT_TRUE(t, true);
 }
 

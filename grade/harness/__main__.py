@@ -14,6 +14,7 @@ With --gdb auto, QEMU waits for GDB on a port nobody uses (picked afresh, and sa
 machine never fight over a port.
 """
 import argparse
+import io
 import os
 import re
 import shlex
@@ -72,8 +73,19 @@ def _forward(stream, keep, out):
         out.flush()
 
 
-def run_interactive(kernel_dir, append, gdb_port=None, gdbinit=None, make_command=None):
+def run_interactive(kernel_dir, append, gdb_port=None, gdbinit=None, make_command=None,
+                    keyboard=None, time_limit=None, out=None, err=None, variables=None):
+    """Boot on the terminal and say how the run ended; the exit status for make.
+
+    keyboard: whether someone can type (None: whether stdin is a terminal); without one,
+    QEMU reads nothing. time_limit: seconds after which QEMU is killed (TimeoutError); None,
+    as for a person at the terminal, waits for ever. out, err: binary streams for what the
+    run prints (None: this process's stdout and stderr). variables: make's MEM, QEMUEXTRA,
+    ACCEL and MACHINE for this run (None: the environment's)."""
     kernel_dir = Path(kernel_dir)
+    if keyboard is None:
+        keyboard = sys.stdin.isatty()
+    streams = _Streams(out or sys.stdout.buffer, err or sys.stderr.buffer)
     attempts = 1
     if gdb_port == "auto":
         gdb_port, attempts = free_port(), PORT_ATTEMPTS
@@ -81,41 +93,64 @@ def run_interactive(kernel_dir, append, gdb_port=None, gdbinit=None, make_comman
         gdb_port = int(gdb_port)
         why = check_gdb_port(gdb_port)
         if why:
-            print(why, file=sys.stderr)
+            streams.say(why, streams.err)
             return 2
     for attempt in range(attempts):
-        status, retry = _run_once(kernel_dir, append, gdb_port, gdbinit, make_command)
+        status, retry = _run_once(kernel_dir, append, gdb_port, gdbinit, make_command, keyboard,
+                                  time_limit, streams, variables or {})
         if not retry or attempt == attempts - 1:
             return status
         gdb_port = free_port()
     return status
 
 
-def _run_once(kernel_dir, append, gdb_port, gdbinit, make_command):
+class _Streams:
+    """Where a run's words go: out (the console, and what is said about the run) and err."""
+
+    def __init__(self, out, err):
+        self.out, self.err = out, err
+
+    def say(self, text, stream=None):
+        stream = stream or self.out
+        stream.write(text.encode() + b"\n")
+        stream.flush()
+
+
+def _run_once(kernel_dir, append, gdb_port, gdbinit, make_command, keyboard, time_limit,
+              streams, variables):
     """Boot once; (exit status, True if the GDB port was taken meanwhile and another may do)."""
+    say = streams.say
     if gdb_port:
         if gdbinit:
             write_gdbinit(gdbinit, kernel_dir, gdb_port)
-        print(f"QEMU waits for GDB on port {gdb_port}: run `make gdb` in another terminal "
-              f"(it attaches to this port).", flush=True)
-    if sys.stdin.isatty():  # someone can type: the kernel may wait for them (checkpoint 09's shell)
+        say(f"QEMU waits for GDB on port {gdb_port}: run `make gdb` in another terminal "
+            f"(it attaches to this port).")
+    if keyboard:  # someone can type: the kernel may wait for them (checkpoint 09's shell)
         append = (append + " console.interactive").strip()
     log = kernel_dir / "runs" / "qemu-interactive.qemu.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = qemu.qemu_command(kernel_dir / "kernel.bin", env("MEM", "128M"), append, log=log,
-                            interactive=True, gdb_port=gdb_port)
-    print("+ " + " ".join(cmd), flush=True)
+    cmd = qemu.qemu_command(kernel_dir / "kernel.bin", variables.get("MEM") or env("MEM", "128M"),
+                            append, log=log, interactive=True, gdb_port=gdb_port, variables=variables)
+    say("+ " + " ".join(cmd))
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=qemu.qemu_env())
+        proc = subprocess.Popen(cmd, stdin=None if keyboard else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=qemu.qemu_env())
     except OSError as e:
-        print(f"cannot start QEMU: {e.strerror}", file=sys.stderr)
+        say(f"cannot start QEMU: {e.strerror}", streams.err)
         return 1, False
     said = []
-    forwarder = threading.Thread(target=_forward, args=(proc.stderr, said, sys.stderr.buffer),
-                                 daemon=True)
+    forwarder = threading.Thread(target=_forward, args=(proc.stderr, said, streams.err), daemon=True)
     forwarder.start()
+    killed = threading.Event()
+
+    def kill():
+        killed.set()
+        proc.kill()
+    limit = threading.Timer(time_limit, kill) if time_limit else None
+    if limit:
+        limit.start()
     elf = kernel_dir / "kernel.elf"
-    out = sys.stdout.buffer
+    out = streams.out
     pending = b""
     serial = bytearray()
     try:
@@ -141,29 +176,45 @@ def _run_once(kernel_dir, append, gdb_port, gdbinit, make_command):
     out.flush()
     status = proc.wait()
     forwarder.join(timeout=2)
+    if limit:
+        limit.cancel()
+        if killed.is_set():
+            raise TimeoutError(f"QEMU did not end within {time_limit:g} s")
     stderr = b"".join(said).decode("utf-8", errors="replace")
     if gdb_port and status == 1 and not serial and "Address already in use" in stderr:
-        print(f"[port {gdb_port} was taken just now: trying another]", flush=True)
+        say(f"[port {gdb_port} was taken just now: trying another]")
         return 1, True
     run = qemu.Run("interactive", cmd, elf, 0, "exit", status, bytes(serial), stderr=stderr,
                    qemu_log_path=log)
     if status == qemu.EXIT_SUCCESS:
-        print("\n[the kernel finished and left QEMU]")
+        say("\n[the kernel finished and left QEMU]")
         return 0, False
     if status == qemu.EXIT_FAILURE:
-        print("\n[the kernel finished: some test failed]")
+        say("\n[the kernel finished: some test failed]")
         return 1, False
     if status == 0:
-        print("\n[" + run.describe() + "]")
+        say("\n[" + run.describe() + "]")
         return (0 if run.ended_from_gdb else 1), False
     if status == qemu.EXIT_PANIC:
-        print("\n[the kernel panicked]")
+        say("\n[the kernel panicked]")
         return 1, False
     if status < 0:
-        print("\n[" + run.describe() + "]")
+        say("\n[" + run.describe() + "]")
         return 1, False
-    print(f"\n[QEMU exited with status {status}; console log not kept, QEMU's log: {rel(log)}]")
+    say(f"\n[QEMU exited with status {status}; console log not kept, QEMU's log: {rel(log)}]")
     return status, False
+
+
+def run_captured(kernel_dir, append="", variables=None, time_limit=300):
+    """(exit status, stdout, stderr) of `make qemu` booting kernel_dir with nobody at the
+    keyboard, in this process: the handouts' excerpts (tools/site/runs.py) quote dozens of
+    such runs, two at a time in threads, and a Python started for each cost about 0.2 s of
+    CPU. variables: MEM, QEMUEXTRA, ACCEL, MACHINE as make would pass them. TimeoutError
+    after time_limit seconds."""
+    out, err = io.BytesIO(), io.BytesIO()
+    status = run_interactive(kernel_dir, append, keyboard=False, time_limit=time_limit, out=out,
+                             err=err, variables=variables)
+    return status, *(s.getvalue().decode("utf-8", errors="replace") for s in (out, err))
 
 
 # A command the kernel suggests ("Try `make grade LAB=6`") gets the variables of the make

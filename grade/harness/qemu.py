@@ -31,20 +31,23 @@ BANNER = "teachos: checkpoint"
 GDB_KILLED = "Terminated via GDBstub"  # what QEMU says when GDB kills it
 
 
-def machine():
-    return env("MACHINE", "microvm")
+def machine(variables=None):
+    """MACHINE: from variables (a dict of make's variables) where given there, else from the
+    environment (as ACCEL and QEMUEXTRA below)."""
+    return (variables or {}).get("MACHINE") or env("MACHINE", "microvm")
 
 
-def machine_option():
+def machine_option(variables=None):
     """What -M is given. microvm without its ACPI tables: the kernel finds nothing through
     ACPI (the memory map comes from the loader, the devices are the PC's), and building the
     tables costs each boot about 5 ms of CPU, much of it zeroing the 2 MiB of ROM they are
     given (a make test boots about a thousand times)."""
-    return "microvm,acpi=off" if machine() == "microvm" else machine()
+    m = machine(variables)
+    return "microvm,acpi=off" if m == "microvm" else m
 
 
-def accel_args():
-    accel = env("ACCEL", "tcg")
+def accel_args(variables=None):
+    accel = (variables or {}).get("ACCEL") or env("ACCEL", "tcg")
     if accel == "kvm":
         return ["-accel", "kvm", "-cpu", "host"]
     if accel != "tcg":
@@ -81,10 +84,12 @@ def qemu_env():
 
 
 def qemu_command(kernel_bin, mem="128M", append="", extra=(), log=None, interactive=False,
-                 gdb_port=None, qmp=None):
+                 gdb_port=None, qmp=None, variables=None):
     """The QEMU command line for one boot of kernel_bin; with qmp, a socket path where QEMU
-    answers questions about the machine (the CPU's registers when a run is stopped)."""
-    cmd = [QEMU, "-M", machine_option(), *accel_args(), "-m", str(mem), "-kernel", str(kernel_bin),
+    answers questions about the machine (the CPU's registers when a run is stopped).
+    variables: MACHINE, ACCEL and QEMUEXTRA where not the environment's (machine())."""
+    cmd = [QEMU, "-M", machine_option(variables), *accel_args(variables), "-m", str(mem),
+           "-kernel", str(kernel_bin),
            "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=1"]
     if append:
         cmd += ["-append", append]
@@ -98,7 +103,8 @@ def qemu_command(kernel_bin, mem="128M", append="", extra=(), log=None, interact
         cmd += ["-d", "int,cpu_reset,guest_errors", "-D", str(log)]
     if gdb_port:
         cmd += ["-S", "-gdb", f"tcp:127.0.0.1:{gdb_port}"]
-    cmd += list(extra) + shlex.split(env("QEMUEXTRA", ""))
+    qemuextra = (variables or {}).get("QEMUEXTRA")
+    cmd += list(extra) + shlex.split(env("QEMUEXTRA", "") if qemuextra is None else qemuextra)
     return cmd
 
 

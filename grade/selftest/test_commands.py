@@ -6,10 +6,11 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import chdir
 from pathlib import Path
 
 from conftest import require_solutions, require_starters
-from harness import build
+from harness import __main__ as harness_main, build
 from harness.paths import ROOT
 
 
@@ -86,6 +87,11 @@ def test_qemu_explains_a_starter_that_resets(labs):
     assert p.returncode != 0
     assert "the machine reset before reaching C" in p.stdout
     assert f"labs/{labs[0]}/" in p.stdout
+    # The handouts' runs (tools/site/runs.py) boot through the same code in their own
+    # process: they print what make printed, from its command line on.
+    with chdir(ROOT):
+        status, out, err = harness_main.run_captured(f"build/{labs[0]}-l")
+    assert status == 1 and out == p.stdout[p.stdout.index("+ qemu-system"):], out
 
 
 def test_grade_exit_status_follows_the_result(labs):

@@ -18,7 +18,9 @@ the one file compiled again from the mutated text, which has a place of its own
 worker builds it, and linked again (build.variant). Only the suites and black-box tests named
 in caught_by are run, with the grader's own verdicts (conftest.judge): a kernel test is judged
 in its grader's batch, then alone, as `make grade` would, so a bug that the suites booted
-before it would hide in a batch is still caught.
+before it would hide in a batch is still caught. Since only their failures are wanted, a boot
+ends as soon as the caught_by tests it runs have all failed: a bug that also hangs a later
+test of the suite costs no timeout.
 """
 import hashlib
 import os

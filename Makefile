@@ -213,14 +213,15 @@ grade: kernel
 
 # `make test TESTS=grade/selftest/test_harness.py` or TESTS="grade/selftest -k mutant": some tests,
 # with the same Python and plugins as the whole run (another python3 first on the PATH may
-# lack pytest).
+# lack pytest). JOBS=1 runs them in pytest's own process, as `make grade` does: a single
+# worker would only collect every test a second time.
 TESTS ?=
 .PHONY: test
 test:
 	@tools/need build qemu grade test site
 	@$(if $(TESTS)$(wildcard $(CCACHE_DIR)/.),,echo "The compiler cache ($(patsubst $(CURDIR)/%,%,$(CCACHE_DIR))) is empty: \
 	this first run compiles every kernel once, and takes longer than the next ones.")
-	@$(PYTHON) -m pytest $(or $(TESTS),grade/selftest) -n $(JOBS) -q -rfEs
+	@$(PYTHON) -m pytest $(or $(TESTS),grade/selftest) $(if $(filter 1,$(JOBS)),-p no:xdist,-n $(JOBS)) -q -rfEs
 
 # --- the handouts as a web edition -----------------------------------------------------------
 

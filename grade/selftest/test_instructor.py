@@ -259,12 +259,12 @@ def test_release_has_no_solutions_and_passes_its_own_tests(tmp_path, labs):
     # Its own `make test`: what needs a solution is skipped, saying so; the rest passes. (A
     # handout the full course itself lacks fails there already: then run the same pytest
     # command as `make test` without that test.)
-    # One test worker (JOBS=1, as the environment says already): this test's own worker and
-    # the other one keep both cores busy, and a second worker here would cost a pytest start
-    # and collection more (about 4 CPU-seconds of the 21 of this run) for no check more.
+    # In one process (JOBS=1, as the environment says already, and as make runs it then): this
+    # test's own worker and the other one keep both cores busy, and parallel workers here would
+    # cost a pytest start and collection each for no check more.
     missing = [f"selftest/test_source.py::test_handout_covers_every_step[{lab}]"
                for lab in labs if not (ROOT / "handouts" / f"{lab}.md").is_file()]
-    cmd = ([PYTHON, "-m", "pytest", "grade/selftest", "-q", "-rfEs", "-n", "1",
+    cmd = ([PYTHON, "-m", "pytest", "grade/selftest", "-q", "-rfEs", "-p", "no:xdist",
             *[a for m in missing for a in ("--deselect", m)]] if missing
            else ["make", "--no-print-directory", "test", "JOBS=1"])
     # (Compiling through the course's ccache, which holds the same files compiled already.)

@@ -48,7 +48,8 @@ class KernelUnderTest:
         that only their failure is asked of (the selftests' planted bugs, which must fail
         them): a boot ends as soon as each of them that it runs has failed, with a valid tag.
         A failure's verdict and message come from its result and the lines before it, so what
-        the rest of the boot would have printed changes neither."""
+        the rest of the boot would have printed changes neither (short of a second result for
+        the same test, which the test runner never prints)."""
         self.dir = Path(directory)
         self.tag = tag  # added to the name of each boot's logs, to tell runs of one kernel apart
         self.rerun = rerun or f"SEED={seed}"  # in words: what replays this run

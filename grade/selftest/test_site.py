@@ -163,6 +163,33 @@ def test_a_missing_source_file_is_named(tmp_path):
                         "this tree (moved or renamed? fix the handout)"]
 
 
+def test_a_source_page_shows_its_file_as_it_is_now(tmp_path, monkeypatch):
+    # The highlighted source pages are kept from one build to the next (build/site-cache/): a
+    # page must show its file as it is at this build, the same page whether kept or made anew,
+    # and what no build uses any more must go.
+    import sys
+    sys.path.insert(0, str(ROOT / "tools" / "site"))
+    import build as site_build
+    monkeypatch.setattr(site_build, "ROOT", tmp_path)
+    src = tmp_path / "kernel" / "x.c"
+    src.parent.mkdir()
+
+    def page(text, out):
+        src.write_text(text)
+        b = site_build.Builder(tmp_path / out, with_runs=False)
+        b.sources = {"kernel/x.c"}
+        b.render_sources()
+        return (tmp_path / out / "src" / "kernel" / "x.c.html").read_text()
+
+    first = page("int first_version;\n", "a")
+    assert "first_version" in first
+    assert page("int first_version;\n", "b") == first  # kept
+    second = page("int second_version;\n", "c")
+    assert "second_version" in second and "first_version" not in second
+    kept = list((tmp_path / "build" / "site-cache").glob("*.html"))
+    assert len(kept) == 1 and "second_version" in kept[0].read_text()
+
+
 def test_a_figure_value_may_take_the_last_or_every_match():
     # The boot prints one heap: line per heap layer; the kernel keeps the last one.
     import sys

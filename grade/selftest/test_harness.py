@@ -492,3 +492,25 @@ def test_a_second_grading_of_one_build_waits_for_the_first(labs):
     stdout, stderr = p.communicate(timeout=300)
     assert p.returncode == 0, stdout[-2000:] + stderr[-2000:]
     assert re.search(r"^total\s+33/33", stdout, re.MULTILINE), stdout[-2000:]
+
+
+def host_memory_kib():
+    """The host's RAM and swap together, in KiB: what it could promise a process at most."""
+    info = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+    return sum(int(info[k].split()[0]) for k in ("MemTotal", "SwapTotal") if k in info)
+
+
+def test_a_machine_larger_than_the_host_boots(labs):
+    """The graders boot machines of up to 16 GiB, more than many a student's laptop has. QEMU
+    maps the guest's RAM without reserving it (qemu.qemu_command), so it starts whatever the
+    host has, and the host gives only the pages the kernel touches. Here the machine is larger
+    than this host's RAM and swap together; mapped as QEMU maps RAM by default, it would not
+    start ("cannot set up guest memory"). (Under the kernel's strict overcommit policy,
+    vm.overcommit_memory=2, no mapping is left unreserved, and this test fails.)"""
+    require_solutions(labs[0])
+    kernel = build.kernel(f"check-{labs[0]}-solutions", 1, build.checkpoint_layers(labs, labs[0]))
+    gib = host_memory_kib() // (1 << 20) + 2
+    run = qemu.boot(kernel, "larger-than-the-host", append="ktest=none", mem=f"{gib}G")
+    usable = re.search(r"^kernel: (\d+) KiB usable RAM", run.text, re.MULTILINE)
+    assert run.end == "exit" and usable, f"a {gib} GiB machine did not boot:\n{run.stderr}\n{run.text[-1500:]}"
+    assert int(usable[1]) > host_memory_kib(), usable[0]

@@ -27,6 +27,16 @@ EXIT_MEANING = {EXIT_SUCCESS: "finished, all tests passed", EXIT_FAILURE: "finis
                 EXIT_PANIC: "kernel panic"}
 SERIAL_CAP = 1 << 20     # bytes of console output before a run counts as flooding
 QEMU_LOG_CAP = 64 << 20  # bytes of QEMU's interrupt log before we stop the run
+# The host backs a page of the guest's RAM once the kernel writes to it (qemu_command maps
+# the RAM unreserved), so a kernel that writes to every frame of a 16 GiB machine makes QEMU
+# hold 16 GiB of the host's memory: on a laptop, or on a grading server with several boots at
+# once, the host runs out, and its out-of-memory killer ends some process, perhaps another
+# submission's QEMU. A boot may make the host back at most RAM_TOUCH_CAP of the guest's RAM
+# (with QEMU_OWN more for QEMU itself, which holds 40-50 MiB): a machine no larger than that
+# never reaches the cap, and on the larger machines the graders boot (4G and 16G, for the
+# memory allocators) a correct kernel writes to a few dozen MiB.
+RAM_TOUCH_CAP = 2 << 30
+QEMU_OWN = 256 << 20
 BANNER = "teachos: checkpoint"
 GDB_KILLED = "Terminated via GDBstub"  # what QEMU says when GDB kills it
 
@@ -87,6 +97,27 @@ def ram_size(mem):
     """MEM as a memory backend's size: -m counts a bare number in MiB, a backend in bytes."""
     mem = str(mem)
     return f"{mem}M" if re.fullmatch(r"\d+", mem) else mem
+
+
+_UNITS = {"": 1 << 20, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def ram_bytes(mem):
+    """MEM in bytes, as -m reads it (a bare number in MiB, or a number and K, M, G or T); None
+    if it is not one of those."""
+    m = re.fullmatch(r"(\d+)([KMGT]?)B?", str(mem).strip().upper())
+    return int(m[1]) * _UNITS[m[2]] if m else None
+
+
+def resident_cap(mem):
+    """How much of the host's memory QEMU may hold in a boot of a machine with mem of RAM."""
+    size = ram_bytes(mem)
+    return min(size if size is not None else RAM_TOUCH_CAP, RAM_TOUCH_CAP) + QEMU_OWN
+
+
+def mib(n):
+    """A size in bytes, for a reader: MiB below 10 GiB, GiB with one decimal above."""
+    return f"{n >> 20} MiB" if n < 10 << 30 else f"{n / (1 << 30):.1f} GiB"
 
 
 def qemu_command(kernel_bin, mem="128M", append="", extra=(), log=None, interactive=False,
@@ -217,7 +248,9 @@ class Run:
     elf: Path
     timeout: float
     end: str                      # "exit", "timeout", "halted", "flood", "log-flood", "no-qemu",
-                                  # "stopped" (by the caller's until: nothing more was wanted)
+                                  # "memory" (the host backed more of the guest's RAM than
+                                  # resident_cap allows), "stopped" (by the caller's until:
+                                  # nothing more was wanted)
     status: int = None            # QEMU's exit status when end == "exit"
     serial: bytes = b""
     stderr: str = ""
@@ -231,6 +264,8 @@ class Run:
     timer_irqs: int = 0           # timer interrupts (IRQ 0) in QEMU's log
     timer_quiet: float = None     # seconds from the last of them to the end of the run
     cpu: CpuState = None          # the CPU when the run was stopped (timeout, halted)
+    mem: str = "128M"             # the machine's RAM (-m)
+    resident: int = 0             # the most of the host's memory QEMU was seen to hold, bytes
     _text: str = field(default=None, repr=False)
 
     @property
@@ -372,6 +407,14 @@ class Run:
         if self.end == "log-flood":
             return (f"stopped: QEMU's interrupt log grew past {QEMU_LOG_CAP >> 20} MiB (an "
                     f"exception or interrupt storm?). Last lines:\n{self.last_lines()}")
+        if self.end == "memory":
+            return (f"stopped: QEMU came to hold {mib(self.resident)} of the host's memory, more "
+                    f"than a boot of a {self.mem} machine may. The host gives QEMU a page for each "
+                    f"page of the machine's RAM the kernel writes to, and a graded boot may make it "
+                    f"give {mib(RAM_TOUCH_CAP)} at most, so that no kernel runs the host out of "
+                    f"memory. A correct kernel writes to a few dozen MiB of a large machine: does "
+                    f"something write to every frame (a free list with a node in each 4 KiB "
+                    f"frame, say)?\nLast lines of its output:\n{self.last_lines()}")
         if self.reset:
             if self.ended_from_gdb:
                 return ("QEMU was ended from GDB (kill, or quit while attached): the kernel did "
@@ -391,7 +434,8 @@ class Run:
                 name = f"signal {-self.status}"
             said = "\n".join("    " + l for l in self.stderr.strip().splitlines()[-5:])
             return (f"QEMU itself crashed ({name}), so the kernel could not finish"
-                    + (f"; QEMU said:\n{said}" if said else ".") + self.kvm_note())
+                    + (f"; QEMU said:\n{said}" if said else ".") + self.memory_note()
+                    + self.kvm_note())
         return (f"QEMU exited with status {self.status}, which the kernel never uses (33: tests "
                 f"passed, 35: a test failed, 37: panic). Last lines:\n{self.last_lines()}")
 
@@ -431,6 +475,14 @@ class Run:
                 + (f" ({', '.join(how)})" if how else "") + ".")
         src = loc.source_line() if loc and loc.known else None
         return text + (f"\n    {loc.where()}:  {src}" if src else "")
+
+    def memory_note(self):
+        """For a QEMU killed from outside: how much memory it held, if that was a lot."""
+        if self.status != -signal.SIGKILL or self.resident < 1 << 30:
+            return ""
+        return (f"\nWhen last looked at, QEMU held {mib(self.resident)} of the host's memory, "
+                f"for the RAM the kernel had written to: the host's out-of-memory killer may have "
+                f"ended it.")
 
     def kvm_note(self):
         if "kvm" not in self.command:
@@ -476,6 +528,19 @@ def _task_times(pid):
     return times
 
 
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _resident(pid):
+    """Bytes of the host's memory a process holds (its resident set), from /proc; 0 where
+    there is no such file."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class _Watch:
     """QEMU's process as the host's scheduler sees it, and QEMU's interrupt log as it grows.
 
@@ -492,6 +557,7 @@ class _Watch:
         self.last_activity = start                  # output or a logged interrupt
         self.waited = 0.0                           # seconds QEMU waited for a CPU
         self.samples = []                           # (time, ns running or waiting to run)
+        self.resident = 0                           # the most memory QEMU held, in bytes
         self.next_poll = start
 
     def elapsed(self, now):
@@ -506,6 +572,7 @@ class _Watch:
         self.next_poll = now + POLL_EVERY
         if self._read_log():
             self.last_activity = now
+        self.resident = max(self.resident, _resident(self.pid))
         times = _task_times(self.pid)
         if times:
             self.waited = max(w for _, w in times) / 1e9
@@ -550,7 +617,8 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=No
     up to n timeouts in all: a boot that runs n suites gives each of them the whole timeout,
     and a kernel printing the marker forever still ends. With until, a function of the console
     output so far, the run ends as "stopped" as soon as it returns True: nothing more is wanted
-    of this boot."""
+    of this boot. A kernel that makes QEMU hold more of the host's memory than resident_cap(mem)
+    allows ends as "memory"."""
     kernel_dir = Path(kernel_dir)
     log_dir = kernel_dir / "runs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -561,7 +629,8 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=No
     cmd = qemu_command(kernel_dir / "kernel.bin", mem, append, extra, log=qemu_log_path,
                        qmp=qmp_dir / "qmp")
     run = Run(name, cmd, kernel_dir / "kernel.elf", timeout, "exit", serial_path=serial_path,
-              qemu_log_path=qemu_log_path, key=key)
+              qemu_log_path=qemu_log_path, key=key, mem=str(mem))
+    memory_cap = resident_cap(mem)
     (log_dir / f"{name}.cmd").write_text(run.show_command() + "\n")
     try:
         qemu_log_path.unlink()  # what a watch reads must be this run's
@@ -614,6 +683,9 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=No
             if watch.log_read > QEMU_LOG_CAP:
                 run.end = "log-flood"
                 break
+            if watch.resident > memory_cap:
+                run.end = "memory"
+                break
             if open_streams and watch.halted(now):
                 run.cpu = cpu_state(qmp_dir / "qmp")
                 if run.cpu is None or run.cpu.halted:
@@ -642,6 +714,7 @@ def boot(kernel_dir, name, append="", mem="128M", timeout=10.0, key=None, lap=No
     run.stderr = err.decode("utf-8", errors="replace")
     run.wall, run.ran = end - start, watch.elapsed(end)
     run.timer_irqs = watch.timer_irqs
+    run.resident = watch.resident
     run.timer_quiet = end - watch.last_timer if watch.last_timer is not None else None
     serial_path.write_bytes(run.serial)
     return run

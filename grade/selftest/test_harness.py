@@ -150,6 +150,47 @@ def test_flood_is_cut_off(selftest_kernel, monkeypatch):
     assert "flooding the serial port" in v["second"]
 
 
+def test_a_kernel_that_writes_to_much_of_a_large_machine_is_stopped(selftest_kernel, monkeypatch):
+    """The host backs each page of the guest's RAM the kernel writes to: a boot may make it
+    back RAM_TOUCH_CAP at most. Here the cap is 32 MiB and the kernel writes to 496 MiB of a
+    512 MiB machine, then halts: the cap ends the run, while the kernel writes or once it has
+    halted (a halt is seen only after two seconds)."""
+    monkeypatch.setattr(qemu, "RAM_TOUCH_CAP", 32 << 20)
+    run = qemu.boot(selftest_kernel, "write-ram-capped", append="ktest=selftest misbehave=write_ram",
+                    mem="512M", timeout=120)
+    assert run.end == "memory", (run.end, run.describe())
+    assert run.resident > qemu.resident_cap("512M") == (32 << 20) + qemu.QEMU_OWN
+    text = run.describe()
+    assert "more than a boot of a 512M machine may" in text and "32 MiB at most" in text, text
+    assert "Last lines of its output:" in text and "# Subtest: selftest" in text, text
+
+
+def test_a_machine_no_larger_than_the_cap_may_be_written_to_in_full(selftest_kernel):
+    """With the real cap, a kernel may write to all of a 256 MiB machine: the run ends as the
+    kernel ends it (here, halted with interrupts off), not at the cap."""
+    run = qemu.boot(selftest_kernel, "write-ram", append="ktest=selftest misbehave=write_ram",
+                    mem="256M", timeout=120)
+    assert run.end == "halted", (run.end, run.describe())
+    assert "selftest: wrote to 61440 pages of RAM" in run.text, run.text[-800:]
+    assert run.resident > 240 << 20, run.resident
+
+
+def test_sizes_are_read_as_qemu_reads_them():
+    assert [qemu.ram_bytes(m) for m in ("128", "128M", "4096M", "4G", "16g", "512K", "x")] == \
+        [128 << 20, 128 << 20, 4 << 30, 4 << 30, 16 << 30, 512 << 10, None]
+    assert qemu.resident_cap("128M") == (128 << 20) + qemu.QEMU_OWN
+    assert qemu.resident_cap("16G") == qemu.RAM_TOUCH_CAP + qemu.QEMU_OWN
+
+
+def test_a_qemu_killed_while_holding_much_memory_says_so():
+    run = qemu.Run("oom", ["qemu-system-x86_64", "-accel", "tcg"], None, 10, "exit", -9,
+                   resident=3 << 30)
+    assert "out-of-memory killer" in run.describe() and "3072 MiB" in run.describe()
+    run = qemu.Run("killed", ["qemu-system-x86_64", "-accel", "tcg"], None, 10, "exit", -9,
+                   resident=60 << 20)
+    assert run.describe() == "QEMU itself crashed (SIGKILL), so the kernel could not finish."
+
+
 def test_invalid_utf8_does_not_break_the_reading(selftest_kernel):
     v = verdicts(selftest_kernel, "bad_utf8")
     assert v["first"] is None and v["second"] is None and v["third"] is None

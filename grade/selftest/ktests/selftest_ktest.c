@@ -9,6 +9,8 @@
 #include "idt.h"
 #include "kprintf.h"
 #include "ktest.h"
+#include "memlayout.h"
+#include "memmap.h"
 #include "panic.h"
 #include "qemu.h"
 #include "x86.h"
@@ -28,6 +30,26 @@ static uint64_t tsc(void)
 
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return (uint64_t)hi << 32 | lo;
+}
+
+/* Write a byte to every page of RAM from 16 MiB (above the kernel image) to 1 GiB (as far as
+ * the boot tables' direct map reaches): the host must then back all of that for QEMU. */
+static void write_ram(void)
+{
+	const uint64_t from = 16ULL << 20, to = 1ULL << 30;
+	uint64_t pages = 0;
+
+	for (int i = 0; i < boot_memmap.count; i++) {
+		const struct memmap_region *r = &boot_memmap.regions[i];
+		uint64_t start = r->base < from ? from : r->base;
+		uint64_t end = r->base + r->len > to ? to : r->base + r->len;
+
+		if (r->type != MEMMAP_USABLE)
+			continue;
+		for (uint64_t pa = (start + 4095) & ~4095ULL; pa + 4096 <= end; pa += 4096, pages++)
+			*(volatile uint8_t *)phys_to_virt(pa) = 0xa5;
+	}
+	kprintf("selftest: wrote to %lu pages of RAM\n", pages);
 }
 
 KTEST(selftest, first, 1)
@@ -60,6 +82,12 @@ KTEST(selftest, second, 1)
 			kprintf("flooding the serial port, flooding the serial port\n");
 	if (misbehave("bad_utf8"))
 		kprintf("bytes that are not UTF-8: \xff\xfe\xc3\x28 and on\n");
+	if (misbehave("write_ram")) {
+		write_ram();
+		cli();
+		for (;;)
+			hlt();
+	}
 	if (misbehave("exit_code"))
 		qemu_exit(0x05);
 	if (misbehave("fail") || misbehave("fail_then_hang"))

@@ -25,7 +25,7 @@ enum ktry_kind {
 	KTRY_ANY = 0xf,
 };
 
-#define KTRY_MSG_MAX 320
+#define KTRY_MSG_MAX 512
 
 /* What stopped the code, when something did. */
 struct ktry_result {

@@ -81,9 +81,10 @@ static inline void list_del(struct list_node *n)
 	for (pos = list_entry((head)->next, __typeof__(*pos), member); &pos->member != (head); \
 	     pos = list_entry(pos->member.next, __typeof__(*pos), member))
 
-/* Every entry, front to back; the body may remove pos (next is read before it runs). */
-#define list_for_each_entry_safe(pos, next, head, member)                  \
-	for (pos = list_entry((head)->next, __typeof__(*pos), member),     \
-	    next = list_entry(pos->member.next, __typeof__(*pos), member); \
-	     &pos->member != (head);                                       \
-	     pos = next, next = list_entry(next->member.next, __typeof__(*pos), member))
+/* Every entry, front to back; the body may remove pos (n, the entry after it, is read before
+ * the body runs). */
+#define list_for_each_entry_safe(pos, n, head, member)                  \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member),  \
+	    n = list_entry(pos->member.next, __typeof__(*pos), member); \
+	     &pos->member != (head);                                    \
+	     pos = n, n = list_entry(n->member.next, __typeof__(*pos), member))

@@ -162,6 +162,67 @@ def test_each_file_includes_only_the_headers_of_its_layer_and_earlier_ones():
     assert not bad, "\n".join(sorted(bad))
 
 
+def macro_parameters_named_as_fields(text):
+    """(macro, parameter) for each function-like macro of text with a parameter that its body
+    uses as a variable (`next = ...`, `next->x`) and also as the name of a member it reads
+    (`->next`, `.next`): the preprocessor replaces those too, so the macro compiles only when
+    the caller's variable happens to be spelled as the parameter. (A parameter that names a
+    member, as list_entry's `member`, is only ever used after `.` or `->` or passed on.)"""
+    bad = []
+    text = text.replace("\\\n", " ")
+    for m in re.finditer(r"^\s*#\s*define\s+(\w+)\(([^)]*)\)(.*)$", text, re.MULTILINE):
+        body = m.group(3)
+        for p in (w.strip() for w in m.group(2).split(",")):
+            if not p or p == "...":
+                continue
+            name = re.escape(p)
+            as_member = re.search(rf"(?:\.|->)\s*{name}\b", body)
+            as_variable = re.search(rf"(?<![\w.>])\s*\(?{name}\)?\s*(?:->|\.|=(?!=))", body)
+            if as_member and as_variable:
+                bad.append((m.group(1), p))
+    return bad
+
+
+def test_no_macro_parameter_is_named_as_a_field_it_reads():
+    bad = [f"{f.relative_to(ROOT)}: {name}({p})" for f in sorted(ROOT.glob("**/*.h"))
+           if "build" not in f.relative_to(ROOT).parts[:1]
+           for name, p in macro_parameters_named_as_fields(f.read_text())]
+    assert not bad, ("macros whose parameter is also a member they read (a caller's variable "
+                     "of any other name breaks them; rename the parameter):\n" + "\n".join(bad))
+    # As list.h had it: list_for_each_entry_safe(c, n, ...) did not compile.
+    old = ("#define list_for_each_entry_safe(pos, next, head, member) \\\n"
+           "\tfor (pos = x, next = list_entry(pos->member.next, __typeof__(*pos), member);;)\n")
+    assert macro_parameters_named_as_fields(old) == [("list_for_each_entry_safe", "next")]
+
+
+def todo_messages(path, text):
+    """The message each TODO(...) / TODO_ASM(...) of a starter's file stops the kernel with:
+    "not implemented: <function>() at <file>:<line>: <what>" (kernel/todo.h)."""
+    out, function = [], "?"
+    for n, line in enumerate(text.splitlines(), 1):
+        d = re.match(r"^[A-Za-z_][\w\s\*]*?\b(\w+)\(", line)
+        if d and not line.startswith((" ", "\t", "#")):
+            function = d.group(1)
+        m = re.search(r"\bTODO(?:_ASM)?\((?:\s*(\w+)\s*,)?\s*(\"(?:[^\"\\\\]|\\\\.)*\"(?:\s*\"(?:[^\"\\\\]|\\\\.)*\")*)", line)
+        if m:
+            what = "".join(re.findall(r'"((?:[^"\\\\]|\\\\.)*)"', m.group(2)))
+            out.append((n, f"not implemented: {m.group(1) or function}() at {path}:{n}: {what}"))
+    return out
+
+
+def test_every_todo_message_fits_the_kernels_buffer():
+    """A TODO's message is what a student reads to know what to write: none may be cut off."""
+    require_starters()
+    cap = int(re.search(r"#define KTRY_MSG_MAX (\d+)", (ROOT / "kernel/ktry.h").read_text())[1])
+    long = [f"{path.relative_to(ROOT)}:{n}: {len(msg)} characters" for path in sorted(LABS.glob("*/*"))
+            for n, msg in todo_messages(path.relative_to(ROOT), path.read_text())
+            if len(msg) >= cap]
+    assert not long, f"TODO messages longer than KTRY_MSG_MAX - 1 ({cap - 1}):\n" + "\n".join(long)
+    found = todo_messages("labs/08-user/aslr.c", (LABS / "08-user" / "aslr.c").read_text())
+    assert any("aslr_choose() at labs/08-user/aslr.c:" in m and m.endswith("stack_bottom")
+               for _, m in found), found
+
+
 def test_no_kernel_file_is_over_500_lines():
     long = [f"{p.relative_to(ROOT)}: {n} lines" for p in sorted((ROOT / "kernel").rglob("*"))
             if p.suffix in (".c", ".h", ".S") and (n := len(p.read_text().splitlines())) > 500]

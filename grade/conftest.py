@@ -241,7 +241,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         labs = sorted({r["lab"] for r in ordered})
         current = next((l for l in labs if int(l[:2]) == current), None) if current else labs[-1]
         for text, style in summary.report(ordered, current, summary.layers_of(config.getoption("kernel")),
-                                          summary.load_steps()):
+                                          summary.load_steps(), config.getoption("rerun")):
             tr.write_line(text, **style)
     tr.write_sep("-", "points")
     table, tot = points_table(ordered)

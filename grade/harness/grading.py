@@ -185,9 +185,10 @@ def judge_case(kernel, kcase, ordered):
              f"runner printed a KTAP line.\n{log}")
     if not case.ok:
         details = [d for d in case.diagnostics if d.strip() and d.strip() != case.message]
-        text = case.message or "failed"
+        text = symbols.symbolize_rips(kernel.elf, case.message or "failed")
         if details:
-            text += "\n" + "\n".join("    " + l for l in symbols.symbolize_text(kernel.elf, "\n".join(details[-15:])).splitlines())
+            shown = symbols.symbolize_rips(kernel.elf, symbols.symbolize_text(kernel.elf, "\n".join(details[-15:])))
+            text += "\n" + "\n".join("    " + l for l in shown.splitlines())
         if report.seed is not None and "random" in (kcase.name + "".join(case.diagnostics)):
             text += f"\n(seed {report.seed}: {kernel.rerun} replays it)"
         fail(f"{text}\n{log}")

@@ -18,8 +18,16 @@ from .paths import ROOT
 STEPS_FILE = ROOT / "grade" / "steps.toml"
 BOOT_NOTES_HEADER = "While booting, the kernel had to skip:"
 LOG_LINE_PREFIXES = ("(console log:", "(QEMU's log:", "(log:")
-# The step a message names: a TODO the test reached, or a test that cannot pass before a step.
-_STEP = re.compile(r"(?:not implemented: .*?|cannot pass before )\bsteps? (\d+)")
+# The step a message names: a TODO the test reached (in the file it names), or a test that
+# cannot pass before a step.
+_TODO_STEP = re.compile(r"not implemented: \S+ at (\S+?):\d+: .*?\bsteps? (\d+)")
+_BEFORE_STEP = re.compile(r"cannot pass before steps? (\d+)")
+# A test without a result because an earlier test stopped the run (grading.judge_case).
+_STOPPED_DURING = re.compile(r"the run stopped during test (\S+) \(the first without a result\)")
+# Where a message shows the kernel in a lab's unfinished code: a TODO it reached, or a line of
+# the starter (boot.S's `ud2 /* TODO step 1 ... */`, say) it stopped at.
+_LAB_TODO = re.compile(r"not implemented: \S+ at labs/(\d\d-[\w-]+)/"
+                       r"|\blabs/(\d\d-[\w-]+)/[^\s:]+:\d+:.*\bTODO\b")
 _LAYER = re.compile(r"(\d\d-[\w-]+):(\S+)")
 
 # What a lab's code does for the kernel from its checkpoint on, and which earlier labs' tests
@@ -79,6 +87,7 @@ class Failure:
     step: int = None
     cause: str = ""
     logs: list = field(default_factory=list)
+    after: "Failure" = None      # the test that stopped the run before this one got a result
 
     @property
     def lab(self):
@@ -89,20 +98,87 @@ class Failure:
         return self.result["test"]
 
 
-def step_of(result, steps):
-    """The step a failure belongs to: the one its message names (a TODO's "step 4: ..."), else
-    the one after which the test passes (grade/steps.toml), else None."""
-    m = _STEP.search(result.get("message") or "")
-    if m:
-        return int(m.group(1))
-    return steps.get(result["lab"], {}).get(result["test"])
+def step_of(result, steps, body=None):
+    """The step a failure belongs to: the earlier of the one its message names (a TODO of the
+    test's own lab it reached, "step 4: ...", or "cannot pass before step 4") and the one
+    after which the test passes (grade/steps.toml); None if neither says. body is the message
+    without its boot notes (split_message): what the kernel skipped while booting is said
+    once, at the top, and names no step of this test. A TODO of a later step than the test's
+    own, reached when an earlier step's code failed (a crash handled by a later step's
+    function, say), leaves the test at its own step."""
+    text = split_message(result.get("message") or "")[0] if body is None else body
+    named = [int(m.group(2)) for m in _TODO_STEP.finditer(text)
+             if f"/{result['lab']}/" in f"/{m.group(1)}"]
+    named += [int(m.group(1)) for m in _BEFORE_STEP.finditer(text)]
+    listed = steps.get(result["lab"], {}).get(result["test"])
+    known = named + ([listed] if listed is not None else [])
+    return min(known) if known else None
 
 
 def order(failures, current):
-    """The current lab's failures first, by step, then the other labs' in lab order."""
+    """The current lab's failures first, by step, then the other labs' in lab order; a test
+    that got no result because another stopped the run comes after that one."""
     def key(f):
-        return (f.lab != current, f.lab, f.step is None, f.step or 0)
+        return (f.lab != current, f.lab, f.step is None, f.step or 0, f.after is not None)
     return sorted(failures, key=key)
+
+
+def link_to_culprits(failures):
+    """A test without a result because an earlier test of its lab stopped the run belongs to
+    that test: its step, and its place in the list (after it, as failing for the same
+    reason)."""
+    by_test = {(f.lab, f.test): f for f in failures}
+    for f in failures:
+        m = _STOPPED_DURING.search(f.cause)
+        culprit = by_test.get((f.lab, m.group(1))) if m else None
+        if culprit is not None and culprit is not f:
+            f.after, f.step = culprit, culprit.step
+
+
+def unfinished_earlier_labs(texts, current, layers):
+    """The earlier labs, taken from labs/, whose unfinished code the texts show the kernel in."""
+    found = set()
+    for text in texts:
+        for m in _LAB_TODO.finditer(text):
+            lab = m.group(1) or m.group(2)
+            if lab < current and layers.get(lab, "labs") == "labs":
+                found.add(lab)
+    return sorted(found)
+
+
+def number_list(numbers):
+    """[1, 2, 3, 5] as SOLUTIONS reads it: 1-3,5."""
+    parts, run = [], []
+    for n in sorted(set(numbers)) + [None]:
+        if run and (n is None or n != run[-1] + 1):
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 2 else ",".join(map(str, run)))
+            run = []
+        if n is not None:
+            run.append(n)
+    return ",".join(parts)
+
+
+def earlier_labs_note(labs, current, layers, rerun=None, have_solutions=None):
+    """What to say when the kernel stopped in the unfinished code of earlier labs: finish
+    them, or take their reference code, which this copy of the course may have."""
+    if have_solutions is None:
+        have_solutions = {p.name for p in (ROOT / "solutions").iterdir() if p.is_dir()} \
+            if (ROOT / "solutions").is_dir() else set()
+    named = ", ".join(f"labs/{lab}/" for lab in labs)
+    text = (f"The kernel stopped in unfinished code of an earlier lab: {named}. Checkpoint "
+            f"{current} is built from every lab up to it, each from labs/ unless SOLUTIONS "
+            f"says otherwise, so {'those labs come' if len(labs) > 1 else 'that lab comes'} "
+            f"first.")
+    earlier = sorted(lab for lab in have_solutions if lab < current)
+    if all(lab in have_solutions for lab in labs):
+        solutions = number_list(int(lab[:2]) for lab in earlier)
+        command = (re.sub(r"\s+SOLUTIONS=\S+", "", rerun) if rerun
+                   else f"make grade LAB={int(current[:2])}") + f" SOLUTIONS={solutions}"
+        text += (f" Finish {'them' if len(labs) > 1 else 'it'}, or grade this lab on the "
+                 f"reference code of the earlier labs, which this copy has: `{command}`.")
+    else:
+        text += f" Finish {'them' if len(labs) > 1 else 'it'} first (its handout's steps)."
+    return text
 
 
 def runs_through(lab, current, layers):
@@ -133,8 +209,9 @@ def runs_through(lab, current, layers):
     return text
 
 
-def report(results, current, layers, steps):
-    """The lines to print about the failed results: [(text, style)]."""
+def report(results, current, layers, steps, rerun=None):
+    """The lines to print about the failed results: [(text, style)]. rerun: the command that
+    made this run (for a command to suggest)."""
     failed = [r for r in results if r["status"] != "passed"]
     if not failed:
         return []
@@ -145,16 +222,21 @@ def report(results, current, layers, steps):
         for n in boot:
             if n not in notes:
                 notes.append(n)
-        failures.append(Failure(r, step_of(r, steps), body, logs))
+        failures.append(Failure(r, step_of(r, steps, body), body, logs))
     if notes:
         lines.append((BOOT_NOTES_HEADER, {"bold": True}))
         lines += [("    " + n, {}) for n in notes]
+    link_to_culprits(failures)
     failures = order(failures, current)
     by_cause = {}
     for f in failures:
-        by_cause.setdefault((f.lab == current, f.cause), []).append(f)
+        lead = f.after or f
+        by_cause.setdefault((lead.lab == current, lead.cause), []).append(f)
+    unfinished = unfinished_earlier_labs([f.cause for f in failures] + notes, current, layers)
+    if unfinished:
+        lines.append((earlier_labs_note(unfinished, current, layers, rerun), {"bold": True}))
     first_own = next((f for f in failures if f.lab == current), None)
-    if first_own and first_own.step is not None:
+    if first_own and first_own.step is not None and not unfinished:
         later = [f for f in failures if f.lab == current and (f.step or 0) > first_own.step]
         if later:
             lines.append((f"Start with the first failure below ({first_own.test}, step "

@@ -113,3 +113,22 @@ def symbolize_text(elf, text):
             line = f"{m.group(1)}#{m.group(2)} 0x{m.group(3)} {loc}"
         out.append(line)
     return "\n".join(out)
+
+
+# Where the kernel says it faulted ("#PF page fault at rip 0xffffffff8014bbda: ..."), in the
+# kernel image (a user program's rip is the program's, not in the kernel's ELF file).
+FAULT_RIP = re.compile(r"\bat rip (0x(?:ffffffff8[0-9a-f]{7}))\b(?! \(in )")
+
+
+def symbolize_rips(elf, text):
+    """Add where each "at rip 0x..." of text with a kernel address is: "at rip 0x... (in
+    function (file:line))". (A fault's rip is the faulting instruction itself.)"""
+    rips = [int(m.group(1), 16) for m in FAULT_RIP.finditer(text)]
+    if not rips:
+        return text
+    table = locate(elf, rips)
+
+    def place(m):
+        loc = table[int(m.group(1), 16)]
+        return f"{m.group(0)} (in {loc})" if loc.known else m.group(0)
+    return FAULT_RIP.sub(place, text)

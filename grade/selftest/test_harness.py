@@ -43,6 +43,19 @@ def test_the_symbol_table_is_what_nm_lists(selftest_kernel):
     assert "kernel_main" in table and "ktest_main" in table
 
 
+def test_a_fault_in_a_message_is_placed_in_the_source(selftest_kernel):
+    """A test's message that says where the kernel faulted ("at rip 0x...") also says in which
+    function and line; a user program's address is left as it is."""
+    elf = selftest_kernel / "kernel.elf"
+    at = symbols.symbol_table(elf)["kernel_main"]
+    text = (f"#PF page fault at rip 0x{at:016x}: reading address 0x0 (error 0x0)\n"
+            f"user: #PF at rip 0x0000000000401000")
+    said = symbols.symbolize_rips(elf, text)
+    assert f"at rip 0x{at:016x} (in kernel_main (kernel/main.c:" in said, said
+    assert said.endswith("at rip 0x0000000000401000"), said
+    assert symbols.symbolize_rips(elf, said) == said  # once is enough
+
+
 def verdicts(kernel_dir, misbehave="", timeout=30.0):
     """What the harness says about each of the four tests: None for a pass, else the message."""
     k = grading.KernelUnderTest(kernel_dir, seed=1, timeout=timeout,
@@ -472,6 +485,61 @@ def test_failures_come_in_the_order_a_student_fixes_them():
     assert "02-paging itself is the reference solution here" in text
     assert "Start with the first failure below (context.switch, step 3)" in text
     assert "(console log: d.log)" in text
+
+
+def test_a_failure_is_filed_under_the_step_of_its_cause():
+    steps = {"08-user": {"segments.order": 1, "syscall.reach": 2, "loader.argv": 4,
+                         "ufault.many": 7, "programs.bad_start": 4}}
+
+    def failed(test, message):
+        return {"lab": "08-user", "test": test, "status": "failed", "max_points": 2, "message": message}
+    notes = ("While booting, the kernel had to skip:\n    08-user: syscall_init skipped: not "
+             "implemented: syscall_init() at labs/08-user/syscall.c:40: step 2: ...")
+    stopped = "the kernel panicked: in user_fault (labs/08-user/ufault.c:61)"
+    results = [
+        # A step 1 bug, in a run whose boot notes name step 2: still step 1.
+        failed("segments.order", f"GDT 0x18 is a code segment\n{notes}\n(console log: a.log)"),
+        # A step 2 bug that crashed into step 7's unwritten user_fault: still step 2.
+        failed("syscall.reach", "#PF at rip 0x202, and not implemented: user_fault() at "
+               "labs/08-user/ufault.c:30: step 7: ...\n(console log: b.log)"),
+        # Another lab's TODO names no step of this lab's.
+        failed("loader.argv", "not implemented: memmap_init() at labs/01-boot/memmap.c:9: step 4: ..."),
+        # No result because ufault.many stopped the run: listed under it, at its step.
+        failed("programs.bad_start", "no result for this test: the run stopped during test "
+               f"ufault.many (the first without a result).\n{stopped}\n(console log: c.log)"),
+        failed("ufault.many", f"no result for this test: the run stopped during this test.\n{stopped}\n"
+               "(console log: c.log)"),
+    ]
+    by = {r["test"]: summary.step_of(r, steps) for r in results}
+    assert by == {"segments.order": 1, "syscall.reach": 2, "loader.argv": 4,
+                  "programs.bad_start": 4, "ufault.many": 7}, by
+    layers = {"01-boot": "solutions", "08-user": "labs"}
+    text = "\n".join(t for t, _ in summary.report(results, "08-user", layers, steps))
+    assert "Start with the first failure below (segments.order, step 1)" in text, text
+    assert "FAIL 08-user ufault.many (0/2 points, step 7)" in text, text
+    assert "FAIL for the same reason: 1 more test(s): 08:programs.bad_start" in text, text
+    assert "FAIL 08-user programs.bad_start" not in text, text
+
+
+def test_a_kernel_stopped_in_an_earlier_labs_starter_says_which_and_how_to_go_on():
+    boot = ("no test results at all: the kernel never started its tests.\n"
+            "    labs/01-boot/boot.S:50:  ud2\t/* TODO step 1: build the boot page tables */")
+    results = [{"lab": "08-user", "test": "segments.rsp0", "status": "failed", "max_points": 1,
+                "message": boot}]
+    layers = {"01-boot": "labs", "08-user": "labs"}
+    have = {"01-boot", "02-paging", "03-bump", "07-threads"}
+    assert summary.unfinished_earlier_labs([boot], "08-user", layers) == ["01-boot"]
+    note = summary.earlier_labs_note(["01-boot"], "08-user", layers,
+                                     "make grade LAB=8 SOLUTIONS=2 MEM=256M", have)
+    assert "unfinished code of an earlier lab: labs/01-boot/" in note, note
+    assert note.endswith("`make grade LAB=8 MEM=256M SOLUTIONS=1-3,7`."), note
+    assert "Finish it first" in summary.earlier_labs_note(["01-boot"], "08-user", layers, None, set())
+    assert summary.number_list([7, 1, 2, 3, 5]) == "1-3,5,7" and summary.number_list([1, 2]) == "1,2"
+    # Taken from solutions/, a lab is not the student's to finish.
+    assert summary.unfinished_earlier_labs([boot], "08-user", {"01-boot": "solutions"}) == []
+    text = "\n".join(t for t, _ in summary.report(results, "08-user", layers, {}, "make grade LAB=8"))
+    assert text.startswith("The kernel stopped in unfinished code of an earlier lab") and \
+        "Start with" not in text, text
 
 
 def test_commands_the_kernel_suggests_repeat_the_run():

@@ -165,6 +165,31 @@ static void format_value(char *buf, size_t size, uint64_t v, enum ktest_value_ki
 		ksnprintf(buf, size, "0x%llx", (unsigned long long)v);
 }
 
+/* True if expr is a number as written in C (5, -1, 0x1000, 4096UL) or NULL (as written, or
+ * as it expands): its value says nothing that its text does not. */
+static bool is_literal(const char *expr)
+{
+	const char *s = expr;
+	bool hex = false;
+
+	if (!strcmp(expr, "NULL") || !strcmp(expr, "((void *)0)"))
+		return true;
+	if (*s == '-')
+		s++;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		hex = true;
+		s += 2;
+	}
+	if (!*s)
+		return false;
+	while ((*s >= '0' && *s <= '9') ||
+	       (hex && ((*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F'))))
+		s++;
+	while (*s == 'u' || *s == 'U' || *s == 'l' || *s == 'L')
+		s++;
+	return !*s && s != expr;
+}
+
 void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, const char *a,
 		    const char *op, const char *b, uint64_t va, uint64_t vb,
 		    enum ktest_value_kind ka, enum ktest_value_kind kb)
@@ -173,8 +198,14 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
 
 	format_value(sa, sizeof(sa), va, ka);
 	format_value(sb, sizeof(sb), vb, kb);
-	ktest_fail(t, fatal, file, line, "expected %s %s %s, but %s = %s and %s = %s", a, op, b, a,
-		   sa, b, sb);
+	/* "but n = 4 (0x4)", not "... and 5 = 5 (0x5)": a literal's value is its text. */
+	if (is_literal(b))
+		ktest_fail(t, fatal, file, line, "expected %s %s %s, but %s = %s", a, op, b, a, sa);
+	else if (is_literal(a))
+		ktest_fail(t, fatal, file, line, "expected %s %s %s, but %s = %s", a, op, b, b, sb);
+	else
+		ktest_fail(t, fatal, file, line, "expected %s %s %s, but %s = %s and %s = %s", a, op,
+			   b, a, sa, b, sb);
 }
 
 static const struct ktest_suite *find_suite(const char *name)

@@ -12,13 +12,37 @@
 static int checks, failures;
 static const struct user_layout rodata_layout = {0}; /* read-only: copyout must refuse it */
 
+/* -EBADF (-9), and so on: a result as the reader looks it up (kernel/user_abi.h). */
+static const char *result_text(char *buf, size_t size, long v)
+{
+	static const struct {
+		long error;
+		const char *name;
+	} names[] = {{ENOENT, "ENOENT"},   {E2BIG, "E2BIG"},
+		     {ENOEXEC, "ENOEXEC"}, {EBADF, "EBADF"},
+		     {ENOMEM, "ENOMEM"},   {EFAULT, "EFAULT"},
+		     {EINVAL, "EINVAL"},   {ENAMETOOLONG, "ENAMETOOLONG"},
+		     {ENOSYS, "ENOSYS"}};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (v == -names[i].error) {
+			snprintf(buf, size, "-%s (%ld)", names[i].name, v);
+			return buf;
+		}
+	snprintf(buf, size, "%ld", v);
+	return buf;
+}
+
 static void expect(const char *what, uint64_t arg, long got, long want)
 {
+	char g[32], w[32];
+
 	checks++;
 	if (got == want)
 		return;
 	failures++;
-	printf("hostile: %s(0x%lx) = %ld, expected %ld\n", what, arg, got, want);
+	printf("hostile: %s(0x%lx) = %s, expected %s\n", what, arg, result_text(g, sizeof(g), got),
+	       result_text(w, sizeof(w), want));
 }
 
 static long raw(long nr, long a1, long a2, long a3)

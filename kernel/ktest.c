@@ -204,8 +204,8 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
 	else if (is_literal(a))
 		ktest_fail(t, fatal, file, line, "expected %s %s %s, but %s = %s", a, op, b, b, sb);
 	else
-		ktest_fail(t, fatal, file, line, "expected %s %s %s, but %s = %s and %s = %s", a, op,
-			   b, a, sa, b, sb);
+		ktest_fail(t, fatal, file, line, "expected %s %s %s, but %s = %s and %s = %s", a,
+			   op, b, a, sa, b, sb);
 }
 
 static const struct ktest_suite *find_suite(const char *name)

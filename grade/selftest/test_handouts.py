@@ -2,7 +2,10 @@
 (tools/site/excerpts.py) must be what that run prints now, apart from what truly varies from
 build to build (kernel addresses, seeds, timings, and what the marker's vary= names). The
 runs are a few boots of the reference and starter kernels and of small variants of one lab
-(a step left undone, a planted mistake), each a recompilation of the files it changes.
+(a step left undone, a planted mistake), each a recompilation of the files it changes. A
+fenced block that looks like what the kernel, the grader or a host program prints must have
+such a marker (or a figure's), or say why it quotes no run: `<!-- not a run: REASON -->`, where
+a REASON "quoted from FILE" holds the block to that file.
 
 No chapter may grow past 6,000 words."""
 import re
@@ -108,3 +111,124 @@ def test_partial_steps_keep_the_starter_of_later_steps():
     assert runs.partial_text(src, 1) == "x\ndone1\nTODO(\"steps 2-3: b\");\n"
     assert runs.partial_text(src, 3) == "x\ndone1\ndone2\n"
     assert [b[2] for b in runs.solution_blocks(src)] == [[1], [2, 3]]
+
+
+
+# Lines the kernel or the grader prints (at their start, after any indentation): a fenced block
+# with one quotes a run. So does one with two rows of a table of measurements (a host program's,
+# `measure NAME` in tools/site/runs.py), or with a command typed at a `$ ` prompt followed by
+# what it printed.
+CONSOLE = re.compile(
+    r"^\s*(== \d\d-|== \w[\w ]*: |kernel: |heap: |memmap: |paging: |pages: |threads: |user: |"
+    r"proc: |program '|teachos: |EXCEPTION: |PAGE FAULT|PANIC|FAIL |(not )?ok \d+ |KTAP version|"
+    r"# Subtest: |\[the kernel |QEMU's log|-+ points -+$|total +\d+/\d+|graded \d+ submissions )")
+# A number standing alone: a row of measurements has three or more, one of them a fraction or a
+# percentage (the bit numbers of a register's picture, or block orders, are whole numbers).
+NUMBER = re.compile(r"(?:^|(?<=\s))\d+(\.\d+)?%?(?=\s|$)")
+RUN_MARKER = re.compile(r"^\s*<!--\s*(run|figure):")
+NOT_A_RUN = re.compile(r"^\s*<!--\s*not a run:\s*(\S.*?)\s*-->\s*$")
+QUOTED_FROM = re.compile(r"\bquoted from `?([\w./-]+\.\w+)`?")
+
+
+def measured(line):
+    found = [m.group(0) for m in NUMBER.finditer(line)]
+    return len(found) >= 3 and any("." in n or "%" in n for n in found)
+
+
+def fenced_blocks(text):
+    """(line of the opening fence, counted from 1, the nearest non-blank line above it, the
+    lines inside the fence) for every fenced block of a Markdown text."""
+    lines, blocks, i = text.splitlines(), [], 0
+    while i < len(lines):
+        f = excerpts.FENCE.match(lines[i])
+        if not f:
+            i += 1
+            continue
+        k = i + 1
+        while k < len(lines) and not lines[k].strip().startswith(f.group(1)):
+            k += 1
+        above = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
+        blocks.append((i + 1, above, lines[i + 1:k]))
+        i = k + 1
+    return blocks
+
+
+def shows_output(body):
+    """Does a block quote what a run printed: a line of the kernel's or grader's console, two
+    rows of a table of measurements, or a `$ ` command followed by lines that are neither
+    commands nor their continuations?"""
+    if any(CONSOLE.match(l) for l in body) or sum(map(measured, body)) >= 2:
+        return True
+    typed = False
+    for n, line in enumerate(body):
+        if line.lstrip().startswith("$ "):
+            typed = True
+        elif typed and line.strip() and line.strip() != "..." and not body[n - 1].rstrip().endswith("\\"):
+            return True
+    return False
+
+
+def unchecked_console(text, root=ROOT):
+    """Where a Markdown text quotes console output that no run checks: (line, why) for every
+    fenced block that looks like a run's output with neither a `<!-- run: ... -->` nor a
+    `<!-- figure: ... -->` marker above it, nor `<!-- not a run: REASON -->` (an HTML comment,
+    which the site does not show). A reason "quoted from FILE" holds the block to that file:
+    every line of the block must be in it (the format examples of a header, say)."""
+    bad = []
+    for line, above, body in fenced_blocks(text):
+        if RUN_MARKER.match(above):
+            continue
+        m = NOT_A_RUN.match(above)
+        if m:
+            q = QUOTED_FROM.search(m.group(1))
+            if q:
+                src = root / q.group(1)
+                if not src.is_file():
+                    bad.append((line, f"quoted from {q.group(1)}, which does not exist"))
+                    continue
+                have = src.read_text()
+                missing = [l.strip() for l in body if l.strip() and l.strip() != "..." and l.strip() not in have]
+                if missing:
+                    bad.append((line, f"not in {q.group(1)}: {missing[0]}"))
+            continue
+        if shows_output(body):
+            bad.append((line, "console output with no <!-- run: ... --> marker above it"))
+    return bad
+
+
+@pytest.mark.parametrize("path", HANDOUTS, ids=[p.name for p in HANDOUTS])
+def test_console_output_is_marked(path):
+    # What a run printed is quoted under a run marker, which make test checks against the run,
+    # or says why it is not a run: an excerpt without one would drift unseen.
+    bad = unchecked_console(path.read_text())
+    assert not bad, "\n".join(
+        [f"{path.name}:{n}: {why}" for n, why in bad] +
+        ["Mark each with <!-- run: make qemu ... | from=... to=... --> (tools/site/excerpts.py; "
+         "then make excerpts FILE=...), or <!-- not a run: REASON --> if it quotes no run."])
+
+
+def test_unmarked_console_output_is_found():
+    # The tour of checkpoint 08 as handouts/08-user-2-kernel.md quoted it unmarked, drifted
+    # from the run (9 programs where the kernel has 16).
+    tour = ("`make qemu LAB=8 SOLUTIONS=all` ends with this:\n\n```\n== 08-user: programs in ring 3 ==\n"
+            "9 programs in the kernel image: bench fault hello hostile layout memtest regs sleepy spin\n"
+            "every program gone: 32111 frames free, as before the first (32111)\n```\n")
+    assert [n for n, _ in unchecked_console(tour)] == [3]
+    marked = tour.replace("\n\n```", "\n\n<!-- run: make qemu LAB=8 SOLUTIONS=all | from=\"^== 08\" -->\n```", 1)
+    assert unchecked_console(marked) == []
+    # A host program's output after its command, the command's continuation lines apart.
+    host = "```\n$ gcc -O2 -o build/x x.c \\\n      y.c\n$ build/x\npolicy  failed\nfirst fit  30.9\n```\n"
+    assert [n for n, _ in unchecked_console(host)] == [1]
+    table = ("```\n high mark  allocator           ns per op  fallback walks/1000   regions walked\n"
+             "      1000  list heap alone         421.6               1004.6              188\n"
+             "      4000  list heap alone        2022.6               1018.2              671\n```\n")
+    assert [n for n, _ in unchecked_console(table)] == [1]
+    assert unchecked_console("```sh\n$ gcc -O2 -o build/x x.c \\\n      y.c\n$ build/x\n```\n") == []
+    # Commands to type and code are not output.
+    assert unchecked_console("```sh\nmake grade LAB=4   # checkpoint 04\n```\n\n```c\nint ok = 1;\n```\n") == []
+    # A format example quoted from a header must be in it.
+    quoted = ("<!-- not a run: quoted from kernel/pagefault.h -->\n```\n"
+              "PAGE FAULT: address 0x{}, write, page not present, kernel mode\n```\n")
+    assert unchecked_console(quoted.format("00000000deadb000")) == []
+    assert "not in kernel/pagefault.h" in unchecked_console(quoted.format("00000000deadb001"))[0][1]
+

@@ -169,6 +169,57 @@ KTEST(cowfork, writable_pages_become_copy_on_write_in_both, 3)
 	uspace_destroy(&parent);
 }
 
+/*
+ * A space forked once has pages that are read-only and PTE_COW already; its next fork must
+ * give the new child those pages copy-on-write too, not only the ones it write-protects itself:
+ *
+ *   load:          page writable                 parent W
+ *   first fork:    write-protected, PTE_COW      parent COW, child COW
+ *   second fork:   nothing to write-protect      parent COW, second child COW (not read-only
+ *                                                alone: its first write would be a real fault)
+ */
+KTEST(cowfork, a_second_fork_keeps_pages_copy_on_write, 2)
+{
+	struct uspace parent, child, second;
+	struct writable_pages w = {.n = 0};
+
+	if (!counts_require(t) || !space_load(t, &parent, "forktest", FILL))
+		return;
+	uspace_walk(&parent, 0, USER_TOP, note_writable, &w);
+	int first = uspace_init(&child), again = -1;
+	if (first == 0)
+		first = uspace_fork(&child, &parent);
+	if (first == 0 && (again = uspace_init(&second)) == 0)
+		again = uspace_fork(&second, &parent);
+	if (first || again) {
+		FAIL(t, "uspace_fork failed with plenty of memory (%d, then %d)", first, again);
+		if (first == 0)
+			uspace_destroy(&second);
+		uspace_destroy(&child);
+		uspace_destroy(&parent);
+		return;
+	}
+	ASSERT_GT(t, w.n, 0);
+	for (int i = 0; i < w.n; i++) {
+		uint64_t p = space_pte(&parent, w.va[i]), c = space_pte(&second, w.va[i]);
+
+		if (!(p & PTE_COW))
+			continue; /* the first fork's fault: another test says so */
+		if ((c & PTE_WRITABLE) || !(c & PTE_COW)) {
+			FAIL(t,
+			     "page 0x%lx was copy-on-write before the second fork (entry 0x%lx); "
+			     "that fork's child has 0x%lx: a child's entry gets PTE_COW whenever the "
+			     "parent's has it, now or from an earlier fork",
+			     w.va[i], p, c);
+			break;
+		}
+		EXPECT_EQ(t, frame_ref_count(p & PTE_ADDR_MASK), 3);
+	}
+	uspace_destroy(&second);
+	uspace_destroy(&child);
+	uspace_destroy(&parent);
+}
+
 /* The frames fork takes are the child's page tables and nothing else: no page copied. */
 KTEST(cowfork, fork_copies_no_page, 3)
 {
@@ -227,6 +278,63 @@ KTEST(cowfork, the_parents_tlb_forgets_writable_entries, 2)
 		     va);
 	uspace_destroy(&child);
 	uspace_destroy(&parent);
+}
+
+/* True if writing v at va (in the live space) faults. */
+static bool write_faults(uint64_t va, uint8_t v)
+{
+	struct ktry_result r;
+
+	return CATCH_FAULT(&r, *(volatile uint8_t *)va = v);
+}
+
+/*
+ * The same when the fork fails half-way (no frame for one of the child's tables): the pages
+ * the walk reached are read-only already, and the parent, back from fork with -ENOMEM, must
+ * not write them through the TLB (uspace_flush on the way out, whatever the walk returned).
+ * With k frames free, k = 0, 1, 2, ...: the first fork that fails after write-protecting the
+ * page the parent wrote.
+ */
+KTEST(cowfork, a_fork_that_fails_still_flushes_the_parents_tlb, 2)
+{
+	struct uspace parent, child;
+	bool tried = false;
+
+	if (!counts_require(t))
+		return;
+	ASSERT_TRUE(t, read_cr0() & CR0_WP);
+	for (uint64_t k = 0; k <= HOG_STEPS && !tried; k++) {
+		if (!space_load(t, &parent, "forktest", FILL))
+			return;
+		uint64_t va = space_writable_page(&parent, 0);
+		bool faulted = false;
+		int err = -1;
+
+		frames_hog(k);
+		if (va && uspace_init(&child) == 0) {
+			unsigned long flags = space_enter(&parent);
+			*(volatile uint8_t *)va = FILL + 1; /* a writable translation in the TLB */
+			err = uspace_fork(&child, &parent);
+			tried = err && !(space_pte(&parent, va) & PTE_WRITABLE);
+			if (tried)
+				faulted = write_faults(va, FILL + 2);
+			space_leave(flags);
+			uspace_destroy(&child);
+		}
+		frames_unhog();
+		uspace_destroy(&parent);
+		if (tried && !faulted)
+			FAIL(t,
+			     "with %lu frames free uspace_fork failed (%d) after write-protecting page "
+			     "0x%lx, and the parent could still write it through its TLB: flush it "
+			     "(uspace_flush) also when the walk failed",
+			     k, err, va);
+	}
+	if (!tried)
+		FAIL(t,
+		     "no fork with 0 to %d frames free failed after write-protecting the "
+		     "page the parent wrote: the test could not check the flush",
+		     HOG_STEPS);
 }
 
 /* Destroying the child drops its counts (frames stay the parent's); then the parent's. */

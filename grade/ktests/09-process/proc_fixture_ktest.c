@@ -92,6 +92,19 @@ static void forget_output(struct program_output *out)
 }
 
 int proc_last_pid;
+/* Why the kernel ended the process proc_run started last (a TODO it reached, say), or "". */
+static char last_note[PROGRAM_NOTE_MAX];
+
+/* Wait at most ms for pr to end (before proc_join reaps it), and keep the kernel's note on it. */
+static void await_end(struct process *pr, uint64_t ms)
+{
+	uint64_t deadline = timer_ticks() + timer_ms_to_ticks(ms);
+
+	while (pr->state != PROC_ZOMBIE && timer_ticks() < deadline)
+		thread_sleep(TIMER_MS_PER_TICK);
+	if (pr->state == PROC_ZOMBIE && pr->prog && pr->prog->end == PROGRAM_BROKEN)
+		ksnprintf(last_note, sizeof(last_note), "%s", pr->prog->note);
+}
 
 bool proc_run(struct ktest *t, const char *name, int argc, const char *const argv[], bool as_init,
 	      struct test_output *o, uint64_t ms, int *status)
@@ -106,7 +119,9 @@ bool proc_run(struct ktest *t, const char *name, int argc, const char *const arg
 		return false;
 	}
 	proc_last_pid = pr->pid;
-	bool ended = proc_join(pr, ms, status);
+	last_note[0] = '\0';
+	await_end(pr, ms);
+	bool ended = proc_join(pr, 0, status); /* it has ended, or never will in time */
 	o->buf[o->out.len] = '\0';
 	if (!ended) {
 		kill_everything();
@@ -148,8 +163,12 @@ bool proc_expect_ok_within(struct ktest *t, const char *name, int argc, const ch
 				  WAIT_FAULT_VECTOR(status));
 		else
 			ksnprintf(how, sizeof(how), "was ended by the kernel");
-		FAIL(t, "%s %s %s; it wrote: %s", name, argc > 1 ? argv[1] : "", how,
-		     o->out.len ? o->buf : "(nothing)");
+		if (!WAIT_EXITED(status) && !WAIT_FAULTED(status) && last_note[0])
+			FAIL(t, "%s %s was ended by the kernel: %s; it wrote: %s", name,
+			     argc > 1 ? argv[1] : "", last_note, o->out.len ? o->buf : "(nothing)");
+		else
+			FAIL(t, "%s %s %s; it wrote: %s", name, argc > 1 ? argv[1] : "", how,
+			     o->out.len ? o->buf : "(nothing)");
 		good = false;
 	}
 	kfree(o);

@@ -162,3 +162,113 @@ KTEST(wait, orphans_go_to_init, 3)
 	proc_leaks_check(t, &l, "an orphan and init");
 	kfree(o);
 }
+
+#define FAKE_PID       0x7ffffff0 /* no program gets it: pids count up from 1 */
+#define INIT_WAKE_MS   400	  /* init, woken, reaps a zombie well within this */
+#define INIT_CHILD_ARG "20"	  /* sleepy 50 20: init's child runs for a second */
+
+struct exit_call {
+	struct process *pr;
+	int status;
+};
+
+static void call_exit(void *arg)
+{
+	struct exit_call *c = arg;
+
+	proc_exit(c->pr, c->status);
+}
+
+/* Wait up to ms for cond (polled each tick); its value then. */
+#define WAIT_FOR(cond, ms)                                               \
+	({                                                               \
+		uint64_t until_ = timer_ticks() + timer_ms_to_ticks(ms); \
+		while (!(cond) && timer_ticks() < until_)                \
+			thread_sleep(TIMER_MS_PER_TICK);                 \
+		(cond);                                                  \
+	})
+
+/*
+ * A process that ends with a child already a zombie hands init that zombie: init, blocked in
+ * wait for a child still running, must be woken to reap it. Here the process and its zombie
+ * child are made by hand (no parent to wake: only init's wakeup can come), and init's child
+ * sleeps for a second:
+ *
+ *   init (in wait) -> sleepy (running)        p (no parent) -> z (ZOMBIE, exit 7)
+ *   proc_exit(p):   init -> sleepy, z         init woken: "init: reaped orphan <z>"
+ */
+KTEST(wait, init_is_woken_for_a_zombie_it_is_given, 3)
+{
+	static const char *const argv[] = {"init", "sleepy", "50", INIT_CHILD_ARG};
+	struct test_output *o = kmalloc(sizeof(*o));
+	struct process *init, *p = NULL, *z = NULL;
+	struct ktry_result r;
+	char want[64] = "";
+	int err = 0, status;
+
+	ASSERT_NOT_NULL(t, o);
+	if (!procs_require(t)) {
+		kfree(o);
+		return;
+	}
+	memset(o, 0, sizeof(*o));
+	o->out = (struct program_output){o->buf, TEST_OUT_MAX, 0, 0};
+	init = proc_spawn("init", 4, argv, &o->out, true, &err);
+	if (!init) {
+		FAIL(t, "proc_spawn(\"init\") failed: error %d", err);
+		kfree(o);
+		return;
+	}
+	if (!WAIT_FOR(!wait_queue_empty(&init->waiters), TEST_PROC_DEADLINE_MS)) {
+		FAIL(t, "init never blocked in wait for its child (sleepy)");
+		goto out;
+	}
+	p = proc_alloc(NULL);
+	z = p ? proc_alloc(p) : NULL;
+	if (!z) {
+		FAIL(t, "no slot for the two processes of the test");
+		goto out;
+	}
+	p->pid = FAKE_PID - 1;
+	p->state = PROC_RUNNING;
+	z->pid = FAKE_PID;
+	z->status = WAIT_STATUS_EXITED(7);
+	z->state = PROC_ZOMBIE;
+	struct exit_call c = {p, WAIT_STATUS_EXITED(0)};
+	if (ktry_call(call_exit, &c, KTRY_TODO, &r)) {
+		ktest_fail_msg(t, r.msg);
+		goto out;
+	}
+	if (z->parent != init) {
+		FAIL(t, "proc_exit did not hand its zombie child to init: give orphans to "
+			"proc_init()");
+		goto out;
+	}
+	ksnprintf(want, sizeof(want), "init: reaped orphan %d (exit status 7)", FAKE_PID);
+	if (!WAIT_FOR(z->state == PROC_UNUSED, INIT_WAKE_MS)) {
+		FAIL(t,
+		     "proc_exit gave init a child that had already ended (a zombie), and init, "
+		     "blocked in wait, did not reap it within %d ms: wake init's waiters when it "
+		     "gets a zombie",
+		     INIT_WAKE_MS);
+		unsigned long flags = irq_save();
+		thread_wake_one(&init->waiters); /* so that it reaps z now */
+		irq_restore(flags);
+		WAIT_FOR(z->state == PROC_UNUSED, INIT_WAKE_MS);
+	}
+	if (z->state == PROC_UNUSED)
+		z = NULL; /* init reaped it */
+out:
+	if (!proc_join(init, TEST_PROC_DEADLINE_MS, &status)) { /* reaps p too, a stray zombie */
+		procs_kill_all();
+		proc_join(init, TEST_PROC_DEADLINE_MS, &status);
+	}
+	o->buf[o->out.len] = '\0';
+	if (want[0] && !z && !strstr(o->buf, want))
+		FAIL(t, "init did not say \"%s\"; it wrote: %s", want, o->buf);
+	if (z && z->state != PROC_UNUSED) /* left by a proc_exit that stopped half-way */
+		proc_free(z);
+	if (p && p->state != PROC_UNUSED)
+		proc_free(p);
+	kfree(o);
+}

@@ -112,8 +112,19 @@ const char *frame_refs_check(phys_addr_t pa)
 	if (frame_ref_count(pa) != 1)
 		return "frame_ref_drop on a frame of count 2 does not make it 1";
 	frame_ref_drop(pa); /* the last owner: frame_ref_release gives it back */
-	if (*c != 0 || kframes_free() != free + 1)
-		return "the last frame_ref_drop does not give the frame back";
+	bool freed = kframes_free() == free + 1;
+	if (freed && *c != 0) {
+		*c = 0; /* the buddy has it: the caller must not give it back again */
+		return "the last frame_ref_drop (count 1) gave the frame back but did not take "
+		       "the count to 0: take one off, then release (a free frame counts 0)";
+	}
+	if (!freed && *c == 0) {
+		*c = 1; /* the caller gives it back */
+		return "the last frame_ref_drop took the count to 0 but did not give the frame "
+		       "back (frame_ref_release)";
+	}
+	if (!freed)
+		return "the last frame_ref_drop (count 1) does not give the frame back";
 	return NULL;
 }
 

@@ -114,9 +114,8 @@ static void proc_layer_init(void)
 	cow_handlers_init();
 	procs_end_hook_init();
 	processes_up = true;
-	kprintf("proc: processes are up: a table of %d, fork with copy-on-write, the frames "
-		"counted; %s\n",
-		PROC_MAX,
+	/* What boot checked (steps 1 and 2), no more: fork and the rest meet their first caller. */
+	kprintf("proc: processes are up: a table of %d, the frames counted; %s\n", PROC_MAX,
 		tty_interactive() ? "the console is a terminal: the shell reads the keyboard"
 				  : "the console's input is what the kernel types");
 }

@@ -17,7 +17,8 @@ extern struct process *init_proc;
  * the counted frame source put in front of the buddy (after lab 09's step 2 checked out). */
 bool frame_refs_init(void);
 /* Lab 09's step 2 on the frame pa (allocated, count 0): NULL if it counts and frees as it
- * should (pa is then free), else what went wrong. */
+ * should (pa is then free), else what went wrong; then pa's count is 0 if the buddy has it
+ * back, and not 0 if the caller must give it back. */
 const char *frame_refs_check(phys_addr_t pa);
 void frame_refs_install(void);
 

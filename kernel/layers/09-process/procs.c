@@ -136,12 +136,26 @@ static void end_hook(struct program *p)
 		init_proc = NULL; /* orphans from now on have no one to go to */
 	if (ktry_call(call_exit, &c, KTRY_TODO, &r) == 0)
 		return;
-	/* Step 6 is not written: the zombie without the family (enough for the kernel's joins). */
+	/*
+	 * Step 6 is not written: the zombie without the family (enough for the kernel's joins).
+	 * Its children become orphans with no init, which the kernel reaps once they end
+	 * (reap_strays): linked, they would make the reap of pr panic in proc_free, a failure
+	 * that would hide the TODO.
+	 */
 	if (!noted)
 		kprintf("proc: %s\n", r.msg);
 	noted = true;
+	struct process *ch, *next;
+	unsigned long flags = irq_save();
+
+	list_for_each_entry_safe (ch, next, &pr->children, sibling) {
+		list_del(&ch->sibling);
+		ch->parent = NULL;
+	}
+	list_init(&pr->children);
 	pr->status = c.status;
 	pr->state = PROC_ZOMBIE;
+	irq_restore(flags);
 }
 
 void procs_end_hook_init(void)

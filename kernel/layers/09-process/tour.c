@@ -5,6 +5,7 @@
  */
 #include "cow.h"
 #include "frameref.h"
+#include "heap.h"
 #include "kprintf.h"
 #include "layer.h"
 #include "local.h"
@@ -30,6 +31,29 @@ static void show_page(const char *who, struct uspace *s, uint64_t va)
 		*pte & PTE_WRITABLE ? "writable" : "read-only", *pte & PTE_COW ? ", PTE_COW" : "");
 }
 
+/*
+ * "<n> frames free", and how that compares with `before` (when heap_before was the kernel
+ * heap's size): the same, or the difference and, as far as it is known, why: the kernel heap
+ * only grows, and keeps the pages it grew by.
+ */
+static void say_frames(uint64_t before, size_t heap_before)
+{
+	uint64_t now = kframes_free(), grew = (kheap_size() - heap_before) / PAGE_SIZE;
+
+	if (now >= before) {
+		kprintf("%lu frames free, %s (%lu)\n", now,
+			now == before ? "as before" : "more than before", before);
+		return;
+	}
+	kprintf("%lu frames free, %lu fewer than before (%lu)", now, before - now, before);
+	if (grew == before - now)
+		kprintf(": the kernel heap grew by as many pages, and keeps them\n");
+	else if (grew)
+		kprintf(", %lu of them pages the kernel heap grew by (it keeps them)\n", grew);
+	else
+		kprintf("\n");
+}
+
 static void tour_cow(void)
 {
 	static const char *const argv[] = {"hello"};
@@ -37,6 +61,7 @@ static void tour_cow(void)
 	struct uspace parent, child;
 	struct syscall_frame start;
 	uint64_t at_start = kframes_free();
+	size_t heap = kheap_size();
 
 	if (!img || program_load_space(&parent, "hello", img->data, img->size, 1, argv, &start)) {
 		kprintf("no space to show copy-on-write with\n");
@@ -72,15 +97,17 @@ static void tour_cow(void)
 	}
 	uspace_destroy(&child);
 	uspace_destroy(&parent);
-	kprintf("  both spaces destroyed: %lu frames free, as before (%lu)\n", kframes_free(),
-		at_start);
+	kprintf("  both spaces destroyed: ");
+	say_frames(at_start, heap);
 }
 
 static void tour_shell(void)
 {
 	static const char *const argv[] = {"init", "sh"};
 	uint64_t frames = kframes_free();
+	size_t heap = kheap_size(), left;
 	int err = 0, status;
+	char how[64];
 
 	kprintf("\ninit starts the shell, which reads the console; the tour types a few "
 		"commands%s\n",
@@ -98,9 +125,19 @@ static void tour_shell(void)
 	int pid = init->pid;
 	proc_join(init, UINT64_MAX, &status);
 	tty_stop();
-	kprintf("init (pid %d) ended, exit status %d; every process reaped: %lu frames free, as "
-		"before (%lu)\n",
-		pid, WAIT_EXIT_CODE(status), kframes_free(), frames);
+	if (WAIT_EXITED(status))
+		ksnprintf(how, sizeof(how), "exited with status %d", WAIT_EXIT_CODE(status));
+	else if (WAIT_FAULTED(status))
+		ksnprintf(how, sizeof(how), "was ended by exception %d", WAIT_FAULT_VECTOR(status));
+	else
+		ksnprintf(how, sizeof(how), "was ended by the kernel");
+	left = proc_count();
+	if (left)
+		kprintf("init (pid %d) %s; %zu %s not reaped: ", pid, how, left,
+			left == 1 ? "process is" : "processes are");
+	else
+		kprintf("init (pid %d) %s; every process reaped: ", pid, how);
+	say_frames(frames, heap);
 }
 
 void procs_tour(void)

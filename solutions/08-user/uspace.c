@@ -25,6 +25,7 @@
 #include "paging.h"
 /// STARTER: #include "todo.h"
 #include "uspace.h"
+#include "x86.h"
 
 /* Given: the direct-map address of the byte at va in s, or NULL if its page is not mapped. */
 static __unused void *kaddr(const struct uspace *s, uint64_t va)
@@ -119,12 +120,16 @@ static __unused bool free_page(uint64_t va, uint64_t *pte, void *arg)
 /*
  * Step 3: every page's frame (uspace_walk over the user half with free_page), then the kernel
  * half's 256 PML4 entries cleared (they are the kernel's tables), then vm_destroy for the
- * tables that are left: the lower half's and the PML4.
+ * tables that are left: the lower half's and the PML4. Given: the check that s is not the
+ * space in CR3, whose tables the CPU would go on walking after they are freed.
  */
 void uspace_destroy(struct uspace *s)
 {
 	if (!s->vm.pml4)
 		return;
+	if ((read_cr3() & PTE_ADDR_MASK) == s->vm.pml4)
+		panic("uspace_destroy: this space is the one the CPU runs on (CR3): activate another "
+		      "first (exec: the new space, then destroy the old)");
 	/// SOLUTION BEGIN
 	uspace_walk(s, 0, USER_TOP, free_page, s);
 	uint64_t *pml4 = phys_to_virt(s->vm.pml4);

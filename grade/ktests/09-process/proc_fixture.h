@@ -4,7 +4,9 @@
  * that count frames, processes and programs. Lab 08's helpers (user_fixture.h) are used too.
  *
  * Every wait has a deadline: a process tree that hangs is killed, and the test fails saying
- * so, with what the processes wrote.
+ * so, with what the processes wrote and the process table. A tree that can never end (a
+ * process blocked in wait with only zombie children: nobody will wake it) is killed after
+ * half a second, not at the deadline, so that its test, and those after it, keep their time.
  */
 #pragma once
 

@@ -91,19 +91,160 @@ static void forget_output(struct program_output *out)
 	irq_restore(flags);
 }
 
+/* ---- what the table held when a tree did not end ------------------------------------------ */
+
+#define TABLE_SHOWN    6   /* processes listed, one line each */
+#define TABLE_LINE_MAX 120 /* a line of the list */
+#define LOST_WAKEUP_MS 500 /* stuck in wait this long with only zombie children: it stays so */
+
+static char hang_why[KTRY_MSG_MAX / 2]; /* ": pid 2 ... is BLOCKED in wait, ..." or "" */
+static char hang_lines[TABLE_SHOWN + 1][TABLE_LINE_MAX];
+static int hang_nlines;
+
+static const char *const proc_state_names[] = {"UNUSED", "NEW", "RUNNING", "ZOMBIE"};
+
+/* What a process that has not ended does: blocked in wait (on its waiters), or its thread's
+ * state. */
+static const char *proc_doing(const struct process *pr)
+{
+	const struct thread *th = pr->prog ? pr->prog->thread : NULL;
+
+	if (pr->state != PROC_RUNNING)
+		return "";
+	if (!wait_queue_empty(&pr->waiters))
+		return " (BLOCKED in wait)";
+	if (!th)
+		return " (no thread yet)";
+	switch (th->state) {
+	case THREAD_RUNNABLE:
+	case THREAD_RUNNING:
+		return " (running)";
+	case THREAD_SLEEPING:
+		return " (sleeping)";
+	case THREAD_BLOCKED:
+		return " (blocked, not in wait)";
+	default:
+		return " (its thread has exited)";
+	}
+}
+
+/*
+ * If pr is blocked in wait although every child it has is a zombie, its first zombie child,
+ * and their number in *zombies; else NULL. wait would return at once: nobody woke it, and
+ * nobody ever will (a child ends, and wakes its parent, with interrupts off: correct code is
+ * never seen this way).
+ */
+static const struct process *lost_wakeup(const struct process *pr, int *zombies)
+{
+	const struct process *c, *first = NULL;
+	int children = 0;
+
+	*zombies = 0;
+	if (pr->state != PROC_RUNNING || wait_queue_empty(&pr->waiters))
+		return NULL;
+	/* A list the lab's code left broken must not fault here: walk at most PROC_MAX links,
+	 * each to a slot of the table. */
+	for (const struct list_node *n = pr->children.next; n != &pr->children; n = n->next) {
+		c = list_entry(n, struct process, sibling);
+		if (children++ == PROC_MAX || c < proc_table || c >= proc_table + PROC_MAX)
+			return NULL;
+		if (c->state != PROC_ZOMBIE)
+			return NULL;
+		first = first ? first : c;
+		++*zombies;
+	}
+	return first;
+}
+
+/* True if some process is stuck in wait that way (interrupts off while it looks). */
+static bool any_lost_wakeup(void)
+{
+	unsigned long flags = irq_save();
+	bool found = false;
+	int zombies;
+
+	for (int i = 0; i < PROC_MAX && !found; i++)
+		found = proc_table[i].state != PROC_UNUSED && lost_wakeup(&proc_table[i], &zombies);
+	irq_restore(flags);
+	return found;
+}
+
+/* Say in hang_why that pr is stuck in wait, if it is. */
+static void note_lost_wakeup(const struct process *pr)
+{
+	int zombies;
+	const struct process *first = lost_wakeup(pr, &zombies);
+	char kids[64];
+
+	if (hang_why[0] || !first)
+		return;
+	if (zombies == 1)
+		ksnprintf(kids, sizeof(kids), "its child pid %d is a ZOMBIE", first->pid);
+	else
+		ksnprintf(kids, sizeof(kids), "its %d children (pid %d, ...) are all ZOMBIEs",
+			  zombies, first->pid);
+	ksnprintf(hang_why, sizeof(hang_why),
+		  ": pid %d '%s' is BLOCKED in wait, %s: proc_exit must wake the parent (and init, "
+		  "when it hands init a zombie), and wait must look for a zombie before it blocks",
+		  pr->pid, pr->prog ? pr->prog->name : "?", kids);
+}
+
+/* Keep the table as it is at a deadline, before the kill changes it: what proc_run reports. */
+static void note_table(void)
+{
+	unsigned long flags = irq_save();
+	int used = 0;
+
+	hang_why[0] = '\0';
+	hang_nlines = 0;
+	for (int i = 0; i < PROC_MAX; i++) {
+		const struct process *pr = &proc_table[i];
+		char parent[16] = "none";
+
+		if (pr->state == PROC_UNUSED)
+			continue;
+		note_lost_wakeup(pr);
+		if (used++ >= TABLE_SHOWN)
+			continue;
+		if (pr->parent)
+			ksnprintf(parent, sizeof(parent), "pid %d", pr->parent->pid);
+		ksnprintf(hang_lines[hang_nlines++], TABLE_LINE_MAX,
+			  "  pid %d '%s' %s%s, parent %s", pr->pid, pr->prog ? pr->prog->name : "?",
+			  pr->state <= PROC_ZOMBIE ? proc_state_names[pr->state] : "(bad state)",
+			  proc_doing(pr), parent);
+	}
+	if (used > TABLE_SHOWN)
+		ksnprintf(hang_lines[hang_nlines++], TABLE_LINE_MAX, "  and %d more",
+			  used - TABLE_SHOWN);
+	irq_restore(flags);
+}
+
 int proc_last_pid;
 /* Why the kernel ended the process proc_run started last (a TODO it reached, say), or "". */
 static char last_note[PROGRAM_NOTE_MAX];
 
-/* Wait at most ms for pr to end (before proc_join reaps it), and keep the kernel's note on it. */
-static void await_end(struct process *pr, uint64_t ms)
+/*
+ * Wait at most ms for pr to end (before proc_join reaps it), and keep the kernel's note on it.
+ * A process stuck in wait with only zombie children (lost_wakeup) for LOST_WAKEUP_MS ends the
+ * wait early: the tree would never end, and the deadlines of the tests after this one would
+ * run out waiting for it. Returns the ms waited.
+ */
+static uint64_t await_end(struct process *pr, uint64_t ms)
 {
-	uint64_t deadline = timer_ticks() + timer_ms_to_ticks(ms);
+	uint64_t start = timer_ticks(), deadline = start + timer_ms_to_ticks(ms), stuck_since = 0;
 
-	while (pr->state != PROC_ZOMBIE && timer_ticks() < deadline)
+	while (pr->state != PROC_ZOMBIE && timer_ticks() < deadline) {
 		thread_sleep(TIMER_MS_PER_TICK);
+		if (!any_lost_wakeup())
+			stuck_since = 0;
+		else if (!stuck_since)
+			stuck_since = timer_ticks();
+		else if (timer_ticks() - stuck_since >= timer_ms_to_ticks(LOST_WAKEUP_MS))
+			break;
+	}
 	if (pr->state == PROC_ZOMBIE && pr->prog && pr->prog->end == PROGRAM_BROKEN)
 		ksnprintf(last_note, sizeof(last_note), "%s", pr->prog->note);
+	return (timer_ticks() - start) * TIMER_MS_PER_TICK;
 }
 
 bool proc_run(struct ktest *t, const char *name, int argc, const char *const argv[], bool as_init,
@@ -120,13 +261,18 @@ bool proc_run(struct ktest *t, const char *name, int argc, const char *const arg
 	}
 	proc_last_pid = pr->pid;
 	last_note[0] = '\0';
-	await_end(pr, ms);
+	uint64_t waited = await_end(pr, ms);
 	bool ended = proc_join(pr, 0, status); /* it has ended, or never will in time */
 	o->buf[o->out.len] = '\0';
 	if (!ended) {
+		note_table();
 		kill_everything();
-		FAIL(t, "%s %s did not end within %lu ms (killed); it wrote: %s", name,
-		     argc > 1 ? argv[1] : "", ms, o->buf);
+		FAIL(t, "%s %s %s %lu ms (killed)%s; it wrote: %s", name, argc > 1 ? argv[1] : "",
+		     hang_why[0] ? "could never end: stopped after" : "did not end within",
+		     hang_why[0] ? waited : ms, hang_why, o->out.len ? o->buf : "(nothing)");
+		ktest_fail_msg(t, "the process table when it was stopped:");
+		for (int i = 0; i < hang_nlines; i++)
+			ktest_fail_msg(t, hang_lines[i]);
 	} else if (any_running()) {
 		kill_everything(); /* descendants it left (a bug): they must not run into later tests */
 	}

@@ -87,7 +87,8 @@ void uspace_unmap(struct uspace *s, uint64_t va, uint64_t len);
 /*
  * Free every page of the program with its frame, then every table of the lower half and the
  * PML4, leaving the kernel's tables (the upper half) alone; vm.pml4 becomes 0. s must not be
- * the live address space. Does nothing for a space already destroyed.
+ * the live address space (its PML4 in CR3): that panics. Does nothing for a space already
+ * destroyed.
  */
 void uspace_destroy(struct uspace *s);
 

@@ -11,10 +11,6 @@
 
 .DEFAULT_GOAL := all
 OUT ?= $(error OUT is not set)
-# One spelling of every target, whoever calls: the .d files gcc writes name an object as it was
-# built, so an object built as build/x/obj/a.o and later wanted as /abs/build/x/obj/a.o would
-# lose its header dependencies (and not be rebuilt when a header changes).
-override OUT := $(abspath $(OUT))
 CHECKPOINT ?= $(error CHECKPOINT is not set)
 CHECKPOINT_NAME ?= $(CHECKPOINT)
 LAYERS ?=
@@ -30,6 +26,20 @@ OBJDUMP := objdump
 NM := nm
 
 SRCROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+
+# One spelling of every target, whoever calls (the Makefile says build/..., the harness an
+# absolute path), and it must be the one the .d files use. gcc names an object in its .d file
+# as it was built; ccache, whose base directory is the tree's root (CCACHE_BASEDIR), also
+# rewrites every path under the root there as a path relative to it, the object's own name
+# included. So an object inside the tree is named relative to the root (where make runs), one
+# outside it by its absolute path. Named otherwise, the rules of the .d files would be for
+# another target, and an object would not be compiled again when a header it includes changes.
+override OUT := $(patsubst $(SRCROOT)/%,%,$(abspath $(OUT)))
+# A target asked for by its absolute path (the harness asks for $(OUT)/kernel.bin so) is the
+# same file.
+ifneq ($(OUT),$(abspath $(OUT)))
+$(abspath $(OUT))/%: $(OUT)/% ;
+endif
 
 empty :=
 space := $(empty) $(empty)

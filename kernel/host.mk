@@ -8,8 +8,9 @@
 # Writes $(OUT)/tests; run it with ktest=... arguments like the kernel's command line.
 
 OUT ?= $(error OUT is not set)
-# One spelling of every target, as in kernel/build.mk (the .d files name objects as built).
-override OUT := $(abspath $(OUT))
+# One spelling of every target, as in kernel/build.mk, the one the .d files use: relative to
+# the tree's root (where make runs) inside the tree, absolute outside it.
+override OUT := $(patsubst $(CURDIR)/%,%,$(abspath $(OUT)))
 .DEFAULT_GOAL := $(OUT)/tests
 LAYERS ?=
 TESTS ?=

@@ -605,6 +605,29 @@ def test_a_second_grading_of_one_build_waits_for_the_first(labs):
     assert re.search(r"^total\s+33/33", stdout, re.MULTILINE), stdout[-2000:]
 
 
+def test_a_changed_header_compiles_again_what_includes_it(tmp_path, labs):
+    """A build compiles again each object that includes a header that changed, through ccache
+    too. ccache (its base directory the tree's root) names an object in its .d file relative
+    to the root; kernel/build.mk must name its targets so, or the .d files' rules are for
+    another target and a changed header rebuilds nothing (a struct that grew, and objects that
+    disagree on its size)."""
+    require_solutions(labs[0])
+    tests = tmp_path / "ktests"
+    tests.mkdir()
+    (tests / "probe_ktest.c").write_text(
+        '#include "ktest.h"\n#include "probe.h"\n\nconst long probe_value = PROBE_VALUE;\n\n'
+        'KTEST(probe, value, 0)\n{\n\tEXPECT_TRUE(t, probe_value > 0);\n}\n')
+    objects = []
+    for value in (1, 2):
+        (tests / "probe.h").write_text(f"#define PROBE_VALUE {value}000001\n")
+        out = build.kernel("header-probe", 1, [SOLUTIONS / labs[0]], tests=[tests])
+        obj = next((out / "obj").glob("*probe_ktest.c.o"))
+        objects.append(obj.read_bytes())
+        target = (obj.with_suffix(".d")).read_text().split(":", 1)[0]
+        assert (ROOT / target).resolve() == obj.resolve(), target
+    assert objects[0] != objects[1], "probe.h changed, and probe_ktest.c was not compiled again"
+
+
 def host_memory_kib():
     """The host's RAM and swap together, in KiB: what it could promise a process at most."""
     info = dict(line.split(":", 1) for line in open("/proc/meminfo"))

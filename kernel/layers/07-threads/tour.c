@@ -91,35 +91,54 @@ static void tour_preemption(void *arg)
 		TOUR_SPIN_TICKS * TIMER_MS_PER_TICK, s[0].count, s[1].count, s[0].runs, s[1].runs);
 }
 
-static uint64_t tour_sleep_start;
+/*
+ * Three naps of 300, 100 and 200 ms: deadlines ten ticks apart, so that the order they are due
+ * in does not depend on how fast the threads got going (on a busy host a tick or two can pass
+ * between their starts). The tour says the order they woke in, and whether it was the order of
+ * their deadlines.
+ */
+#define TOUR_NAPS 3
+
+static const int tour_naps[TOUR_NAPS] = {300, 100, 200};
+static int tour_woke[TOUR_NAPS]; /* the naps' ms, in the order they woke */
+static int tour_nwoke;
 
 static int tour_nap(void *arg)
 {
 	int ms = (int)(intptr_t)arg;
-	char name[16];
 
-	ksnprintf(name, sizeof(name), "nap-%d", ms);
 	thread_sleep((uint64_t)ms);
-	tour_note("%s woke at tick +%d, ", name, (int)(timer_ticks() - tour_sleep_start));
+	unsigned long flags = irq_save();
+
+	if (tour_nwoke < TOUR_NAPS)
+		tour_woke[tour_nwoke++] = ms;
+	irq_restore(flags);
 	return 0;
 }
 
 static void tour_sleep(void *arg)
 {
-	static const int naps[] = {30, 10, 20};
-	struct thread *t[ARRAY_SIZE(naps)];
+	struct thread *t[TOUR_NAPS];
+	bool in_order = true;
 
 	(void)arg;
 	tour_log_len = 0;
-	tour_sleep_start = timer_ticks();
-	for (size_t i = 0; i < ARRAY_SIZE(naps); i++)
-		t[i] = thread_create("nap", tour_nap, (void *)(intptr_t)naps[i]);
-	for (size_t i = 0; i < ARRAY_SIZE(naps); i++)
+	tour_nwoke = 0;
+	for (int i = 0; i < TOUR_NAPS; i++)
+		t[i] = thread_create("nap", tour_nap, (void *)(intptr_t)tour_naps[i]);
+	for (int i = 0; i < TOUR_NAPS; i++)
 		if (t[i])
 			thread_join(t[i]);
-	kprintf("sleep: three threads sleep 30, 10 and 20 ms (the CPU idles meanwhile): %s"
-		"in order of their deadlines\n",
-		tour_log);
+	for (int i = 0; i < tour_nwoke; i++) {
+		tour_note(i == 0 ? "%s-%d woke first, " : "then %s-%d, ", "nap", tour_woke[i]);
+		if (i > 0 && tour_woke[i] < tour_woke[i - 1])
+			in_order = false;
+	}
+	kprintf("sleep: three threads sleep 300, 100 and 200 ms (the CPU idles meanwhile): %s%s\n",
+		tour_log,
+		tour_nwoke < TOUR_NAPS ? "and not all of them woke"
+		: in_order	       ? "in order of their deadlines"
+				       : "NOT in order of their deadlines");
 }
 
 struct race {
@@ -199,7 +218,14 @@ void threads_tour(void)
 	tour_step(tour_preemption);
 	tour_step(tour_sleep);
 	tour_step(tour_race);
-	kprintf("every thread joined: %lu frames free, as before the tour (%lu); stack slots in "
-		"use: %zu (the idle thread's)\n",
-		kframes_free(), frames, kstack_slots_used());
+	uint64_t left = kframes_free();
+	size_t slots = kstack_slots_used();
+
+	if (left == frames)
+		kprintf("every thread joined: %lu frames free, as before the tour", left);
+	else
+		kprintf("every thread joined: %lu frames free, %lu %s than before the tour (%lu)",
+			left, left < frames ? frames - left : left - frames,
+			left < frames ? "fewer" : "more", frames);
+	kprintf("; stack slots in use: %zu%s\n", slots, slots == 1 ? " (the idle thread's)" : "");
 }

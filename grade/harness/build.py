@@ -105,7 +105,7 @@ def variant(base, name, replace, layout_seed=None):
     costs more than the one compilation a planted bug needs. layout_seed: linked at the layout
     drawn from it, as kernel(layout_seed=...) links (None: base's layout); with nothing
     replaced, that is base's kernel at another layout, for the price of one link."""
-    base, out = Path(base).resolve(), BUILD / name  # link.args names base's files in full
+    base, out = Path(base).resolve(), BUILD / name  # _build_commands names base's files in full
     (out / "obj").mkdir(parents=True, exist_ok=True)
     commands, link = _build_commands(base)
     swap = {str(base / "kernel.elf"): str(out / "kernel.elf"), str(base / "kernel.map"): str(out / "kernel.map")}
@@ -117,7 +117,7 @@ def variant(base, name, replace, layout_seed=None):
             args = args[:-1] if args[-1] == "-DCLANGD" else args  # what only clangd is told
             obj = out / "obj" / (Path(new).name + ".o")
             c, o = args.index("-c") + 1, args.index("-o") + 1
-            swap[args[o]] = str(obj)
+            swap[_in_full(args[o])] = str(obj)
             args = (compiler(args[0]).split() + args[1:c] + [str(new)] + args[c + 1:o] + [str(obj)]
                     + args[o + 1:] + ["-MMD", "-MF", f"{obj}.d"])  # the headers, for ccache_env(alone)
             _run(args, alone=True)
@@ -150,8 +150,17 @@ def _build_commands(base):
             for fragment in (base / "obj").glob("*.o.json"):  # each object's compile_commands.json line
                 entry = json.loads(fragment.read_text().strip().rstrip(","))
                 commands[entry["file"]] = entry["arguments"]
-            _commands[base] = (stamp, commands, (base / "link.args").read_text().split())
+            link = [_in_full(a) for a in (base / "link.args").read_text().split()]
+            _commands[base] = (stamp, commands, link)
         return _commands[base][1:]
+
+
+def _in_full(arg):
+    """A path of a build's arguments, relative to the tree's root (kernel/build.mk names what
+    it builds inside the tree so), as an absolute path; any other argument as it is."""
+    if arg.startswith("-") or os.path.isabs(arg) or not arg.endswith((".o", ".elf", ".map", ".ld")):
+        return arg
+    return str(ROOT / arg)
 
 
 def _run(args, alone=False):

@@ -617,10 +617,10 @@ def test_a_changed_header_compiles_again_what_includes_it(tmp_path, labs):
     (tests / "probe_ktest.c").write_text(
         '#include "ktest.h"\n#include "probe.h"\n\nconst long probe_value = PROBE_VALUE;\n\n'
         'KTEST(probe, value, 0)\n{\n\tEXPECT_TRUE(t, probe_value > 0);\n}\n')
-    objects, header = [], tests / "probe.h"
+    objects, header, obj = [], tests / "probe.h", None
     for value in (1, 2):
         header.write_text(f"#define PROBE_VALUE {value}000001\n")
-        if objects:  # edited after the build: a second later, whatever the clock's resolution
+        if obj:  # edited after the build: a second later, whatever the clock's resolution
             later = obj.stat().st_mtime + 1
             os.utime(header, (later, later))
         out = build.kernel("header-probe", 1, [SOLUTIONS / labs[0]], tests=[tests])

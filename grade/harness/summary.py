@@ -65,6 +65,19 @@ def layers_of(kernel_dir):
     return dict(_LAYER.findall(m.group(1))) if m else {}
 
 
+def grade_command(kernel_dir):
+    """The `make grade` command that grades the build in kernel_dir (LAB, and SOLUTIONS for the
+    layers taken from solutions/), as kernel/build.mk wrote it into build_info.c; None if
+    unknown. What a grading run from elsewhere than make passes as --rerun, so that its hints
+    read as they do in `make grade`."""
+    try:
+        text = (Path(kernel_dir) / "build_info.c").read_text()
+    except (OSError, TypeError):
+        return None
+    m = re.search(r'build_grade_command\[\] = "([^"]*)"', text)
+    return m.group(1) if m else None
+
+
 def split_message(message):
     """(the message without the boot notes and log lines, the boot notes, the log lines)."""
     body, notes, logs = [], [], []

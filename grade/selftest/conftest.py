@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import build, grading, manifest, qemu  # noqa: E402
+from harness import build, grading, manifest, qemu, summary  # noqa: E402
 from harness.paths import ROOT, SOLUTIONS, rel  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
@@ -153,11 +153,13 @@ def graded(kernel_dir, checkpoint):
                 return old["graded"]
         except (OSError, ValueError, KeyError):
             pass
+        command = summary.grade_command(kernel_dir)  # the hints read as in `make grade`
         with tempfile.TemporaryDirectory() as tmp:
             results = Path(tmp) / "results.json"
             p = subprocess.run([PYTHON, "-m", "pytest", "grade/tests", "-q", "--tb=no", "-rN", "-p", "no:xdist",
                                 "-p", "no:cacheprovider", "--kernel", rel(kernel_dir),
-                                "--checkpoint", str(checkpoint), "--results", str(results)],
+                                "--checkpoint", str(checkpoint), "--results", str(results)]
+                               + (["--rerun", command] if command else []),
                                cwd=ROOT, capture_output=True, text=True, errors="replace",
                                stdin=subprocess.DEVNULL)
             out = {"status": p.returncode, "stdout": p.stdout, "stderr": p.stderr,

@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "grade"))
 
-from harness import __main__ as harness_main, build  # noqa: E402
+from harness import __main__ as harness_main, build, summary  # noqa: E402
 from harness.paths import LABS, SOLUTIONS  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
@@ -387,6 +387,9 @@ def output(spec):
                "-p", "no:cacheprovider", "--kernel", rel_out, "--checkpoint", str(int(spec.lab[:2]))]
         if spec.seed:
             cmd += ["--seed", spec.seed]
+        command = summary.grade_command(out)  # the hints read as in `make grade`
+        if command:
+            cmd += ["--rerun", command]
         if spec.verb == "qemu":
             # `make qemu` runs `python -m harness qemu`: its code, run here.
             try:

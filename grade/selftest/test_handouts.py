@@ -98,6 +98,23 @@ def test_a_changed_excerpt_is_caught_and_named(tmp_path):
     assert "more lines" in excerpts.compare(ex, ran[:2] + ["usable: 130559 KiB", "one more"])
 
 
+def test_a_measure_run_is_kept_only_for_the_same_executable(tmp_path, monkeypatch):
+    # A host program's run (`measure NAME`) is kept beside it under its executable's hash:
+    # rebuilt unchanged, it is not run again; changed, it is.
+    prog = tmp_path / "tools" / "heapmeasure" / "count.c"
+    prog.parent.mkdir(parents=True)
+    source = ("/*\n *   gcc -O2 -o build/heapmeasure/count tools/heapmeasure/count.c\n */\n"
+              "#include <stdio.h>\nint main(void) { FILE *f = fopen(\"runs\", \"a\"); "
+              "fputs(\"x\", f); fclose(f); printf(\"%d\\n\", N); return 0; }\n")
+    prog.write_text(source.replace("N)", "6 * 7)"))
+    monkeypatch.setattr(runs, "ROOT", tmp_path)
+    m = runs.Measure.parse("measure count", ["count"])
+    assert m.run() == "42\n" and m.run() == "42\n"
+    assert (tmp_path / "runs").read_text() == "x", "the same executable was run again"
+    prog.write_text(source.replace("N)", "6 * 8)"))
+    assert m.run() == "48\n" and (tmp_path / "runs").read_text() == "xx"
+
+
 def test_selection_marks_the_lines_it_leaves_out():
     text = "a\nCC x\nb\nCC y\nc\nd\n"
     assert excerpts.select(text, {"from": "^b", "to": "^d", "drop": "^CC", "vary": []}) == ["b", "...", "c", "d"]

@@ -24,6 +24,7 @@ _TODO_STEP = re.compile(r"not implemented: \S+ at (\S+?):\d+: .*?\bsteps? (\d+)"
 _BEFORE_STEP = re.compile(r"cannot pass before steps? (\d+)")
 # A test without a result because an earlier test stopped the run (grading.judge_case).
 _STOPPED_DURING = re.compile(r"the run stopped during test (\S+) \(the first without a result\)")
+_STOPPED_IN_ITSELF = re.compile(r"no result for this test: the run stopped during this test\.")
 # Where a message shows the kernel in a lab's unfinished code: a TODO it reached, or a line of
 # the starter (boot.S's `ud2 /* TODO step 1 ... */`, say) it stopped at.
 _LAB_TODO = re.compile(r"not implemented: \S+ at labs/(\d\d-[\w-]+)/"
@@ -130,9 +131,17 @@ def step_of(result, steps, body=None):
 
 def order(failures, current):
     """The current lab's failures first, by step, then the other labs' in lab order; a test
-    that got no result because another stopped the run comes after that one."""
+    that got no result because another stopped the run comes after that one. Within a step,
+    the tests that said what their check found come before those the kernel crashed in (but
+    not in a TODO, which names what to write): a crash says where the kernel stopped, while a
+    failed check of the same step usually names what the code got wrong (a destroy that keeps
+    a frame, say, before a test that crashed over that frame)."""
+    def crashed(f):
+        return bool(_STOPPED_IN_ITSELF.match(f.cause)) and not _TODO_STEP.search(f.cause)
+
     def key(f):
-        return (f.lab != current, f.lab, f.step is None, f.step or 0, f.after is not None)
+        return (f.lab != current, f.lab, f.step is None, f.step or 0, f.after is not None,
+                crashed(f))
     return sorted(failures, key=key)
 
 

@@ -523,6 +523,26 @@ def test_a_failure_is_filed_under_the_step_of_its_cause():
     assert "FAIL 08-user programs.bad_start" not in text, text
 
 
+def test_within_a_step_a_failed_check_comes_before_a_crash():
+    # The lab 08 newcomer's bug: uspace_destroy kept a frame. One test of step 3 crashed over
+    # it (listed first by name), another said what was wrong; the second must lead.
+    def failed(test, message):
+        return {"lab": "08-user", "test": test, "status": "failed", "max_points": 2,
+                "message": message + "\n(console log: x.log)"}
+    crash = ("no result for this test: the run stopped during this test.\nthe kernel panicked:\n"
+             "    page fault at rip 0xffffffff80123456 in uspace_walk")
+    todo = ("no result for this test: the run stopped during this test.\nthe kernel panicked:\n"
+            "    not implemented: uspace_map() at labs/08-user/uspace.c:60: step 3: map it")
+    results = [failed("uspace.a_map_that_runs_out_keeps_nothing", crash),
+               failed("uspace.destroy_gives_every_frame_back", "3 frames kept after uspace_destroy"),
+               failed("uspace.map_then_walk", todo)]
+    steps = {"08-user": {t["test"]: 3 for t in results}}
+    text = "\n".join(t for t, _ in summary.report(results, "08-user", {"08-user": "labs"}, steps))
+    order = [text.index(f"FAIL 08-user uspace.{t}") for t in
+             ("destroy_gives_every_frame_back", "map_then_walk", "a_map_that_runs_out_keeps_nothing")]
+    assert order == sorted(order), text
+
+
 def test_a_kernel_stopped_in_an_earlier_labs_starter_says_which_and_how_to_go_on():
     boot = ("no test results at all: the kernel never started its tests.\n"
             "    labs/01-boot/boot.S:50:  ud2\t/* TODO step 1: build the boot page tables */")

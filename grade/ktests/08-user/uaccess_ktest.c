@@ -8,6 +8,7 @@
  *   0x7ff000000000 one stack page (read, write), nothing under or above it
  */
 #include <string.h>
+#include "paging.h"
 #include "user_fixture.h"
 
 #define STACK_TOP (HAND_STACK_VA + PAGE_SIZE)
@@ -225,5 +226,90 @@ KTEST(uaccess, copyinstr_stops_where_it_must, 5)
 	for (size_t i = 0; i < ARRAY_SIZE(nowhere); i++)
 		if (copyinstr(&s, dst, nowhere[i], sizeof(dst)) != -EFAULT)
 			FAIL(t, "copyinstr from 0x%lx did not give -EFAULT", nowhere[i]);
+	hand_space_free(&s);
+}
+
+/*
+ * The edges of what is the program's. Two pages added to the space: the last page of the
+ * lower half, mapped for the program (a range may end exactly at USER_TOP), and the hole at
+ * 0x403000 mapped for the kernel only (no PTE_USER: never the program's, whatever else):
+ *
+ *   0x402000 read-only | 0x403000 kernel only | 0x404000 pair ...   0x7fffffffe000 last page
+ */
+KTEST(uaccess, user_top_and_kernel_only_pages, 3)
+{
+	static const uint8_t src[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	const uint64_t last = USER_TOP - PAGE_SIZE, kpage = HAND_PAIR_VA - PAGE_SIZE;
+	struct uspace s;
+	uint8_t buf[8];
+
+	if (!build(t, &s))
+		return;
+	phys_addr_t last_pa = kframe_alloc(), k_pa = kframe_alloc();
+	if (!last_pa || !k_pa ||
+	    vm_map(&s.vm, last, last_pa, PTE_USER | PTE_WRITABLE | PTE_NO_EXECUTE) < 0 ||
+	    vm_map(&s.vm, kpage, k_pa, PTE_WRITABLE | PTE_NO_EXECUTE) < 0) {
+		FAIL(t, "no memory for the test's two extra pages");
+		goto out;
+	}
+	memset(phys_to_virt(last_pa), 0, PAGE_SIZE);
+	memset(phys_to_virt(k_pa), FILL, PAGE_SIZE);
+
+	static const struct range edges[] = {
+		{USER_TOP - PAGE_SIZE, PAGE_SIZE, true, true, "the whole last page"},
+		{USER_TOP - 8, 8, true, true, "the last 8 bytes below USER_TOP"},
+		{USER_TOP - 1, 1, true, true, "the last byte below USER_TOP"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(edges); i++) {
+		const struct range *r = &edges[i];
+
+		if (!uaccess_ok(&s, r->addr, r->len, false) ||
+		    !uaccess_ok(&s, r->addr, r->len, true))
+			FAIL(t,
+			     "uaccess_ok refuses %s [0x%lx, +0x%lx), a page mapped user and "
+			     "writable: a range may end exactly at USER_TOP (refuse only len > "
+			     "USER_TOP - uaddr)",
+			     r->what, r->addr, r->len);
+	}
+	if (copyout(&s, USER_TOP - 8, src, 8) != 0 || copyin(&s, buf, USER_TOP - 8, 8) != 0 ||
+	    memcmp(buf, src, 8))
+		FAIL(t, "copyout then copyin of the last 8 bytes below USER_TOP did not give them "
+			"back");
+	if (uaccess_ok(&s, USER_TOP - 8, 9, false))
+		FAIL(t, "uaccess_ok accepts [0x%lx, +9), which runs one byte past USER_TOP",
+		     USER_TOP - 8);
+
+	static const struct range kernel_only[] = {
+		{HAND_PAIR_VA - PAGE_SIZE, 8, false, false, "8 bytes of it"},
+		{HAND_PAIR_VA - 4, 8, false, false, "8 bytes from it into the pair"},
+		{HAND_RO_VA + PAGE_SIZE - 4, 8, false, false, "8 bytes from read-only into it"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(kernel_only); i++) {
+		const struct range *r = &kernel_only[i];
+		bool read = uaccess_ok(&s, r->addr, r->len, false);
+		bool write = uaccess_ok(&s, r->addr, r->len, true);
+
+		if (read || write)
+			FAIL(t,
+			     "uaccess_ok allows %s%s%s for %s [0x%lx, +0x%lx) of the page 0x%lx "
+			     "mapped without PTE_USER (the kernel's): every page needs PTE_USER "
+			     "too",
+			     read ? "reading" : "", read && write ? " and " : "",
+			     write ? "writing" : "", r->what, r->addr, r->len, kpage);
+	}
+	memset(buf, 0, sizeof(buf));
+	if (copyin(&s, buf, kpage, 8) != -EFAULT || buf[0] != 0)
+		FAIL(t, "copyin from 0x%lx (no PTE_USER) did not give -EFAULT, or copied", kpage);
+	if (copyout(&s, kpage, src, 8) != -EFAULT || *(const uint8_t *)phys_to_virt(k_pa) != FILL)
+		FAIL(t, "copyout to 0x%lx (no PTE_USER) did not give -EFAULT, or wrote", kpage);
+out:
+	if (last_pa && vm_translate(&s.vm, last) == last_pa)
+		vm_unmap(&s.vm, last);
+	if (k_pa && vm_translate(&s.vm, kpage) == k_pa)
+		vm_unmap(&s.vm, kpage);
+	if (last_pa)
+		kframe_free(last_pa);
+	if (k_pa)
+		kframe_free(k_pa);
 	hand_space_free(&s);
 }

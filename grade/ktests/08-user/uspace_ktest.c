@@ -161,6 +161,28 @@ KTEST(uspace, a_map_that_runs_out_keeps_nothing, 3)
 	if (after + 3 < frames || after > frames)
 		FAIL(t, "%lu frames free after the failed map, %lu before", after, frames);
 	EXPECT_NE(t, vm_translate(&s.vm, CODE_VA), VM_NOT_MAPPED);
+
+	/*
+	 * The other way to run out: a frame for the page, none for its page tables. FAR_VA is
+	 * under a PML4 entry of its own (three new tables); with one frame free, the page gets
+	 * it and vm_map fails. That frame must come back too.
+	 */
+	frames_hog(1);
+	frames = kframes_free();
+	if (frames == 1) {
+		r = uspace_map(&s, FAR_VA, PAGE_SIZE, PTE_WRITABLE | PTE_NO_EXECUTE);
+		after = kframes_free();
+		frames_unhog();
+		if (r != -ENOMEM || after != frames)
+			FAIL(t,
+			     "uspace_map of one page with one frame free (the page's, none for its "
+			     "page tables) gave %d and left %lu frames free, not -ENOMEM and %lu: "
+			     "when vm_map fails, kframe_free the frame of the page it could not map",
+			     r, after, frames);
+		EXPECT_EQ(t, s.pages, 1);
+	} else {
+		frames_unhog(); /* cannot leave exactly one frame: this part is skipped */
+	}
 	uspace_destroy(&s);
 }
 

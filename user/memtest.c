@@ -70,6 +70,18 @@ static int by_hand(void)
 		printf("memtest: sbrk did not shrink back to %p\n", (void *)old);
 		return 1;
 	}
+	/* Shrink into the middle of a page: that page still holds the heap's last bytes. */
+	char *end = (char *)sbrk(3 * 4096 + 5) + 3 * 4096 + 5;
+	char *keep = (char *)(((uintptr_t)end & ~(uintptr_t)4095) - 4096 + 8);
+	if (sbrk(-(end - keep)) != end || sbrk(0) != keep) {
+		printf("memtest: sbrk did not shrink from %p to %p\n", (void *)end, (void *)keep);
+		return 1;
+	}
+	keep[-1] = 'y'; /* the heap's last byte, on a page the shrink had to keep */
+	if (keep[-1] != 'y' || sbrk(-(keep - old)) != keep || sbrk(0) != old) {
+		printf("memtest: sbrk did not shrink back to %p\n", (void *)old);
+		return 1;
+	}
 	int *z = calloc(1000, sizeof(int));
 	for (int i = 0; z && i < 1000; i++)
 		if (z[i])
@@ -81,10 +93,18 @@ static int by_hand(void)
 static int exhaust(void)
 {
 	long got = 0, r;
+	char *start = sbrk(0);
 
 	while ((r = sys_sbrk(MIB)) >= 0)
 		got++;
+	char *brk = sbrk(0);
 	printf("memtest: the heap grew to %ld MiB, then sbrk said %ld\n", got, r);
+	if (brk != start + got * MIB) {
+		printf("memtest: after sbrk said %ld the break is %p, not %p: a sbrk that fails "
+		       "leaves the break where it was\n",
+		       r, (void *)brk, (void *)(start + got * MIB));
+		return 1;
+	}
 	if (sys_sbrk(-got * MIB) < 0) {
 		printf("memtest: could not give the heap back\n");
 		return 1;

@@ -9,6 +9,7 @@
 #include "pic.h"
 #include "thread.h"
 #include "timer.h"
+#include "trap.h"
 #include "user_fixture.h"
 
 #define SLEEP_MS     100
@@ -116,7 +117,13 @@ KTEST(syscalls, sbrk_grows_and_shrinks_the_heap, 4)
 	struct program *p = test_run(t, "memtest", 1, argv, &o, TEST_PROGRAM_DEADLINE_MS);
 	if (!p)
 		return;
-	if (p->end != PROGRAM_EXITED || p->status != 0)
+	if (p->end == PROGRAM_FAULTED && p->fault.vector == VEC_PF)
+		FAIL(t,
+		     "memtest %s; it wrote: %s; a page fault in the heap: sbrk must map every page "
+		     "up to the break and, when it shrinks, unmap only the pages wholly above the "
+		     "new break",
+		     test_how_it_ended(p, how, sizeof(how)), o.buf);
+	else if (p->end != PROGRAM_EXITED || p->status != 0)
 		FAIL(t, "memtest %s; it wrote: %s", test_how_it_ended(p, how, sizeof(how)), o.buf);
 	program_free(p);
 	test_leaks_check(t, &l, "memtest");

@@ -43,6 +43,18 @@ static void exec_data(void)
 	((void (*)(void))data_ret)();
 }
 
+static void exec_heap(void)
+{
+	uint8_t *insn = sbrk(4096);
+
+	if (insn == (void *)-1) {
+		printf("fault: sbrk failed\n");
+		exit(1);
+	}
+	insn[0] = 0xc3;
+	((void (*)(void))insn)();
+}
+
 static void exec_rodata(void)
 {
 	((void (*)(void))ret_insn)();
@@ -151,6 +163,7 @@ static const struct {
 	{"exec-stack", exec_stack},
 	{"exec-data", exec_data},
 	{"exec-rodata", exec_rodata},
+	{"exec-heap", exec_heap},
 	{"kernel-read", kernel_read},
 	{"kernel-write", kernel_write},
 	{"kernel-jump", kernel_jump},

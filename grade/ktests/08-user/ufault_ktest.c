@@ -13,7 +13,16 @@
 #define KERNEL_WRITE_VA 0xffff800000100000UL
 #define FAULT_SURVIVED	99
 
-enum where { ANYWHERE, IN_IMAGE, IN_STACK, AT_ZERO, AT_KERNEL_READ, AT_KERNEL_WRITE, UNDER_STACK };
+enum where {
+	ANYWHERE,
+	IN_IMAGE,
+	IN_STACK,
+	IN_HEAP,
+	AT_ZERO,
+	AT_KERNEL_READ,
+	AT_KERNEL_WRITE,
+	UNDER_STACK
+};
 
 struct expected {
 	const char *kind;
@@ -38,6 +47,8 @@ static bool cr2_fits(const struct user_layout *l, uint64_t cr2, enum where w)
 		return in(cr2, l->image_start, l->image_end);
 	case IN_STACK:
 		return in(cr2, l->stack_bottom, l->stack_top);
+	case IN_HEAP:
+		return in(cr2, l->heap_start, l->brk);
 	case AT_ZERO:
 		return cr2 == 0;
 	case AT_KERNEL_READ:
@@ -69,8 +80,12 @@ static void expect_faults(struct ktest *t, const struct expected *e, size_t n)
 			continue;
 		const struct user_fault *f = &p->fault;
 		if (p->end != PROGRAM_FAULTED) {
-			FAIL(t, "fault %s %s: expected it to end by %s", e[i].kind,
-			     test_how_it_ended(p, how, sizeof(how)), trap_name(e[i].vector));
+			FAIL(t, "fault %s %s: expected it to end by %s%s", e[i].kind,
+			     test_how_it_ended(p, how, sizeof(how)), trap_name(e[i].vector),
+			     e[i].cr2 == IN_HEAP
+				     ? ": the heap sbrk maps is writable and no-execute "
+				       "(PTE_NO_EXECUTE)"
+				     : "");
 		} else if (f->vector != e[i].vector &&
 			   !(e[i].vector == VEC_BP &&
 			     f->vector == VEC_GP)) { /* int3 with a DPL 0 gate */
@@ -111,6 +126,7 @@ KTEST(ufault, page_faults_end_the_program, 5)
 		{"exec-stack", VEC_PF, PF_USER | PF_INSTR | PF_PRESENT, IN_STACK},
 		{"exec-data", VEC_PF, PF_USER | PF_INSTR | PF_PRESENT, IN_IMAGE},
 		{"exec-rodata", VEC_PF, PF_USER | PF_INSTR | PF_PRESENT, IN_IMAGE},
+		{"exec-heap", VEC_PF, PF_USER | PF_INSTR | PF_PRESENT, IN_HEAP},
 		{"kernel-read", VEC_PF, PF_USER | PF_PRESENT, AT_KERNEL_READ},
 		{"kernel-write", VEC_PF, PF_USER | PF_WRITE | PF_PRESENT, AT_KERNEL_WRITE},
 		{"kernel-jump", VEC_PF, PF_USER | PF_INSTR | PF_PRESENT, AT_KERNEL_READ},

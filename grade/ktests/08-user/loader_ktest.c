@@ -302,6 +302,57 @@ static void check_damage(struct ktest *t, const struct damage *d, size_t n)
 	kfree(img);
 }
 
+#define NEAR_CEILING 0x100000UL /* 1 MiB: memtest's segments fit under it */
+
+/* Edges that are still fine (elf_check must say ELF_OK). */
+static void spans_image_max(uint8_t *img, size_t *size)
+{
+	struct elf64_phdr *d = phdr(img, data_seg(img)); /* the last segment, from 0 */
+	d->p_memsz = USER_IMAGE_MAX - d->p_vaddr;
+}
+static void ends_at_the_ceiling(uint8_t *img, size_t *size)
+{
+	const uint64_t ceiling = USER_LOAD_MAX - USER_BOTTOM, shift = ceiling - NEAR_CEILING;
+
+	ehdr(img)->e_entry += shift;
+	for (int i = 0; i < ehdr(img)->e_phnum; i++)
+		if (phdr(img, i)->p_type == ELF_PT_LOAD)
+			phdr(img, i)->p_vaddr += shift;
+	struct elf64_phdr *d = phdr(img, data_seg(img));
+	d->p_memsz = ceiling - d->p_vaddr;
+}
+
+static const struct damage fine_edges[] = {
+	{"segments that span exactly USER_IMAGE_MAX (only more is ELF_TOO_BIG)", spans_image_max,
+	 ELF_OK},
+	{"an ET_DYN segment ending exactly at USER_LOAD_MAX - USER_BOTTOM (only past it is "
+	 "ELF_OUTSIDE)",
+	 ends_at_the_ceiling, ELF_OK},
+};
+
+/* Each edge accepted. */
+static void check_fine(struct ktest *t, const struct damage *d, size_t n)
+{
+	size_t size;
+	uint8_t *img = copy_of(t, "memtest", &size);
+
+	if (!img)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct user_image *orig = user_image_find("memtest");
+		struct elf_info info;
+
+		memcpy(img, orig->data, orig->size);
+		size = orig->size;
+		d[i].apply(img, &size);
+		enum elf_error e = elf_check(img, size, &info);
+		if (e != ELF_OK)
+			FAIL(t, "%s: elf_check says \"%s\" (%d), expected it accepted", d[i].what,
+			     elf_strerror(e), e);
+	}
+	kfree(img);
+}
+
 KTEST(loader, refuses_bad_headers, 4)
 {
 	check_damage(t, header_damage, ARRAY_SIZE(header_damage));
@@ -310,6 +361,7 @@ KTEST(loader, refuses_bad_headers, 4)
 KTEST(loader, refuses_bad_segments, 5)
 {
 	check_damage(t, segment_damage, ARRAY_SIZE(segment_damage));
+	check_fine(t, fine_edges, ARRAY_SIZE(fine_edges));
 }
 
 /* A refused image costs nothing: program_load maps nothing and keeps no frame. */
@@ -523,10 +575,12 @@ KTEST(loader, the_stack_holds_argv, 4)
 	uspace_destroy(&s);
 }
 
+#define FIT_CHARS (USER_ARGS_MAX - 2 * 8 - 1) /* characters of an argument that just fits */
+
 /* Too many arguments, or too long: -E2BIG, and nothing mapped. */
 KTEST(loader, too_many_arguments_are_refused, 2)
 {
-	static char long_arg[3000];
+	static char long_arg[USER_ARGS_MAX];
 	const char *many[USER_ARGC_MAX + 1], *two_long[] = {long_arg, long_arg};
 	struct user_start st;
 	struct uspace s;
@@ -541,5 +595,32 @@ KTEST(loader, too_many_arguments_are_refused, 2)
 	EXPECT_EQ(t, loader_setup_stack(&s, 2, two_long, &st), -E2BIG);
 	EXPECT_EQ(t, s.pages, 0);
 	EXPECT_EQ(t, loader_setup_stack(&s, USER_ARGC_MAX, many, &st), 0);
+	uspace_destroy(&s);
+
+	/*
+	 * One argument of FIT_CHARS characters: its NUL, padding to 8 and the two pointers
+	 * (argv[0], NULL) make exactly USER_ARGS_MAX bytes, which is allowed; one more character
+	 * is not.
+	 */
+	const char *one[] = {long_arg};
+	memset(long_arg, 'a', sizeof(long_arg) - 1);
+	long_arg[FIT_CHARS + 1] = '\0';
+	ASSERT_EQ(t, uspace_init(&s), 0);
+	s.layout.stack_top = STACK_TOP;
+	s.layout.stack_bottom = STACK_TOP - USER_STACK_SIZE;
+	int r = loader_setup_stack(&s, 1, one, &st);
+	if (r != -E2BIG)
+		FAIL(t,
+		     "loader_setup_stack of one argument of %d characters gave %d, not -E2BIG: "
+		     "with its NUL, padding and two pointers it takes %d bytes, more than "
+		     "USER_ARGS_MAX (%d)",
+		     FIT_CHARS + 1, r, FIT_CHARS + 2 + 7 + 16, USER_ARGS_MAX);
+	long_arg[FIT_CHARS] = '\0';
+	if (r == -E2BIG && (r = loader_setup_stack(&s, 1, one, &st)) != 0)
+		FAIL(t,
+		     "loader_setup_stack of one argument of %d characters gave %d, not 0: with its "
+		     "NUL and the two pointers it takes exactly USER_ARGS_MAX (%d) bytes, which "
+		     "is allowed (only more is -E2BIG)",
+		     FIT_CHARS, r, USER_ARGS_MAX);
 	uspace_destroy(&s);
 }

@@ -310,6 +310,7 @@ static void spans_image_max(uint8_t *img, size_t *size)
 	struct elf64_phdr *d = phdr(img, data_seg(img)); /* the last segment, from 0 */
 	d->p_memsz = USER_IMAGE_MAX - d->p_vaddr;
 }
+
 static void ends_at_the_ceiling(uint8_t *img, size_t *size)
 {
 	const uint64_t ceiling = USER_LOAD_MAX - USER_BOTTOM, shift = ceiling - NEAR_CEILING;

@@ -190,18 +190,19 @@ static void call_exit(void *arg)
 
 /*
  * A process that ends with a child already a zombie hands init that zombie: init, blocked in
- * wait for a child still running, must be woken to reap it. Here the process and its zombie
- * child are made by hand (no parent to wake: only init's wakeup can come), and init's child
- * sleeps for a second:
+ * wait for a child still running, must be woken to reap it, wherever the zombie is among the
+ * children handed over. Here the process and its children are made by hand (no parent to wake:
+ * only init's wakeup can come; the zombie is not the last child), and init's child sleeps for
+ * a second:
  *
- *   init (in wait) -> sleepy (running)        p (no parent) -> z (ZOMBIE, exit 7)
- *   proc_exit(p):   init -> sleepy, z         init woken: "init: reaped orphan <z>"
+ *   init (in wait) -> sleepy (running)   p (no parent) -> z (ZOMBIE, exit 7) -> live (RUNNING)
+ *   proc_exit(p):   init -> sleepy, z, live    init woken: "init: reaped orphan <z>"
  */
 KTEST(wait, init_is_woken_for_a_zombie_it_is_given, 3)
 {
 	static const char *const argv[] = {"init", "sleepy", "50", INIT_CHILD_ARG};
 	struct test_output *o = kmalloc(sizeof(*o));
-	struct process *init, *p = NULL, *z = NULL;
+	struct process *init, *p = NULL, *z = NULL, *live = NULL;
 	struct ktry_result r;
 	char want[64] = "";
 	int err = 0, status;
@@ -225,8 +226,9 @@ KTEST(wait, init_is_woken_for_a_zombie_it_is_given, 3)
 	}
 	p = proc_alloc(NULL);
 	z = p ? proc_alloc(p) : NULL;
-	if (!z) {
-		FAIL(t, "no slot for the two processes of the test");
+	live = z ? proc_alloc(p) : NULL;
+	if (!live) {
+		FAIL(t, "no slot for the three processes of the test");
 		goto out;
 	}
 	p->pid = FAKE_PID - 1;
@@ -234,6 +236,8 @@ KTEST(wait, init_is_woken_for_a_zombie_it_is_given, 3)
 	z->pid = FAKE_PID;
 	z->status = WAIT_STATUS_EXITED(7);
 	z->state = PROC_ZOMBIE;
+	live->pid = FAKE_PID + 7;
+	live->state = PROC_RUNNING;
 	struct exit_call c = {p, WAIT_STATUS_EXITED(0)};
 	if (ktry_call(call_exit, &c, KTRY_TODO, &r)) {
 		ktest_fail_msg(t, r.msg);
@@ -259,6 +263,14 @@ KTEST(wait, init_is_woken_for_a_zombie_it_is_given, 3)
 	if (z->state == PROC_UNUSED)
 		z = NULL; /* init reaped it */
 out:
+	if (live) { /* it ends, so that init (or p) can let it go */
+		unsigned long flags = irq_save();
+		live->status = WAIT_STATUS_EXITED(0);
+		live->state = PROC_ZOMBIE;
+		if (live->parent == init)
+			thread_wake_one(&init->waiters);
+		irq_restore(flags);
+	}
 	if (!proc_join(init, TEST_PROC_DEADLINE_MS, &status)) { /* reaps p too, a stray zombie */
 		procs_kill_all();
 		proc_join(init, TEST_PROC_DEADLINE_MS, &status);
@@ -268,6 +280,8 @@ out:
 		FAIL(t, "init did not say \"%s\"; it wrote: %s", want, o->buf);
 	if (z && z->state != PROC_UNUSED) /* left by a proc_exit that stopped half-way */
 		proc_free(z);
+	if (live && live->state != PROC_UNUSED)
+		proc_free(live);
 	if (p && p->state != PROC_UNUSED)
 		proc_free(p);
 	kfree(o);

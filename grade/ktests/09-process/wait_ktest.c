@@ -1,7 +1,8 @@
 /*
  * Lab 09, step 6: exit and wait, from programs that fork (forktest, init): statuses to the
  * right parent, zombies that keep only their slot, orphans to init, -ECHILD. Every process
- * forked also needs steps 3 and 4 (a child writes its stack as soon as it runs).
+ * forked also needs steps 3 and 4 (a child writes its stack as soon as it runs). At the end,
+ * proc_wait called directly on processes made by hand: which child it takes.
  */
 #include <string.h>
 #include "heap.h"
@@ -285,4 +286,171 @@ out:
 	if (p && p->state != PROC_UNUSED)
 		proc_free(p);
 	kfree(o);
+}
+
+/* ---- proc_wait called directly, on processes made by hand ------------------------------- */
+
+#define LATE_CODE 5 /* the exit code of the child the waker ends */
+
+struct wait_call {
+	struct process *pr;
+	int pid, status, got;
+};
+
+static void call_wait(void *arg)
+{
+	struct wait_call *c = arg;
+
+	c->got = proc_wait(c->pr, c->pid, &c->status);
+}
+
+/*
+ * A test thread that blocks in proc_wait for a process made by hand has no program to end and
+ * wake it: the waker does. It waits until the test's thread is blocked in pr's wait (or the
+ * test says it is done), then ends `late` (a zombie, exit LATE_CODE) and wakes pr's waiters.
+ * A wait that does not block never meets it, whatever the order the two threads run in.
+ */
+struct waker {
+	struct process *pr, *late;
+	volatile bool done, woke;
+};
+
+static int waker_main(void *arg)
+{
+	struct waker *w = arg;
+
+	while (!w->done && wait_queue_empty(&w->pr->waiters))
+		thread_yield();
+	if (w->done)
+		return 0;
+	unsigned long flags = irq_save();
+	w->late->status = WAIT_STATUS_EXITED(LATE_CODE);
+	w->late->state = PROC_ZOMBIE;
+	w->woke = true;
+	thread_wake_one(&w->pr->waiters);
+	irq_restore(flags);
+	return 0;
+}
+
+/* proc_wait(c->pr, c->pid) with a waker for `late`; false (the test failed) if it stopped
+ * early (a TODO, a panic). */
+static bool wait_with_waker(struct ktest *t, struct wait_call *c, struct process *late,
+			    bool *blocked)
+{
+	struct waker w = {c->pr, late, false, false};
+	struct thread *th = thread_create("waker", waker_main, &w);
+	struct ktry_result r;
+
+	if (!th) {
+		FAIL(t, "no memory for the test's waker thread");
+		return false;
+	}
+	int stopped = ktry_call(call_wait, c, KTRY_ANY, &r);
+	w.done = true;
+	thread_join(th);
+	*blocked = w.woke;
+	if (stopped)
+		ktest_fail_msg(t, r.msg);
+	return !stopped;
+}
+
+/*
+ * wait(-1) with a child that has ended and one still running: the zombie, at once, even when
+ * the running one comes after it in the list (a wait that takes the last child it looks at
+ * blocks until that one ends, and reaps it instead):
+ *
+ *   p -> z (ZOMBIE, exit 7) -> r (RUNNING)     wait(-1): z's pid, status 7, without blocking
+ */
+KTEST(wait, wait_takes_a_zombie_before_a_running_child, 2)
+{
+	struct process *p = proc_alloc(NULL), *z = p ? proc_alloc(p) : NULL;
+	struct process *r = z ? proc_alloc(p) : NULL;
+	bool blocked = false;
+
+	if (!r) {
+		FAIL(t, "no slot for the three processes of the test");
+		goto out;
+	}
+	p->pid = FAKE_PID + 1;
+	p->state = PROC_RUNNING;
+	z->pid = FAKE_PID + 2;
+	z->status = WAIT_STATUS_EXITED(7);
+	z->state = PROC_ZOMBIE;
+	r->pid = FAKE_PID + 3;
+	r->state = PROC_RUNNING;
+	struct wait_call c = {p, -1, -1, 0};
+	if (!wait_with_waker(t, &c, r, &blocked))
+		goto out;
+	if (c.got == z->pid && z->state == PROC_UNUSED)
+		z = NULL; /* reaped, as it should be */
+	if (c.got == FAKE_PID + 2 && c.status != WAIT_STATUS_EXITED(7))
+		FAIL(t, "wait(-1) returned the zombie's pid with status 0x%x, not 0x%x (exit 7)",
+		     c.status, WAIT_STATUS_EXITED(7));
+	else if (c.got != FAKE_PID + 2)
+		FAIL(t,
+		     "p's children are a zombie (pid %d) and then a running child (pid %d); "
+		     "wait(-1) returned %d%s: with a child that has ended, wait reaps it at once "
+		     "(look at every child, and prefer a zombie)",
+		     FAKE_PID + 2, FAKE_PID + 3, c.got,
+		     blocked ? " after blocking until the running child ended" : "");
+	else if (blocked)
+		FAIL(t, "wait(-1) blocked although a child (pid %d) had ended", FAKE_PID + 2);
+out:
+	if (r && r->state != PROC_UNUSED)
+		proc_free(r);
+	if (z && z->state != PROC_UNUSED)
+		proc_free(z);
+	if (p)
+		proc_free(p);
+}
+
+/*
+ * waitpid is for a process's own children: a grandchild that has ended is its parent's to
+ * reap, and waitpid of its pid from the grandparent is -ECHILD, leaving it as it was:
+ *
+ *   p -> c (RUNNING) -> g (ZOMBIE, exit 3)     waitpid(p, g's pid): -ECHILD; g still c's
+ */
+KTEST(wait, waitpid_of_a_grandchild_is_echild, 2)
+{
+	struct process *p = proc_alloc(NULL), *c = p ? proc_alloc(p) : NULL;
+	struct process *g = c ? proc_alloc(c) : NULL;
+	struct ktry_result r;
+
+	if (!g) {
+		FAIL(t, "no slot for the three processes of the test");
+		goto out;
+	}
+	p->pid = FAKE_PID + 4;
+	p->state = PROC_RUNNING;
+	c->pid = FAKE_PID + 5;
+	c->state = PROC_RUNNING;
+	g->pid = FAKE_PID + 6;
+	g->status = WAIT_STATUS_EXITED(3);
+	g->state = PROC_ZOMBIE;
+	struct wait_call w = {p, g->pid, -1, 0};
+	if (ktry_call(call_wait, &w, KTRY_ANY, &r)) {
+		ktest_fail_msg(t, r.msg);
+		goto out;
+	}
+	if (w.got != -ECHILD)
+		FAIL(t,
+		     "waitpid(%d) from p, whose child's child it is, returned %d, not -ECHILD: "
+		     "waitpid looks only at the caller's own children (pr->children), not at "
+		     "every process with that pid",
+		     FAKE_PID + 6, w.got);
+	if (g->state == PROC_UNUSED) {
+		FAIL(t, "the grandparent's waitpid reaped the grandchild: its parent can no longer "
+			"wait for it");
+		g = NULL;
+	} else if (g->state != PROC_ZOMBIE || g->parent != c) {
+		FAIL(t, "after the grandparent's waitpid the grandchild is no longer its parent's "
+			"zombie");
+	}
+out:
+	if (g && g->state != PROC_UNUSED)
+		proc_free(g);
+	if (c)
+		proc_free(c);
+	if (p)
+		proc_free(p);
 }

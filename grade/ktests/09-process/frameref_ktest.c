@@ -2,6 +2,7 @@
  * Lab 09, step 2: frame reference counts, on frames from kframe_alloc: one owner each, more
  * with take, fewer with drop, and the frame back to the buddy with the last.
  */
+#include <string.h>
 #include "paging.h"
 #include "proc_fixture.h"
 
@@ -101,6 +102,53 @@ KTEST(frameref, misuse_panics, 2)
 	kframe_free_contig(block, 1);
 	kframe_free(pa);
 	EXPECT_PANIC(t, "frame_ref_drop", frame_ref_drop(pa));
+}
+
+static void take(void *arg)
+{
+	frame_ref_take(*(phys_addr_t *)arg);
+}
+
+/*
+ * A count is a uint16_t: at FRAME_REF_MAX owners, one more would wrap it to 0, and the next
+ * kframe_alloc could hand out a frame that every one of them still maps. The take that would
+ * pass the limit panics instead:
+ *
+ *   count FRAME_REF_MAX - 1  -> take -> FRAME_REF_MAX  -> take -> panic "frame_ref_take"
+ */
+KTEST(frameref, a_take_past_the_limit_panics, 1)
+{
+	struct ktry_result r;
+
+	if (!counts_require(t))
+		return;
+	phys_addr_t pa = kframe_alloc();
+	ASSERT_NE(t, pa, 0);
+	uint16_t *c = frame_ref_slot(pa);
+	ASSERT_NOT_NULL(t, c);
+	*c = FRAME_REF_MAX - 1; /* as if that many spaces shared it */
+	int stopped = ktry_call(take, &pa, KTRY_ANY, &r);
+	if (stopped)
+		FAIL(t,
+		     "frame_ref_take of a frame with %u owners (one below FRAME_REF_MAX) stopped: "
+		     "%s",
+		     FRAME_REF_MAX - 1, r.msg);
+	else
+		EXPECT_EQ(t, frame_ref_count(pa), FRAME_REF_MAX);
+	*c = FRAME_REF_MAX;
+	stopped = ktry_call(take, &pa, KTRY_ANY, &r);
+	if (!stopped)
+		FAIL(t,
+		     "frame_ref_take of a frame with FRAME_REF_MAX (%u) owners returned, and the "
+		     "count is now %u: panic at FRAME_REF_MAX instead of letting it wrap",
+		     FRAME_REF_MAX, frame_ref_count(pa));
+	else if (r.kind != KTRY_PANIC || !strstr(r.msg, "frame_ref_take"))
+		FAIL(t,
+		     "frame_ref_take of a frame with FRAME_REF_MAX owners stopped, but not with a "
+		     "panic that names frame_ref_take: %s",
+		     r.msg);
+	*c = 1;
+	kframe_free(pa);
 }
 
 /* Many frames, many owners each: every count exact, and every frame back at the end. */

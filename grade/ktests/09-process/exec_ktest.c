@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include "heap.h"
+#include "kprintf.h"
 #include "paging.h"
 #include "proc_fixture.h"
 
@@ -78,7 +79,7 @@ KTEST(exec, copy_args_refuses_too_much, 2)
 {
 	static char long_string[USER_ARGS_MAX + 16];
 	static const char *many[USER_ARGC_MAX + 1];
-	static char quarter[USER_ARGS_MAX / 4];
+	static char quarter[USER_ARGS_MAX / 4], full[sizeof(((struct exec_args *)0)->strings)];
 	struct exec_args *a = kmalloc(sizeof(*a));
 
 	ASSERT_NOT_NULL(t, a);
@@ -90,6 +91,7 @@ KTEST(exec, copy_args_refuses_too_much, 2)
 		many[i] = "x";
 	memset(long_string, 'l', sizeof(long_string) - 1);
 	memset(quarter, 'q', sizeof(quarter) - 1);
+	memset(full, 'f', sizeof(full) - 1);
 	int r = exec_copy_args(&space, put_argv(USER_ARGC_MAX, many, true, -1), a);
 	if (r != 0)
 		FAIL(t, "exec_copy_args of %d arguments (USER_ARGC_MAX) gave %d, not 0",
@@ -100,6 +102,22 @@ KTEST(exec, copy_args_refuses_too_much, 2)
 		     "exec_copy_args of %d arguments, one more than USER_ARGC_MAX, gave %d, not "
 		     "-E2BIG",
 		     USER_ARGC_MAX + 1, r);
+	/* one string that fills a->strings to its last byte with its NUL: not too much */
+	space_poke(&space, page + STRINGS_AT, full, sizeof(full));
+	uint64_t one[2] = {page + STRINGS_AT, 0};
+	space_poke(&space, page + ARRAY_AT, one, sizeof(one));
+	r = exec_copy_args(&space, page + ARRAY_AT, a);
+	if (r != 0)
+		FAIL(t,
+		     "exec_copy_args of one string of %zu bytes, which with its NUL fills "
+		     "a->strings exactly, gave %d, not 0: the room left is sizeof(a->strings) "
+		     "minus what the strings before took",
+		     sizeof(full) - 1, r);
+	else if (a->argc != 1 || strlen(a->argv[0]) != sizeof(full) - 1)
+		FAIL(t,
+		     "exec_copy_args of one string of %zu bytes gave argc %d and argv[0] of %zu "
+		     "bytes, not 1 and the string",
+		     sizeof(full) - 1, a->argc, a->argc ? strlen(a->argv[0]) : 0);
 	/* the strings, too long for the page put_argv fills: written one at a time instead */
 	space_poke(&space, page + STRINGS_AT, long_string, sizeof(long_string));
 	uint64_t ptrs[3] = {page + STRINGS_AT, page + STRINGS_AT, 0};
@@ -214,4 +232,50 @@ KTEST(exec, a_failed_exec_leaves_the_caller_as_it_was, 3)
 	test_syscall_set(TEST_SYS_A, old);
 	proc_leaks_check(t, &l, "execs that failed");
 	kfree(damaged);
+}
+
+static char name_problem[KTRY_MSG_MAX];
+
+/* System call 56 of exectest badelf, for the test of the name: exec of hello (a name shorter
+ * than exectest's), and a look at the name it leaves. */
+static long exec_hello(struct syscall_frame *f)
+{
+	static const char *const argv[] = {"hello"};
+	const struct user_image *img = user_image_find("hello");
+	struct process *pr = proc_current();
+	int r = proc_exec(pr, "hello", img->data, img->size, 1, argv, f);
+
+	if (r == 0 && strcmp(pr->prog->name, "hello"))
+		ksnprintf(name_problem, sizeof(name_problem),
+			  "after exectest's exec of hello the program's name is \"%.40s\", not "
+			  "\"hello\": copy the new name into prog->name with its NUL",
+			  pr->prog->name);
+	else if (r)
+		ksnprintf(name_problem, sizeof(name_problem), "proc_exec of hello gave %d, not 0",
+			  r);
+	return r;
+}
+
+/* A process that execs is named after its new program, whatever the old name's length. */
+KTEST(exec, exec_renames_the_process, 1)
+{
+	static const char *const argv[] = {"exectest", "badelf"};
+	struct test_output *o = kmalloc(sizeof(*o));
+	int status = -1;
+
+	ASSERT_NOT_NULL(t, o);
+	ASSERT_NOT_NULL(t, user_image_find("hello"));
+	if (!procs_require(t)) {
+		kfree(o);
+		return;
+	}
+	name_problem[0] = '\0';
+	syscall_fn_t old = test_syscall_set(TEST_SYS_A, exec_hello);
+	bool ended = proc_run(t, "exectest", 2, argv, false, o, TEST_PROC_DEADLINE_MS, &status);
+	test_syscall_set(TEST_SYS_A, old);
+	if (name_problem[0])
+		FAIL(t, "%s", name_problem);
+	else if (ended && !strstr(o->buf, "hello from ring 3: I am 'hello'"))
+		FAIL(t, "exectest's exec of hello did not run hello; the output: %s", o->buf);
+	kfree(o);
 }

@@ -290,8 +290,6 @@ out:
 
 /* ---- proc_wait called directly, on processes made by hand ------------------------------- */
 
-#define LATE_CODE 5 /* the exit code of the child the waker ends */
-
 struct wait_call {
 	struct process *pr;
 	int pid, status, got;
@@ -307,11 +305,13 @@ static void call_wait(void *arg)
 /*
  * A test thread that blocks in proc_wait for a process made by hand has no program to end and
  * wake it: the waker does. It waits until the test's thread is blocked in pr's wait (or the
- * test says it is done), then ends `late` (a zombie, exit LATE_CODE) and wakes pr's waiters.
- * A wait that does not block never meets it, whatever the order the two threads run in.
+ * test says it is done), then makes a zombie child of pr out of `it` (the rescue: by hand) and
+ * wakes pr's waiters, so that the wait returns and the test can say what went wrong. A wait
+ * that does not block never meets it, whatever the order the two threads run in.
  */
 struct waker {
-	struct process *pr, *late;
+	struct process *pr, *it;
+	void (*rescue)(struct waker *w); /* interrupts off */
 	volatile bool done, woke;
 };
 
@@ -324,21 +324,18 @@ static int waker_main(void *arg)
 	if (w->done)
 		return 0;
 	unsigned long flags = irq_save();
-	w->late->status = WAIT_STATUS_EXITED(LATE_CODE);
-	w->late->state = PROC_ZOMBIE;
+	w->rescue(w);
 	w->woke = true;
 	thread_wake_one(&w->pr->waiters);
 	irq_restore(flags);
 	return 0;
 }
 
-/* proc_wait(c->pr, c->pid) with a waker for `late`; false (the test failed) if it stopped
- * early (a TODO, a panic). */
-static bool wait_with_waker(struct ktest *t, struct wait_call *c, struct process *late,
-			    bool *blocked)
+/* proc_wait(c->pr, c->pid) with a waker; false (the test failed) if it stopped early (a TODO,
+ * a panic). *blocked: whether it blocked. */
+static bool wait_with_waker(struct ktest *t, struct wait_call *c, struct waker *w, bool *blocked)
 {
-	struct waker w = {c->pr, late, false, false};
-	struct thread *th = thread_create("waker", waker_main, &w);
+	struct thread *th = thread_create("waker", waker_main, w);
 	struct ktry_result r;
 
 	if (!th) {
@@ -346,12 +343,19 @@ static bool wait_with_waker(struct ktest *t, struct wait_call *c, struct process
 		return false;
 	}
 	int stopped = ktry_call(call_wait, c, KTRY_ANY, &r);
-	w.done = true;
+	w->done = true;
 	thread_join(th);
-	*blocked = w.woke;
+	*blocked = w->woke;
 	if (stopped)
 		ktest_fail_msg(t, r.msg);
 	return !stopped;
+}
+
+/* The running child ends (exit 5). */
+static void end_it(struct waker *w)
+{
+	w->it->status = WAIT_STATUS_EXITED(5);
+	w->it->state = PROC_ZOMBIE;
 }
 
 /*
@@ -379,7 +383,8 @@ KTEST(wait, wait_takes_a_zombie_before_a_running_child, 2)
 	r->pid = FAKE_PID + 3;
 	r->state = PROC_RUNNING;
 	struct wait_call c = {p, -1, -1, 0};
-	if (!wait_with_waker(t, &c, r, &blocked))
+	struct waker w = {p, r, end_it, false, false};
+	if (!wait_with_waker(t, &c, &w, &blocked))
 		goto out;
 	if (c.got == z->pid && z->state == PROC_UNUSED)
 		z = NULL; /* reaped, as it should be */
@@ -404,9 +409,17 @@ out:
 		proc_free(p);
 }
 
+/* The grandchild becomes p's own child, so that a wait blocked for it can return. */
+static void adopt_it(struct waker *w)
+{
+	list_del(&w->it->sibling);
+	list_add_tail(&w->it->sibling, &w->pr->children);
+	w->it->parent = w->pr;
+}
+
 /*
  * waitpid is for a process's own children: a grandchild that has ended is its parent's to
- * reap, and waitpid of its pid from the grandparent is -ECHILD, leaving it as it was:
+ * reap, and waitpid of its pid from the grandparent is -ECHILD, at once, leaving it as it was:
  *
  *   p -> c (RUNNING) -> g (ZOMBIE, exit 3)     waitpid(p, g's pid): -ECHILD; g still c's
  */
@@ -414,7 +427,7 @@ KTEST(wait, waitpid_of_a_grandchild_is_echild, 2)
 {
 	struct process *p = proc_alloc(NULL), *c = p ? proc_alloc(p) : NULL;
 	struct process *g = c ? proc_alloc(c) : NULL;
-	struct ktry_result r;
+	bool blocked = false;
 
 	if (!g) {
 		FAIL(t, "no slot for the three processes of the test");
@@ -427,22 +440,29 @@ KTEST(wait, waitpid_of_a_grandchild_is_echild, 2)
 	g->pid = FAKE_PID + 6;
 	g->status = WAIT_STATUS_EXITED(3);
 	g->state = PROC_ZOMBIE;
-	struct wait_call w = {p, g->pid, -1, 0};
-	if (ktry_call(call_wait, &w, KTRY_ANY, &r)) {
-		ktest_fail_msg(t, r.msg);
+	struct wait_call call = {p, g->pid, -1, 0};
+	struct waker w = {p, g, adopt_it, false, false};
+	if (!wait_with_waker(t, &call, &w, &blocked))
 		goto out;
-	}
-	if (w.got != -ECHILD)
+	if (blocked)
+		FAIL(t,
+		     "waitpid(%d) from p, whose child's child it is, blocked (it returned %d once "
+		     "the test made it p's child): when none of the caller's children has the pid, "
+		     "return -ECHILD at once",
+		     FAKE_PID + 6, call.got);
+	else if (call.got != -ECHILD)
 		FAIL(t,
 		     "waitpid(%d) from p, whose child's child it is, returned %d, not -ECHILD: "
 		     "waitpid looks only at the caller's own children (pr->children), not at "
 		     "every process with that pid",
-		     FAKE_PID + 6, w.got);
+		     FAKE_PID + 6, call.got);
 	if (g->state == PROC_UNUSED) {
-		FAIL(t, "the grandparent's waitpid reaped the grandchild: its parent can no longer "
-			"wait for it");
+		if (!blocked)
+			FAIL(t,
+			     "the grandparent's waitpid reaped the grandchild: its parent can no "
+			     "longer wait for it");
 		g = NULL;
-	} else if (g->state != PROC_ZOMBIE || g->parent != c) {
+	} else if (!blocked && (g->state != PROC_ZOMBIE || g->parent != c)) {
 		FAIL(t, "after the grandparent's waitpid the grandchild is no longer its parent's "
 			"zombie");
 	}

@@ -131,6 +131,39 @@ KTEST(proc, the_table_has_a_limit, 3)
 	EXPECT_EQ(t, proc_count(), before);
 }
 
+/*
+ * A zombie keeps its slot until its parent waits: its status is still to be read, and it is
+ * still in its parent's list. proc_alloc hands out PROC_UNUSED slots only:
+ *
+ *   root -> z (ZOMBIE)     proc_alloc(root): another slot, not z's
+ */
+KTEST(proc, a_zombies_slot_is_not_handed_out, 2)
+{
+	struct process *root = proc_alloc(NULL), *z = root ? proc_alloc(root) : NULL, *next;
+
+	ASSERT_NOT_NULL(t, z);
+	z->state = PROC_ZOMBIE;
+	z->status = 0x300;
+	next = proc_alloc(root);
+	if (next == z) {
+		FAIL(t,
+		     "proc_alloc handed out slot %ld, a zombie's that its parent has not waited "
+		     "for: take only slots in state PROC_UNUSED",
+		     (long)(z - proc_table));
+		list_init(&root->children); /* z was linked into it twice */
+		z->parent = NULL;
+		next = NULL;
+	} else {
+		EXPECT_EQ(t, z->state, PROC_ZOMBIE);
+		EXPECT_EQ(t, z->status, 0x300);
+		EXPECT_TRUE(t, z->parent == root);
+	}
+	if (next)
+		proc_free(next);
+	proc_free(z);
+	proc_free(root);
+}
+
 /* A slot is handed out clean, whatever the process before it left in it. */
 KTEST(proc, a_slot_is_handed_out_clean, 2)
 {

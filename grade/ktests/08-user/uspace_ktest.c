@@ -4,6 +4,7 @@
  */
 #include <string.h>
 #include "heap.h"
+#include "irq.h"
 #include "paging.h"
 #include "user_fixture.h"
 
@@ -188,7 +189,8 @@ KTEST(uspace, a_map_that_runs_out_keeps_nothing, 3)
 
 /*
  * Destroying gives back every frame (pages and tables, the PML4 too) and none of the kernel's
- * tables: the kernel half still works afterwards (a kernel stack and the heap, touched).
+ * tables: the kernel half still works afterwards (a kernel stack and the heap, touched). The
+ * space the CPU runs on is not destroyed: a panic.
  */
 KTEST(uspace, destroy_gives_everything_back_but_the_kernel, 4)
 {
@@ -205,6 +207,19 @@ KTEST(uspace, destroy_gives_everything_back_but_the_kernel, 4)
 		EXPECT_EQ(t, kframes_free(), frames);
 	}
 	uspace_destroy(&s); /* again: nothing */
+
+	/* The space in CR3 cannot go (the check is given): the CPU would go on walking its
+	 * tables after they were freed. Interrupts off, so that no switch reloads CR3. */
+	ASSERT_EQ(t, uspace_init(&s), 0);
+	unsigned long flags = irq_save();
+	uspace_activate(&s);
+	EXPECT_PANIC(t, "uspace_destroy", uspace_destroy(&s));
+	uspace_activate(NULL);
+	irq_restore(flags);
+	EXPECT_NE(t, s.vm.pml4, 0);
+	uspace_destroy(&s);
+	EXPECT_EQ(t, kframes_free(), frames);
+
 	const uint64_t *kernel = phys_to_virt(kernel_vm.pml4);
 	static const uint64_t regions[] = {KSTACKS_BASE, KHEAP_BASE, KERNEL_VMA, DIRECT_MAP_BASE};
 	for (size_t i = 0; i < ARRAY_SIZE(regions); i++)

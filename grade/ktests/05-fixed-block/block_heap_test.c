@@ -561,6 +561,13 @@ KTEST(block_heap, cap_honoured, 2)
 	EXPECT_EQ(t, slabs_listed(&h, TOP_CLASS), 2);
 	EXPECT_EQ(t, h.slabs, 2);
 	EXPECT_EQ(t, h.live_allocs, 0);
+	/* drain gives back every empty slab of the class, not only the first */
+	block_heap_drain(&h);
+	if (h.slabs != 0 || h.classes[TOP_CLASS].slabs || h.classes[TOP_CLASS].empty != 0)
+		FAIL(t,
+		     "drained with 2 empty slabs in class %d: %zu slabs left (%u listed, empty %u), "
+		     "expected none: drain must give back every empty slab on the list",
+		     TOP_CLASS, h.slabs, slabs_listed(&h, TOP_CLASS), h.classes[TOP_CLASS].empty);
 
 	/* cap 0: a slab goes back as soon as its last block is freed */
 	const struct block_heap_config cap0 = {.prefill = 0, .cap = 0};

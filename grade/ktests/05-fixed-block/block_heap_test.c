@@ -672,6 +672,19 @@ KTEST(block_heap, freed_block_returns_to_its_class, 2)
 		EXPECT_EQ(t, block_heap_alloc(&h, block_heap_class_size(c), 1), p[c]);
 	}
 	EXPECT_EQ(t, h.slabs, BLOCK_HEAP_CLASSES); /* one slab each, no more */
+
+	/* The arena ends where the window of its last slab does: that slab is a slab too. */
+	block_heap_init(&h, arena, 2 * SLAB - LIST_HEAP_HEADER, &no_prefill);
+	void *q = block_heap_alloc(&h, 20, 8);
+	ASSERT_EQ(t, q, (void *)(arena + SLAB));
+	size_t n = block_heap_alloc_size(&h, q);
+	if (n != 32)
+		FAIL(t,
+		     "block_heap_alloc_size(%p) = %zu, expected 32: the slab whose window ends "
+		     "the arena is taken for no slab (slab_at's bounds must include its base)",
+		     q, n);
+	else
+		block_heap_free(&h, q);
 }
 
 KTEST(block_heap, stats_exact, 2)

@@ -783,6 +783,7 @@ KTEST(block_heap, a_new_heap_ignores_an_old_one, 1)
 KTEST(block_heap, zero_size_and_settings, 1)
 {
 	const struct block_heap_config bad = {.prefill = 8, .cap = 4};
+	const struct block_heap_config one_over = {.prefill = 5, .cap = 4};
 	struct block_heap h;
 
 	block_heap_init(&h, arena, ARENA_SIZE, &no_prefill);
@@ -791,6 +792,7 @@ KTEST(block_heap, zero_size_and_settings, 1)
 	block_heap_free(&h, NULL);
 	EXPECT_EQ(t, fallback_live(&h), 0);
 	EXPECT_PANIC(t, "block_heap_init", block_heap_init(&h, arena, ARENA_SIZE, &bad));
+	EXPECT_PANIC(t, "block_heap_init", block_heap_init(&h, arena, ARENA_SIZE, &one_over));
 	/* NULL settings: the defaults */
 	block_heap_init(&h, arena, ARENA_SIZE, NULL);
 	EXPECT_EQ(t, h.config.cap, BLOCK_HEAP_DEFAULT_CAP);

@@ -752,6 +752,9 @@ KTEST(block_heap, double_free_and_foreign_pointers_panic, 2)
 	/* a fallback allocation the block heap did not make: no big request is 100 bytes */
 	void *other = list_heap_alloc(&h.fallback, 100, 8);
 	EXPECT_PANIC(t, "block_heap_free: ", block_heap_free(&h, other));
+	/* nor is one of exactly the largest class: a class block would serve that size */
+	void *edge = list_heap_alloc(&h.fallback, BLOCK_HEAP_MAX_CLASS, 8);
+	EXPECT_PANIC(t, "never returned by block_heap_alloc", block_heap_free(&h, edge));
 	EXPECT_PANIC(t, "block_heap_alloc", block_heap_alloc(&h, 8, 12));
 	/* nothing changed by the refusals */
 	EXPECT_EQ(t, h.live_allocs, 1);

@@ -135,6 +135,19 @@ KTEST(vm, translate_mapped_and_unmapped, 3)
 	EXPECT_EQ(t, vm_translate(&as, va - 1), VM_NOT_MAPPED);
 	EXPECT_EQ(t, vm_translate(&as, va ^ (1UL << 30)), VM_NOT_MAPPED); /* another PDPT slot */
 	EXPECT_EQ(t, vm_translate(&as, 0x0000900000000000UL), VM_NOT_MAPPED); /* not canonical */
+	/* The same indices as va, but bits 48-63 are not copies of bit 47: not an address. */
+	uint64_t alias = va | _UL(0x0001000000000000);
+	if (vm_translate(&as, alias) != VM_NOT_MAPPED)
+		FAIL(t,
+		     "vm_translate(0x%lx) = 0x%lx: that address is not canonical, so it maps "
+		     "nothing, even though its indices are those of 0x%lx (check vm_is_canonical "
+		     "in find_leaf)",
+		     alias, vm_translate(&as, alias), va);
+	if (vm_unmap(&as, alias) != VM_ENOENT)
+		FAIL(t,
+		     "vm_unmap(0x%lx) of an address that is not canonical must be VM_ENOENT and "
+		     "leave 0x%lx (with the same indices) mapped",
+		     alias, va);
 	EXPECT_EQ(t, vm_translate(&as, DIRECT_MAP_BASE), VM_NOT_MAPPED);      /* not here */
 	/* one PDPT, one PD, one PT, and the PML4 */
 	EXPECT_EQ(t, tables_live, 4);

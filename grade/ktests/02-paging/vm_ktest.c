@@ -296,6 +296,31 @@ KTEST(vm, misuse_panics, 1)
 	vm_destroy(&as);
 }
 
+/* Index 511 is an entry like the others: the last one of a table. */
+KTEST(vm, the_last_entry_of_a_table_counts, 2)
+{
+	const uint64_t top = _UL(0xfffffffffffff000); /* index 511 at every level */
+	const uint64_t first = _UL(0xffffffffffe00000); /* index 0 of the same page table */
+	struct vm_space as;
+
+	if (!private_space(t, &as))
+		return;
+	ASSERT_EQ(t, vm_map(&as, top, 0x600000, 0), 0);
+	ASSERT_EQ(t, vm_map(&as, first, 0x601000, 0), 0);
+	EXPECT_EQ(t, vm_unmap(&as, first), 0);
+	/* should be: PML4 -> PDPT -> PD -> PT, entry 511 of each still in use */
+	if (tables_live != 4 || vm_translate(&as, top) != 0x600000)
+		FAIL(t,
+		     "after unmapping 0x%lx, 0x%lx (entry 511 of the same page table) translates "
+		     "to 0x%lx and %d tables are live, expected 0x600000 and 4: is a table with "
+		     "only its entry 511 in use seen as empty? vm_unmap must look at all 512 "
+		     "entries before it gives a table back",
+		     first, top, vm_translate(&as, top), tables_live);
+	EXPECT_EQ(t, vm_unmap(&as, top), 0);
+	EXPECT_EQ(t, tables_live, 1);
+	vm_destroy(&as);
+}
+
 /* ---- in the kernel's own address space ----------------------------------------------------- */
 
 static bool need_kernel_tables(struct ktest *t)

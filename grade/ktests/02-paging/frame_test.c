@@ -322,6 +322,33 @@ KTEST(frame, contig_takes_the_lowest_run_long_enough, 3)
 	EXPECT_EQ(t, frame_alloc_contig(&fa, 0x281), 0u);
 	EXPECT_EQ(t, frame_alloc_contig(&fa, 0x280), 0x80000u);
 	EXPECT_EQ(t, frame_count_free(&fa), 0u);
+
+	/* A run that ends at the bitmap's last frame, 0x2ff, in a word that is not all free. */
+	static const struct frame_range first_of_last_word[] = {{0x2c0000, 0x2c1000}};
+	frame_init(&fa, bits, 0x80, frame_bitmap_words(0x280), &map, first_of_last_word, 1);
+	EXPECT_EQ(t, frame_alloc_contig(&fa, 0x240), 0x80000u); /* the nine words below */
+	phys_addr_t last = frame_alloc_contig(&fa, 63);
+	if (last != 0x2c1000)
+		FAIL(t,
+		     "frames 0x2c1-0x2ff, the last 63 of the bitmap, are free, but "
+		     "frame_alloc_contig(63) returned 0x%lx, expected 0x2c1000: does the search "
+		     "stop before the last frame?",
+		     last);
+
+	/* Frames given back by frame_free_contig are the lowest free ones again. */
+	map_reset();
+	map_add(0x100000, 200 * PAGE_SIZE, MEMMAP_USABLE);
+	frame_init(&fa, bits, 0, frame_bitmap_words(0x100 + 200), &map, NULL, 0);
+	for (int i = 0; i < 100; i++)
+		frame_alloc(&fa); /* frames 0x100-0x163: the hint moves past word 4 */
+	frame_free_contig(&fa, 0x100000, 3);
+	phys_addr_t low = frame_alloc(&fa);
+	if (low != 0x100000)
+		FAIL(t,
+		     "after frame_free_contig(0x100000, 3), frame_alloc returned 0x%lx, not the "
+		     "lowest free frame 0x100000: frame_free_contig must lower the hint as "
+		     "frame_free does",
+		     low);
 }
 
 KTEST(frame, contig_free_checks_every_frame_first, 1)

@@ -59,6 +59,11 @@ KTEST(kvm, kernel_runs_on_its_own_tables, 1)
 		return;
 	EXPECT_EQ(t, read_cr3() & PTE_ADDR_MASK, kernel_vm.pml4);
 	EXPECT_NE(t, kernel_vm.pml4, boot_cpu.cr3 & PTE_ADDR_MASK);
+	if (!(read_cr4() & CR4_PGE))
+		FAIL(t,
+		     "CR4.PGE is off (CR4 = 0x%lx): without it PTE_GLOBAL means nothing and every "
+		     "CR3 load flushes the kernel's pages from the TLB; kvm_activate must set it",
+		     read_cr4());
 }
 
 KTEST(kvm, identity_map_is_gone, 2)
@@ -179,9 +184,9 @@ KTEST(kvm, direct_map_covers_all_ram, 2)
 			uint64_t va = DIRECT_MAP_BASE + samples[s];
 			uint64_t e = vm_leaf_entry(&kernel_vm, va);
 			if (vm_translate(&kernel_vm, va) != samples[s] || !(e & PTE_WRITABLE) ||
-			    !(e & PTE_NO_EXECUTE) || (e & PTE_USER)) {
+			    !(e & PTE_NO_EXECUTE) || !(e & PTE_GLOBAL) || (e & PTE_USER)) {
 				FAIL(t,
-				     "direct map of physical 0x%lx (at 0x%lx): translates to 0x%lx, entry 0x%lx; expected itself, writable, no-execute, not user",
+				     "direct map of physical 0x%lx (at 0x%lx): translates to 0x%lx, entry 0x%lx; expected itself, writable, no-execute, global, not user",
 				     samples[s], va, vm_translate(&kernel_vm, va), e);
 				return;
 			}

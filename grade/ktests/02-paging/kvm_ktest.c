@@ -170,6 +170,16 @@ KTEST(kvm, guard_page_under_the_stack_is_unmapped, 2)
 	EXPECT_EQ(t, r.error & PF_PRESENT, 0u);
 }
 
+static int frames_left; /* how many more frames limited_alloc hands out */
+
+static phys_addr_t limited_alloc(void)
+{
+	if (frames_left == 0)
+		return 0;
+	frames_left--;
+	return kframe_alloc();
+}
+
 KTEST(kvm, direct_map_covers_all_ram, 2)
 {
 	if (!need_kernel_tables(t))
@@ -218,6 +228,17 @@ KTEST(kvm, direct_map_covers_all_ram, 2)
 			     "map %s the 2 MiB page at %lu MiB, which it should %s",
 			     mapped ? "has" : "lacks", pa / MiB, want ? "have" : "not");
 	}
+	vm_destroy(&as);
+
+	/* Out of frames: a PML4 and a PDPT, but no PD for the 2 MiB pages. */
+	frames_left = 2;
+	ASSERT_EQ(t, vm_init(&as, limited_alloc, kframe_free), 0);
+	err = kvm_map_ram(&as, &odd);
+	if (err != VM_ENOMEM)
+		FAIL(t,
+		     "kvm_map_ram with no frame left for a page directory returned %d, expected "
+		     "VM_ENOMEM (%d): pass on the error of vm_map",
+		     err, VM_ENOMEM);
 	vm_destroy(&as);
 }
 

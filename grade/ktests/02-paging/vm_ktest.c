@@ -148,7 +148,7 @@ KTEST(vm, translate_mapped_and_unmapped, 3)
 		     "vm_unmap(0x%lx) of an address that is not canonical must be VM_ENOENT and "
 		     "leave 0x%lx (with the same indices) mapped",
 		     alias, va);
-	EXPECT_EQ(t, vm_translate(&as, DIRECT_MAP_BASE), VM_NOT_MAPPED);      /* not here */
+	EXPECT_EQ(t, vm_translate(&as, DIRECT_MAP_BASE), VM_NOT_MAPPED); /* not here */
 	/* one PDPT, one PD, one PT, and the PML4 */
 	EXPECT_EQ(t, tables_live, 4);
 	EXPECT_EQ(t, vm_unmap(&as, va), 0);
@@ -299,7 +299,7 @@ KTEST(vm, misuse_panics, 1)
 /* Index 511 is an entry like the others: the last one of a table. */
 KTEST(vm, the_last_entry_of_a_table_counts, 2)
 {
-	const uint64_t top = _UL(0xfffffffffffff000); /* index 511 at every level */
+	const uint64_t top = _UL(0xfffffffffffff000);	/* index 511 at every level */
 	const uint64_t first = _UL(0xffffffffffe00000); /* index 0 of the same page table */
 	struct vm_space as;
 

@@ -180,6 +180,98 @@ static phys_addr_t limited_alloc(void)
 	return kframe_alloc();
 }
 
+/*
+ * Expect va mapped to pa in as by a global 4 KiB page with exactly the permission bits want
+ * among W, U, NX; or, with pa == VM_NOT_MAPPED, not mapped at all. False after a failure.
+ */
+static bool expect_layout_page(struct ktest *t, struct vm_space *as, const char *what, uint64_t va,
+			       phys_addr_t pa, uint64_t want)
+{
+	const uint64_t perm = PTE_WRITABLE | PTE_USER | PTE_NO_EXECUTE;
+	uint64_t e = vm_leaf_entry(as, va);
+	phys_addr_t got = vm_translate(as, va);
+
+	if (pa == VM_NOT_MAPPED
+		    ? got == VM_NOT_MAPPED
+		    : got == pa && !(e & PTE_HUGE) && (e & perm) == want && (e & PTE_GLOBAL))
+		return true;
+	if (pa == VM_NOT_MAPPED)
+		FAIL(t,
+		     "kvm_map_image on a made-up layout: %s, 0x%lx, is mapped (to 0x%lx), expected unmapped",
+		     what, va, got);
+	else
+		FAIL(t,
+		     "kvm_map_image on a made-up layout: %s, 0x%lx: entry 0x%lx (maps physical 0x%lx); expected a global 4 KiB page at va - l->virt_offset = 0x%lx,%s%s, not user",
+		     what, va, e, got, pa, want & PTE_WRITABLE ? " writable" : " read-only",
+		     want & PTE_NO_EXECUTE ? ", no-execute" : ", executable");
+	return false;
+}
+
+/*
+ * kvm_map_image on a layout of its own, in an address space of its own: every address, the
+ * guard page and the offset come from the layout it is given, never from the kernel's own
+ * symbols or KERNEL_VMA, and vm_map's error comes back. Each part lies in a 2 MiB area of its
+ * own, so each needs a page table of its own.
+ */
+KTEST(kvm, image_map_follows_its_layout, 2)
+{
+	const uint64_t base = KERNEL_VMA + 512 * MiB;
+	const struct kvm_layout l = {
+		.text_start = base,
+		.text_end = base + 2 * PAGE_SIZE,
+		.rodata_start = base + 2 * MiB,
+		.rodata_end = base + 2 * MiB + PAGE_SIZE,
+		.data_start = base + 4 * MiB,
+		.data_end = base + 4 * MiB + 3 * PAGE_SIZE,
+		.stack_guard = base + 4 * MiB + PAGE_SIZE,
+		.virt_offset = base - 64 * MiB, /* base is physical 64 MiB */
+	};
+	const uint64_t pa_of_base = 64 * MiB;
+	struct {
+		const char *what;
+		uint64_t va;
+		bool mapped;
+		uint64_t want;
+	} pages[] = {
+		{"the page before .text", base - PAGE_SIZE, false, 0},
+		{".text's first page", base, true, 0},
+		{".text's last page", base + PAGE_SIZE, true, 0},
+		{"the page after .text", base + 2 * PAGE_SIZE, false, 0},
+		{".rodata's page", l.rodata_start, true, PTE_NO_EXECUTE},
+		{"the page after .rodata", l.rodata_end, false, 0},
+		{".data's first page", l.data_start, true, PTE_WRITABLE | PTE_NO_EXECUTE},
+		{"the layout's stack_guard", l.stack_guard, false, 0},
+		{".data's last page", l.data_end - PAGE_SIZE, true, PTE_WRITABLE | PTE_NO_EXECUTE},
+		{"the page after .data", l.data_end, false, 0},
+	};
+	struct vm_space as;
+
+	ASSERT_EQ(t, vm_init(&as, kframe_alloc, kframe_free), 0);
+	int err = kvm_map_image(&as, &l);
+	if (err)
+		FAIL(t,
+		     "kvm_map_image on a made-up layout (frames to spare) returned %d, expected 0",
+		     err);
+	for (size_t i = 0; !err && i < ARRAY_SIZE(pages); i++)
+		if (!expect_layout_page(t, &as, pages[i].what, pages[i].va,
+					pages[i].mapped ? pages[i].va - base + pa_of_base
+							: VM_NOT_MAPPED,
+					pages[i].want))
+			break;
+	vm_destroy(&as);
+
+	/* Frames for the PML4, the PDPT, the PD and the page tables of .text and .rodata only. */
+	frames_left = 5;
+	ASSERT_EQ(t, vm_init(&as, limited_alloc, kframe_free), 0);
+	err = kvm_map_image(&as, &l);
+	if (err != VM_ENOMEM)
+		FAIL(t,
+		     "kvm_map_image with no frame left for .data's page table returned %d, expected "
+		     "VM_ENOMEM (%d): return the first error of vm_map",
+		     err, VM_ENOMEM);
+	vm_destroy(&as);
+}
+
 KTEST(kvm, direct_map_covers_all_ram, 2)
 {
 	if (!need_kernel_tables(t))

@@ -290,6 +290,15 @@ KTEST(list_heap, best_fit_takes_the_smallest, 1)
 				  (uintptr_t)arena + 2048, 64);
 	r = list_heap_find_region(&h, 48, 8, &fit);
 	EXPECT_EQ(t, (uint8_t *)r, arena);
+	/* the plan is r1's, not that of a region that fitted after it (r2, r3, the copy) */
+	if (fit.start != (uintptr_t)arena || fit.end != (uintptr_t)arena + 64 ||
+	    fit.block != (uintptr_t)arena || fit.size != 64)
+		FAIL(t,
+		     "best fit returned r1 [+0, +64) but *fit plans [+%ld, +%ld) with a block at "
+		     "+%ld of %zu bytes: *fit must hold the plan of the region it returns, not of "
+		     "the last one that fitted",
+		     (long)(fit.start - (uintptr_t)arena), (long)(fit.end - (uintptr_t)arena),
+		     (long)(fit.block - (uintptr_t)arena), fit.size);
 }
 
 KTEST(list_heap, find_region_none_fits, 1)

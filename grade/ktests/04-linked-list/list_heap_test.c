@@ -257,7 +257,14 @@ KTEST(list_heap, find_region_takes_the_first_fit, 2)
 	struct list_heap h;
 	struct list_fit fit;
 
+	/* a heap set to best fit before: list_heap_init makes it first fit again */
+	list_heap_set_fit(&h, LIST_HEAP_BEST_FIT);
 	three_regions(&h);
+	if (h.fit != LIST_HEAP_FIRST_FIT)
+		FAIL(t,
+		     "list_heap_init left the heap's fit at %d: it must make it first fit "
+		     "(h->fit = LIST_HEAP_FIRST_FIT) whatever the heap was before",
+		     (int)h.fit);
 	/* 112 bytes need a block of 128: r1 is too small, r2 is the first that fits (r3 would
 	 * fit exactly, but comes later) */
 	struct list_region *r = list_heap_find_region(&h, 112, 8, &fit);
@@ -505,6 +512,19 @@ KTEST(list_heap, stats_exact, 2)
 	EXPECT_EQ(t, s.free_bytes, 1024);
 	EXPECT_EQ(t, s.overhead_bytes, 0);
 	EXPECT_EQ(t, s.free_regions, 1);
+
+	/* the largest region first: free [+0, 616), c [+616, 1008), free [+1008, 1024) */
+	a = list_heap_alloc(&h, 600, 8);
+	void *c = list_heap_alloc(&h, 376, 8);
+	ASSERT_NOT_NULL(t, c);
+	list_heap_free(&h, a);
+	list_heap_stats(&h, &s);
+	if (s.largest_free != 616)
+		FAIL(t,
+		     "free regions of 616 and 16 bytes: largest_free is %zu, expected 616 (the "
+		     "largest of all regions, not the last one's)",
+		     s.largest_free);
+	list_heap_free(&h, c);
 }
 
 KTEST(list_heap, zero_size_and_null, 1)
@@ -597,6 +617,18 @@ KTEST(list_heap, add_region_merges_with_the_end, 2)
 	/* the kernel maps the next pages and hands them over: the last region grows */
 	list_heap_add_region(&h, arena + 512, 512);
 	EXPECT_LIST(t, &h, 416, 608);
+	void *above = list_heap_alloc(&h, 500, 8); /* [+416, +932): past the first 512 */
+	ASSERT_NOT_NULL(t, above);
+	/* a block in added memory is the heap's: list_heap_add_region must have raised hi */
+	if (list_heap_alloc_size(&h, above) != 500) {
+		FAIL(t,
+		     "a block of 500 bytes that ends in memory added past the heap's end is not "
+		     "taken for a live block (list_heap_alloc_size says %zu): list_heap_add_region "
+		     "must raise h->hi to the end of the memory it adds",
+		     list_heap_alloc_size(&h, above));
+		return;
+	}
+	list_heap_free(&h, above);
 	EXPECT_NOT_NULL(t, list_heap_alloc(&h, 500, 8));
 	/* a region apart from the others becomes a region of its own */
 	list_heap_add_region(&h, arena + 2048, 256);
@@ -617,6 +649,19 @@ KTEST(list_heap, add_region_merges_with_the_end, 2)
 	EXPECT_LIST(t, &h, 1024, 256);
 	list_heap_add_region(&h, arena + 1280, 64); /* should be [+1024, +1344) */
 	list_heap_add_region(&h, arena + 960, 64);  /* should be [+960, +1344) */
+	EXPECT_LIST(t, &h, 960, 384);
+	/* a block below where the heap began is the heap's: add_region must have lowered lo */
+	void *below = list_heap_alloc(&h, 32, 8);
+	EXPECT_EQ(t, below, (void *)(arena + 976));
+	if (list_heap_alloc_size(&h, below) != 32) {
+		FAIL(t,
+		     "a block of 32 bytes in memory added below the heap's start is not taken for "
+		     "a live block (list_heap_alloc_size says %zu): list_heap_add_region must "
+		     "lower h->lo to the start of the memory it adds",
+		     list_heap_alloc_size(&h, below));
+		return;
+	}
+	list_heap_free(&h, below);
 	EXPECT_LIST(t, &h, 960, 384);
 }
 

@@ -2,6 +2,7 @@
  * Lab 01: the IDT. Its gates are checked bit by bit, then real exceptions are raised inside
  * the tests: each must arrive at the right vector's handler with the CPU's own record of it.
  */
+#include <string.h>
 #include "gdt.h"
 #include "idt.h"
 #include "ktest.h"
@@ -35,6 +36,15 @@ KTEST(idt, every_gate_points_at_its_stub, 3)
 			     v, GDT_KERNEL_CODE);
 			return;
 		}
+		/* DPL 0: int n from user code must not raise it. The breakpoint may be DPL 3. */
+		int dpl = (g->type_attr >> IDT_DPL_SHIFT) & 3;
+		if (dpl != 0 && !(v == VEC_BP && dpl == 3)) {
+			FAIL(t,
+			     "gate %d has DPL %d: every gate but the breakpoint's (which may be 3) "
+			     "must be DPL 0, or user code could raise vector %d with int $%d",
+			     v, dpl, v, v);
+			return;
+		}
 	}
 }
 
@@ -48,6 +58,8 @@ KTEST(idt, set_gate_encodes_every_field, 2)
 	struct idt_gate saved = idt[0xf0];
 	void *handler = (void *)0xffffffff80123456UL;
 
+	/* over a gate full of ones: every field must be written, none ORed into the old one */
+	memset(&idt[0xf0], 0xff, sizeof(idt[0xf0]));
 	idt_set_gate(0xf0, handler, 5, 3);
 	struct idt_gate g = idt[0xf0];
 	idt[0xf0] = saved;
@@ -58,7 +70,9 @@ KTEST(idt, set_gate_encodes_every_field, 2)
 	EXPECT_EQ(t, g.selector, GDT_KERNEL_CODE);
 	EXPECT_EQ(t, g.ist, 5);
 	EXPECT_EQ(t, g.type_attr, IDT_PRESENT | 3 << IDT_DPL_SHIFT | IDT_TYPE_INTERRUPT_GATE);
-	EXPECT_EQ(t, g.reserved, 0u);
+	if (g.reserved != 0)
+		FAIL(t, "the gate's reserved field is 0x%x: idt_set_gate must set it to 0",
+		     g.reserved);
 }
 
 /* Labels on the faulting instructions, so the tests know the exact rip to expect. */

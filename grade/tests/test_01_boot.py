@@ -21,6 +21,8 @@ REPORT = re.compile(r"^EXCEPTION: vector (\d+) \((.*?)\) error 0x([0-9a-f]+) at 
 REPORT_FORMAT = ("EXCEPTION: vector <n> (<name>) error 0x<error> at rip 0x<rip> [cr2 0x<address>], "
                  "as kernel/idt.h describes")
 TRAP_RECORD = r"trap vector=(\d+) error=0x([0-9a-f]+) rip=0x([0-9a-f]+) cr2=0x([0-9a-f]+)"
+# What trap_name() (kernel/trap.c) calls the vectors the scenarios raise.
+TRAP_NAMES = {0: "#DE divide error", 3: "#BP breakpoint", 14: "#PF page fault"}
 
 
 def exception_report(run):
@@ -43,6 +45,14 @@ def exception_report(run):
                    f"for it ({REPORT_FORMAT}).\n(log: {run.serial_path})", run)
     m = reports[-1]  # the line printed for this exception, right before the record
     report = int(m[1]), int(m[3], 16), int(m[4], 16), int(m[5], 16) if m[5] else None
+    vector = int(r[1])
+    if vector in TRAP_NAMES and m[2] != TRAP_NAMES[vector]:
+        check.fail(f"the report names vector {vector} ({m[2]}), expected ({TRAP_NAMES[vector]}): "
+                   f"print trap_name(tf->vector)\n(log: {run.serial_path})", run)
+    if vector != 14 and m[5]:
+        check.fail(f"the report of vector {vector} has a 'cr2 0x{m[5]}' part: cr2 belongs to a "
+                   f"page fault's report only (vector 14), as kernel/idt.h says"
+                   f"\n(log: {run.serial_path})", run)
     return report, (int(r[1]), int(r[2], 16), int(r[3], 16), int(r[4], 16))
 
 

@@ -3,6 +3,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "bump.h"
 #include "heap_check.h"
 #include "ktest.h"
@@ -80,7 +81,13 @@ KTEST(bump, init_makes_an_empty_arena, 1)
 	struct bump h;
 	struct heap_stats s;
 
+	memset(&h, 0xa5, sizeof(h)); /* a heap reused, or never cleared: init sets every field */
 	bump_init(&h, arena, 1000);
+	if (h.used_bytes != 0 || h.live_allocs != 0)
+		FAIL(t,
+		     "bump_init over a struct bump full of 0xa5 left used_bytes 0x%zx, live_allocs "
+		     "0x%zx: it must set both to 0, whatever the struct held before",
+		     h.used_bytes, h.live_allocs);
 	bump_stats(&h, &s);
 	/* should be: [........ 1000 bytes free ........) */
 	EXPECT_EQ(t, s.total_bytes, 1000);
@@ -89,6 +96,8 @@ KTEST(bump, init_makes_an_empty_arena, 1)
 	EXPECT_EQ(t, s.used_bytes, 0);
 	EXPECT_EQ(t, s.live_allocs, 0);
 	EXPECT_EQ(t, bump_alloc(&h, 1, 1), (void *)arena);
+	/* an arena that would wrap around the top of the address space (never touched) */
+	EXPECT_PANIC(t, "bump_init", bump_init(&h, (void *)(UINTPTR_MAX - 15), 32));
 }
 
 KTEST(bump, alignment_1_to_4096, 2)
@@ -229,6 +238,9 @@ KTEST(bump, extend_grows_the_arena, 2)
 	bump_stats(&h, &s);
 	EXPECT_EQ(t, s.total_bytes, 256);
 	EXPECT_EQ(t, s.free_bytes, 56);
+	/* an end that would wrap around the top of the address space (never touched) */
+	bump_init(&h, (void *)(UINTPTR_MAX - 15), 8);
+	EXPECT_PANIC(t, "bump_extend", bump_extend(&h, 16));
 }
 
 KTEST(bump, stats_exact, 2)

@@ -179,6 +179,9 @@ KTEST(bump, reset_after_free_all, 2)
 	bump_init(&h, arena, 256);
 	void *a = bump_alloc(&h, 10, 1), *b = bump_alloc(&h, 20, 8), *c = bump_alloc(&h, 30, 16);
 	ASSERT_NOT_NULL(t, c);
+	memset(a, 'a', 10);
+	memset(b, 'b', 20);
+	memset(c, 'c', 30);
 	bump_free(&h, a);
 	bump_free(&h, c);
 	/* b is still live: nothing can be reused yet */
@@ -186,7 +189,17 @@ KTEST(bump, reset_after_free_all, 2)
 	EXPECT_EQ(t, s.live_allocs, 1);
 	EXPECT_EQ(t, s.free_bytes, 256 - 78); /* a [0, 10), b [16, 36), c [48, 78) */
 	bump_free(&h, b);
-	/* none live: the whole arena is free again */
+	/* none live: the whole arena is free again, what was handed out poisoned */
+	for (size_t i = 0; HEAP_DEBUG && i < 78; i++) {
+		if (arena[i] != HEAP_POISON_BYTE) {
+			FAIL(t,
+			     "after the reset, byte %zu of what was handed out is 0x%02x: fill "
+			     "[start, next) with HEAP_POISON_BYTE (0x%x) before next goes back to "
+			     "start",
+			     i, arena[i], HEAP_POISON_BYTE);
+			break;
+		}
+	}
 	bump_stats(&h, &s);
 	EXPECT_EQ(t, s.free_bytes, 256);
 	EXPECT_EQ(t, s.used_bytes, 0);

@@ -41,6 +41,7 @@ struct buddy_region *test_region(struct ktest *t, struct test_region *tr, uint64
 	pool_used += nframes;
 	memset(table, JUNK_TABLE, nframes);
 	memset(tr->nodes, JUNK_NODE, nframes * sizeof(*tr->nodes));
+	memset(&tr->r, JUNK_NODE, sizeof(tr->r)); /* every field: counts and list heads too */
 	buddy_region_init(&tr->r, base_pfn, nframes, table, test_frame_ptr, tr);
 	return &tr->r;
 }

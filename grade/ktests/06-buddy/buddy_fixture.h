@@ -26,8 +26,9 @@ void test_pool_reset(struct ktest *t);
 
 /*
  * Initialize tr->r over the frames [base_pfn, base_pfn + nframes), all reserved, with storage
- * from the pool filled with junk first (so nothing can rely on zeroed memory). Ends the test
- * if the pool is too small. Returns &tr->r.
+ * from the pool filled with junk first, and tr->r itself too (so nothing can rely on zeroed
+ * memory or on fields left from an earlier region). Ends the test if the pool is too small.
+ * Returns &tr->r.
  */
 struct buddy_region *test_region(struct ktest *t, struct test_region *tr, uint64_t base_pfn,
 				 uint64_t nframes);

@@ -19,6 +19,14 @@ KTEST(buddy, new_region_is_all_reserved, 1)
 	/* should be: 1000 reserved frames, every list empty, nothing to hand out */
 	EXPECT_COUNTS(t, r, {0});
 	EXPECT_EQ(t, buddy_free_frames(r), 0);
+	for (unsigned k = 0; k <= BUDDY_MAX_ORDER; k++)
+		if (r->free[k] != NULL) {
+			FAIL(t,
+			     "free list %u is %p after buddy_region_init, not NULL: the region's "
+			     "memory held junk, and buddy_region_init must empty every list",
+			     k, (void *)r->free[k]);
+			break;
+		}
 	for (uint64_t p = 3; p < 1003; p++)
 		if (buddy_frame(r, p) != BUDDY_RESERVED) {
 			FAIL(t, "frame %lu is 0x%02x after buddy_region_init, not BUDDY_RESERVED",

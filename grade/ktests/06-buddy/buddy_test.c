@@ -287,6 +287,12 @@ KTEST(buddy, merges_only_with_a_buddy_of_the_same_order, 2)
 	EXPECT_BUDDY_OK(t, r);
 }
 
+/* For ktry_call: region d of odd_regions_stay_in_their_bounds gets its frames. */
+static void add_frames_5_to_7(void *d)
+{
+	buddy_add_free_range(d, 5, 3);
+}
+
 KTEST(buddy, odd_regions_stay_in_their_bounds, 2)
 {
 	/* {first frame, frames}: odd starts, odd sizes, one frame, far above 4 GiB */
@@ -332,6 +338,32 @@ KTEST(buddy, odd_regions_stay_in_their_bounds, 2)
 	EXPECT_EQ(t, buddy_frame(a, 4), BUDDY_FREE | 1);
 	EXPECT_BUDDY_OK(t, a);
 	EXPECT_BUDDY_OK(t, b);
+
+	/*
+	 * And not before its first frame. Region c is frames 0..4, all free: 0..3 and 4, a free
+	 * order-0 block whose frame byte sits in the pool right before the table of region d,
+	 * frames 5..7. The buddy of d's frame 5 is frame 4 and the buddy of 6..7 is 4..5, both
+	 * outside d: d's frames go in as 5 and 6..7, merged with nothing.
+	 *   c: [0 1 2 3: order 2][4: order 0] | d: [5: order 0][6 7: order 1]
+	 */
+	struct test_region tc, td;
+	struct ktry_result res;
+	test_pool_reset(t);
+	struct buddy_region *c = test_region_free(t, &tc, 0, 5);
+	ASSERT_EQ(t, buddy_frame(c, 4), BUDDY_FREE | 0);
+	struct buddy_region *d = test_region(t, &td, 5, 3);
+	if (ktry_call(add_frames_5_to_7, d, KTRY_PANIC, &res)) {
+		FAIL(t,
+		     "giving the region [5, 8) its frames panicked (%s): the buddy of frame 5 is "
+		     "frame 4, below the region's first frame; check buddy_region_contains before "
+		     "reading the buddy's frame byte",
+		     res.msg);
+		return;
+	}
+	EXPECT_COUNTS(t, d, {1, 1, 0, 0});
+	EXPECT_EQ(t, buddy_frame(d, 5), BUDDY_FREE | 0);
+	EXPECT_BUDDY_OK(t, c);
+	EXPECT_BUDDY_OK(t, d);
 }
 
 KTEST(buddy, reserved_frames_are_never_handed_out, 2)

@@ -415,6 +415,14 @@ KTEST(buddy, exhaustion_returns_no_frame, 2)
 	EXPECT_BUDDY_OK(t, r);
 }
 
+static uint64_t frame_to_free;
+
+/* For ktry_call: free frame_to_free of the region, as an order-0 block. */
+static void free_that_frame(void *r)
+{
+	buddy_free(r, frame_to_free, 0);
+}
+
 KTEST(buddy, double_free_panics, 1)
 {
 	struct test_region tr;
@@ -431,6 +439,33 @@ KTEST(buddy, double_free_panics, 1)
 	EXPECT_PANIC(t, "double free", buddy_free(r, a, 0));
 	EXPECT_COUNTS(t, r, {0, 0, 0, 0, 1});
 	EXPECT_BUDDY_OK(t, r);
+
+	/*
+	 * A write into a free block (after a free, say) lands on its list node, and the
+	 * allocator must notice when it next unlinks that node. Allocating one frame of 0..15
+	 * leaves its buddy a free order-0 block; a stray write gives the buddy's node another
+	 * frame number; freeing the frame merges it with its buddy, which unlinks the buddy's
+	 * node: free_node must panic.
+	 */
+	struct ktry_result res;
+	test_pool_reset(t);
+	r = test_region_free(t, &tr, 0, 16);
+	frame_to_free = buddy_alloc(r, 0);
+	ASSERT_LT(t, frame_to_free, 16);
+	uint64_t buddy = frame_to_free ^ 1;
+	ASSERT_EQ(t, buddy_frame(r, buddy), BUDDY_FREE | 0);
+	tr.nodes[buddy].pfn = buddy ^ 8; /* the stray write */
+	if (!ktry_call(free_that_frame, r, KTRY_PANIC, &res))
+		FAIL(t,
+		     "the node of free frame %lu said frame %lu, and freeing its buddy %lu unlinked "
+		     "it without a panic: free_list_remove must get the node with free_node, which "
+		     "checks it against the frame table",
+		     buddy, buddy ^ 8, frame_to_free);
+	else if (!strstr(res.msg, "something wrote into a free frame"))
+		FAIL(t,
+		     "the node of free frame %lu said frame %lu; freeing its buddy %lu panicked, but "
+		     "not with free_node's \"something wrote into a free frame\": %s",
+		     buddy, buddy ^ 8, frame_to_free, res.msg);
 }
 
 KTEST(buddy, freeing_what_was_not_allocated_panics, 1)

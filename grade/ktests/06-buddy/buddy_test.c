@@ -480,7 +480,8 @@ KTEST(buddy, freeing_what_was_not_allocated_panics, 1)
 	EXPECT_PANIC(t, "outside", buddy_free(r, 103, 0));
 	EXPECT_PANIC(t, "reserved", buddy_free(r, 60, 0));
 	EXPECT_PANIC(t, "not its first frame", buddy_free(r, p + 1, 0));
-	EXPECT_PANIC(t, "order", buddy_free(r, p, 2));
+	EXPECT_PANIC(t, "not its first frame", buddy_free(r, p + 4, 0)); /* the upper half */
+	EXPECT_PANIC(t, "allocated with order 3, not order 2", buddy_free(r, p, 2));
 	EXPECT_PANIC(t, "order", buddy_free(r, p, BUDDY_MAX_ORDER + 1));
 	/* none of that changed anything */
 	EXPECT_EQ(t, buddy_block_order(r, p), 3);
@@ -499,6 +500,9 @@ KTEST(buddy, adding_a_bad_free_range_panics, 1)
 	EXPECT_PANIC(t, "not all in the region", buddy_add_free_range(r, 150, 51));
 	buddy_add_free_range(r, 120, 30);
 	EXPECT_PANIC(t, "already given", buddy_add_free_range(r, 120, 30));
+	/* [100, 128) overlaps it only in 120..127, the end of its last block, 112..127: that
+	 * block's first frame is still reserved, its last is not (both ends are checked) */
+	EXPECT_PANIC(t, "already given", buddy_add_free_range(r, 100, 28));
 	buddy_add_free_range(r, 150, 0); /* nothing to add: fine */
 	EXPECT_EQ(t, buddy_free_frames(r), 30);
 	EXPECT_BUDDY_OK(t, r);

@@ -18,17 +18,45 @@
 #define STATUS_ACCESS(s)     (((s) >> 4) & 3)
 #define STATUS_BCD	     1u
 #define PIT_ACCESS_BITS_LOHI 3
+#define SLAVE_LINE	     8 /* the RTC's: quiet unless the RTC is told to interrupt */
 
-/* Only the timer's line is open: every other line of both PICs is masked. */
+/*
+ * Only the timer's line is open: every other line of both PICs is masked. Then a line of the
+ * slave (the RTC's, which raises nothing unless asked to) is unmasked and masked again, with
+ * interrupts off: unmasking opens its bit of the slave's mask and the cascade's line of the
+ * master, masking closes the bit again. The masks are put back as they were at the end.
+ */
 KTEST(timer, pic_masks_every_line_but_the_timer, 2)
 {
 	if (!timer_require(t))
 		return;
 	unsigned long flags = irq_save();
 	uint8_t master = inb(PIC1_DATA), slave = inb(PIC2_DATA);
+	pic_unmask(SLAVE_LINE);
+	uint8_t master_open = inb(PIC1_DATA), slave_open = inb(PIC2_DATA);
+	pic_mask(SLAVE_LINE);
+	uint8_t slave_closed = inb(PIC2_DATA);
+	outb(PIC1_DATA, master);
+	outb(PIC2_DATA, slave);
 	irq_restore(flags);
 	EXPECT_EQ(t, master, (uint8_t) ~(1u << IRQ_TIMER));
 	EXPECT_EQ(t, slave, PIC_MASK_ALL);
+	if (master_open != (uint8_t)(master & ~(1u << PIC_IRQ_CASCADE)) ||
+	    slave_open != (uint8_t)(slave & ~(1u << (SLAVE_LINE - 8))))
+		FAIL(t,
+		     "after pic_unmask(%d) the masks are 0x%02x (master) and 0x%02x (slave), not "
+		     "0x%02x and 0x%02x: IRQ %d is bit %d of the slave's mask (port 0x%x), and the "
+		     "slave's lines reach the CPU only through the master's IRQ %d, which must be "
+		     "unmasked too",
+		     SLAVE_LINE, master_open, slave_open,
+		     (uint8_t)(master & ~(1u << PIC_IRQ_CASCADE)),
+		     (uint8_t)(slave & ~(1u << (SLAVE_LINE - 8))), SLAVE_LINE, SLAVE_LINE - 8,
+		     PIC2_DATA, PIC_IRQ_CASCADE);
+	else if (slave_closed != slave)
+		FAIL(t,
+		     "after pic_unmask(%d) and pic_mask(%d) the slave's mask is 0x%02x, not 0x%02x: "
+		     "pic_mask sets the line's bit (irq %% 8) in the mask of its PIC",
+		     SLAVE_LINE, SLAVE_LINE, slave_closed, slave);
 }
 
 /*

@@ -26,8 +26,8 @@ static int mapped_pages(uint64_t start, uint64_t end)
 
 /*
  * One stack: its slot is recorded with its owner, its pages are fresh frames mapped
- * writable and no-execute over the top half of the slot, and the bottom half (the guard
- * page first) is not mapped. Freed, it gives every frame back.
+ * writable, no-execute and global over the top half of the slot, and the bottom half (the
+ * guard page first) is not mapped. Freed, it gives every frame back.
  */
 KTEST(kstack, alloc_maps_the_stack_over_a_guard, 4)
 {
@@ -51,9 +51,10 @@ KTEST(kstack, alloc_maps_the_stack_over_a_guard, 4)
 		uint64_t va = ks.bottom + (uint64_t)i * PAGE_SIZE;
 		uint64_t e = vm_leaf_entry(&kernel_vm, va);
 		seen[i] = vm_translate(&kernel_vm, va);
-		if (!(e & PTE_PRESENT) || !(e & PTE_WRITABLE) || !(e & PTE_NO_EXECUTE))
+		if (!(e & PTE_PRESENT) || (e & KSTACK_PTE_FLAGS) != KSTACK_PTE_FLAGS)
 			FAIL(t,
-			     "stack page 0x%lx: entry 0x%lx, not present + writable + no-execute",
+			     "stack page 0x%lx: entry 0x%lx, not present + writable + no-execute + "
+			     "global: map it with KSTACK_PTE_FLAGS",
 			     va, e);
 		for (int j = 0; j < i; j++)
 			if (seen[j] == seen[i])
@@ -124,7 +125,7 @@ static phys_addr_t release_frames_until(phys_addr_t chain, uint64_t left)
  * worth, 2 MiB of slots, none mapped), so it needs THREAD_STACK_PAGES frames and a page
  * table: every count of frames below that fails, and that count succeeds. Every frame is taken
  * once, and one more given back before each try (taking them all again for each would cost
- * more than the rest of the suite).
+ * more than the rest of the suite). A failure leaves *ks as it was.
  */
 KTEST(kstack, no_free_slot_means_failure, 2)
 {
@@ -171,6 +172,14 @@ KTEST(kstack, no_free_slot_means_failure, 2)
 			succeeded = true;
 		}
 		uint64_t after_free = kframes_free();
+		if (got != 0 && (k.slot != NO_SLOT_MARK || k.bottom != 1 || k.top != 2)) {
+			FAIL(t,
+			     "with %lu frames left, kstack_alloc failed but changed *ks (slot %d, "
+			     "bottom 0x%lx, top 0x%lx): on failure *ks is left as it was; fill it in "
+			     "only once every page is mapped",
+			     before, k.slot, k.bottom, k.top);
+			break;
+		}
 		if (got != 0 && (after != before || mapped || kstack_slots_used() != used)) {
 			FAIL(t,
 			     "with %lu frames left, kstack_alloc failed and kept %ld of them, %d "

@@ -90,10 +90,24 @@ static void log_turn(char c)
 	irq_restore(flags);
 }
 
+static volatile int not_running; /* turns on which the thread taking it was not RUNNING */
+static volatile enum thread_state state_on_turn;
+
+static void log_turn_running(char c)
+{
+	enum thread_state s = thread_current()->state;
+
+	if (s != THREAD_RUNNING) {
+		not_running++;
+		state_on_turn = s;
+	}
+	log_turn(c);
+}
+
 static int take_turns(void *arg)
 {
 	for (int i = 0; i < TURNS; i++) {
-		log_turn(*(const char *)arg);
+		log_turn_running(*(const char *)arg);
 		thread_yield();
 	}
 	return 0;
@@ -101,7 +115,8 @@ static int take_turns(void *arg)
 
 /*
  * Main, A and B each note a letter and yield, five times: round robin makes it
- * "MAB" five times. The timer is paused, so only the yields switch.
+ * "MAB" five times. The timer is paused, so only the yields switch. On every turn the thread
+ * taking it is RUNNING.
  *
  *   run queue after create: [A B]; main notes M, yields: [B main] and A runs, notes A ...
  */
@@ -112,11 +127,12 @@ KTEST(threads, three_threads_take_turns_through_yield, 4)
 	if (!threads_require(t))
 		return;
 	turn_len = 0;
+	not_running = 0;
 	timer_pause();
 	struct thread *a = thread_create("turns-a", take_turns, "A");
 	struct thread *b = thread_create("turns-b", take_turns, "B");
 	for (int i = 0; a && b && i < TURNS; i++) {
-		log_turn('M');
+		log_turn_running('M');
 		thread_yield();
 	}
 	for (int i = 0; a && b && i < 2 * TURNS; i++) /* let them return */
@@ -127,6 +143,11 @@ KTEST(threads, three_threads_take_turns_through_yield, 4)
 	for (int i = 0; i < TURNS; i++)
 		memcpy(want + 3 * i, "MAB", 3);
 	EXPECT_STREQ(t, turn_log, want);
+	if (not_running)
+		FAIL(t,
+		     "on %d of its turns the thread taking it was %s, not RUNNING: schedule marks "
+		     "the thread it switches to THREAD_RUNNING",
+		     not_running, thread_state_name(state_on_turn));
 	if (a->state == THREAD_EXITED)
 		thread_join(a);
 	else
@@ -215,7 +236,13 @@ KTEST(threads, join_blocks_until_the_thread_exits, 2)
 		     blocked, JOIN_LOOKS);
 }
 
-/* After thread_join, the thread's record, stack frames, mappings and slot are all back. */
+static struct thread slot_holder; /* never runs: only its address is recorded */
+static int held_slots[THREAD_SLOTS];
+
+/*
+ * After thread_join, the thread's record, stack frames, mappings and slot are all back. And a
+ * thread_create that finds no stack slot keeps nothing.
+ */
 KTEST(threads, join_frees_the_stack_and_the_record, 3)
 {
 	struct kheap_snapshot before;
@@ -235,6 +262,28 @@ KTEST(threads, join_frees_the_stack_and_the_record, 3)
 		     still, THREAD_STACK_PAGES, stack.slot,
 		     kstack_slot_owner(stack.slot) ? "still owned" : "free");
 	kheap_expect_no_leak(t, &before);
+
+	/* With every stack slot taken, thread_create returns NULL and keeps no heap either. */
+	int n = 0, slot;
+	while ((slot = kstack_slot_get(&slot_holder)) >= 0)
+		held_slots[n++] = slot;
+	struct kheap_snapshot full, after;
+	kheap_snapshot(&full);
+	struct thread *none = thread_create("no-slot", return_arg, NULL);
+	kheap_snapshot(&after);
+	for (int i = 0; i < n; i++)
+		kstack_slot_put(held_slots[i]);
+	if (none) {
+		FAIL(t, "thread_create returned a thread with every stack slot taken");
+		thread_join(none);
+	} else if (after.stats.live_allocs != full.stats.live_allocs ||
+		   after.stats.used_bytes != full.stats.used_bytes) {
+		FAIL(t,
+		     "with no free stack slot thread_create returned NULL but kept %ld allocations "
+		     "(%ld bytes) of the heap: when thread_setup fails, kfree the record",
+		     (long)(after.stats.live_allocs - full.stats.live_allocs),
+		     (long)(after.stats.used_bytes - full.stats.used_bytes));
+	}
 }
 
 static struct thread *many[MANY];
@@ -295,10 +344,74 @@ KTEST(threads, the_name_is_copied_and_cut, 1)
 	thread_join(th);
 }
 
-/* Joining oneself would wait forever: it panics instead. */
+static struct thread *to_join, *first_joiner; /* static: the test longjmps */
+
+static int join_it(void *arg)
+{
+	(void)arg;
+	return thread_join(to_join);
+}
+
+static int yield_a_while(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < TURNS; i++)
+		thread_yield();
+	return RETURN_VALUE;
+}
+
+static struct thread *main_of_test;
+
+/* From a thread of its own: joining main or the idle thread panics (neither ever exits). */
+static int join_main_and_idle(void *arg)
+{
+	struct ktest *t = arg;
+	struct thread *idle = threads_idle_thread();
+
+	EXPECT_PANIC(t, "thread_join", thread_join(main_of_test));
+	if (idle)
+		EXPECT_PANIC(t, "thread_join", thread_join(idle));
+	return RETURN_VALUE;
+}
+
+/*
+ * Joining oneself would wait forever: it panics instead. So does joining main or the idle
+ * thread, which never exit, and joining a thread another thread already waits for:
+ * thread_exit wakes one joiner, the other would wait forever. (The timer is paused, so that
+ * the first joiner is surely BLOCKED when main tries.)
+ */
 KTEST(threads, joining_oneself_panics, 1)
 {
+	int value = -1;
+
 	if (!threads_require(t))
 		return;
 	EXPECT_PANIC(t, "thread_join", thread_join(thread_current()));
+
+	main_of_test = thread_current();
+	struct thread *th = thread_create("joins-main", join_main_and_idle, t);
+	ASSERT_NOT_NULL(t, th);
+	if (!join_within(
+		    t, th, TEST_JOIN_DEADLINE_MS, &value,
+		    "it joined main or the idle thread, which must panic at once (they never exit)"))
+		return;
+	EXPECT_EQ(t, value, RETURN_VALUE);
+
+	value = -1;
+	timer_pause();
+	to_join = thread_create("joined", yield_a_while, NULL);
+	first_joiner = to_join ? thread_create("first-joiner", join_it, NULL) : NULL;
+	for (int i = 0; first_joiner && i < MAX_YIELDS && first_joiner->state != THREAD_BLOCKED;
+	     i++)
+		thread_yield();
+	if (first_joiner && first_joiner->state == THREAD_BLOCKED)
+		EXPECT_PANIC(t, "thread_join", thread_join(to_join));
+	else if (first_joiner)
+		FAIL(t, "a thread in thread_join is %s, not BLOCKED",
+		     thread_state_name(first_joiner->state));
+	timer_resume();
+	ASSERT_TRUE(t, to_join && first_joiner);
+	if (join_within(t, first_joiner, TEST_JOIN_DEADLINE_MS, &value,
+			"the thread it joined should have exited"))
+		EXPECT_EQ(t, value, RETURN_VALUE);
 }

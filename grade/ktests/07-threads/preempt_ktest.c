@@ -6,10 +6,12 @@
 #include "irq.h"
 #include "thread_fixture.h"
 
-#define SPIN_TICKS    10 /* 100 ms of two threads spinning */
-#define MIN_HANDOVERS 4	 /* times the CPU went from one spinner to the other, at the least */
-#define HOG_MAX_TICKS 50 /* the hog gives up after this, preempted or not */
-#define EXACT_TRIES   3	 /* a measure exact to the tick must come out right once in these */
+#define SPIN_TICKS	      10 /* 100 ms of two threads spinning */
+#define MIN_HANDOVERS	      4 /* times the CPU went from one spinner to the other, at the least */
+#define HOG_MAX_TICKS	      50 /* the hog gives up after this, preempted or not */
+#define EXACT_TRIES	      3	 /* a measure exact to the tick must come out right once in these */
+#define WAKER_SLEEP_TICKS     3
+#define LONE_SPIN_SLACK_TICKS 5 /* main spins alone this long after the waker's tick */
 
 struct spinner {
 	const char *name;
@@ -34,28 +36,57 @@ static int spin(void *arg)
 	return 0;
 }
 
+struct waker {
+	uint64_t due, ran; /* its wake_tick, and the tick it ran on once woken */
+	volatile bool done;
+};
+
+static int sleep_then_note(void *arg)
+{
+	struct waker *w = arg;
+
+	thread_sleep(WAKER_SLEEP_TICKS * TIMER_MS_PER_TICK);
+	w->ran = timer_ticks();
+	w->due = thread_current()->wake_tick;
+	w->done = true;
+	return 0;
+}
+
 /*
  * Two threads count for 100 ms without ever yielding while main waits in thread_join: both
- * make progress, and the CPU goes back and forth between them, about once a tick.
+ * make progress, and the CPU goes back and forth between them, about once a tick. A third
+ * thread sleeps meanwhile: woken on its tick, it goes to the back of the run queue, behind
+ * the spinner that was waiting there, so it runs a slice after its tick, not on it.
  */
 KTEST(preempt, cpu_bound_threads_take_turns, 4)
 {
 	if (!threads_and_timer_require(t))
 		return;
 	struct spinner a = {.name = "spin-a"}, b = {.name = "spin-b"};
+	struct waker w = {0, 0, false};
 
 	tick_deadline_start(&a.until, SPIN_TICKS);
 	b.until = a.until;
 
 	last_spinner = NULL;
 	handovers = 0;
+	struct thread *tw = thread_create("waker", sleep_then_note, &w);
 	struct thread *ta = thread_create(a.name, spin, &a);
 	struct thread *tb = thread_create(b.name, spin, &b);
 	if (ta)
 		thread_join(ta);
 	if (tb)
 		thread_join(tb);
-	ASSERT_TRUE(t, ta && tb);
+	if (tw)
+		join_within(t, tw, TEST_JOIN_DEADLINE_MS, NULL, "its sleep should be over");
+	ASSERT_TRUE(t, ta && tb && tw);
+	if (w.done && w.ran < w.due + THREAD_SLICE_TICKS && a.count && b.count &&
+	    !tick_deadline_stalled(&a.until))
+		FAIL(t,
+		     "a thread due on tick %lu ran on tick %lu, while two spinners took turns: a "
+		     "woken sleeper goes to the back of the run queue (thread.h), behind the "
+		     "spinner waiting there, and runs a slice later",
+		     w.due, w.ran);
 	if (tick_deadline_stalled(&a.until) || tick_deadline_stalled(&b.until))
 		fail_timer_stopped(t, tick_deadline_stalled(&a.until) ? &a.until : &b.until,
 				   "while two threads spun");
@@ -86,14 +117,50 @@ static int hog(void *arg)
 }
 
 /*
+ * Main spins alone, nothing else runnable, while a thread sleeps; the thread wakes, and
+ * gets the CPU within a slice though main never yields: a slice that ran out with nobody
+ * else to run starts again, and is over after THREAD_SLICE_TICKS more. False (the test
+ * failed) if not.
+ */
+static bool a_woken_thread_preempts_a_lone_spinner(struct ktest *t)
+{
+	struct waker w = {0, 0, false};
+	struct tick_deadline d;
+
+	struct thread *th = thread_create("waker", sleep_then_note, &w);
+	ASSERT_NOT_NULL(t, th);
+	thread_yield(); /* it runs and goes to sleep */
+	tick_deadline_start(&d, WAKER_SLEEP_TICKS + LONE_SPIN_SLACK_TICKS);
+	while (!w.done && !tick_deadline_passed(&d))
+		cpu_relax();
+	bool ran = w.done; /* before the join lets it run */
+	join_within(t, th, TEST_JOIN_DEADLINE_MS, NULL, "its sleep should be over");
+	if (tick_deadline_stalled(&d)) {
+		fail_timer_stopped(t, &d, "while main spun alone");
+		return false;
+	}
+	if (!ran) {
+		FAIL(t,
+		     "main spun alone while a thread slept %d ticks, and the thread never got the "
+		     "CPU back in the %d ticks main spun: when preempt finds nobody else runnable, "
+		     "the running thread gets a new slice (slice_left), so that a thread woken "
+		     "later preempts it one slice on",
+		     WAKER_SLEEP_TICKS, WAKER_SLEEP_TICKS + LONE_SPIN_SLACK_TICKS);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Main yields to a thread that spins until main tells it to stop: main gets the CPU back
- * only by preemption, within a slice (and a tick for the slice that was running).
+ * only by preemption, within a slice (and a tick for the slice that was running). First the
+ * other way round: a thread that wakes while main spins alone preempts main.
  */
 KTEST(preempt, a_spinning_thread_gives_the_cpu_back, 3)
 {
 	uint64_t waited = 0, longest = 0;
 
-	if (!threads_and_timer_require(t))
+	if (!threads_and_timer_require(t) || !a_woken_thread_preempts_a_lone_spinner(t))
 		return;
 	/* Exactly one slice, at least once in three tries (each started right after a tick):
 	 * a tick may fall just before a yield, or the host keep QEMU waiting so that ticks come

@@ -16,11 +16,25 @@
 #define MAX_YIELDS	      100
 #define EXACT_TRIES	      3 /* a measure exact to the tick must come out right once in these */
 #define SPIN_AFTER_WAKE_TICKS 3
+#define TWINS		      4 /* sleepers due on the same tick */
+#define TWIN_TICKS	      2
+
+static struct thread *looked_at;
+static volatile int state_seen;
+
+static int look_at_it(void *arg)
+{
+	(void)arg;
+	state_seen = (int)looked_at->state;
+	return 0;
+}
 
 /*
  * Main alone: a sleep of n ticks ends on the tick n (or n + 1 if a tick came in between),
  * and exactly on n at least once in three tries, each started right after a tick: a sleeper
- * wakes on the tick it is due, not the one after.
+ * wakes on the tick it is due, not the one after. First, thread_sleep(0) is a yield: the
+ * thread that runs meanwhile finds main RUNNABLE, not SLEEPING (interrupts are off from the
+ * create to the sleep, so that only the sleep lets the thread run).
  */
 KTEST(sleep, main_sleeps_for_its_ticks, 2)
 {
@@ -28,6 +42,21 @@ KTEST(sleep, main_sleeps_for_its_ticks, 2)
 
 	if (!threads_and_timer_require(t))
 		return;
+	looked_at = thread_current();
+	state_seen = -1;
+	unsigned long flags = irq_save();
+	struct thread *looker = thread_create("looker", look_at_it, NULL);
+	if (looker)
+		thread_sleep(0);
+	irq_restore(flags);
+	ASSERT_NOT_NULL(t, looker);
+	if (!join_within(t, looker, TEST_JOIN_DEADLINE_MS, NULL, "main slept 0 ms"))
+		return;
+	if (state_seen != THREAD_RUNNABLE)
+		FAIL(t,
+		     "during thread_sleep(0) main was %s, not RUNNABLE: a sleep of 0 ticks is "
+		     "thread_yield (thread.h), main goes to the back of the run queue",
+		     state_seen < 0 ? "never looked at" : thread_state_name(state_seen));
 	for (unsigned i = 0; i < ARRAY_SIZE(ms); i++) {
 		uint64_t n = timer_ms_to_ticks(ms[i]), slept = 0;
 		bool exact = false;
@@ -98,10 +127,86 @@ static int sleep_and_note(void *arg)
 	return 0;
 }
 
+struct twin {
+	int slept_as;	    /* how many twins went to sleep before it */
+	uint64_t due, woke; /* its wake_tick, and timer_ticks() when it ran again */
+	int woke_as;	    /* how many twins ran again before it */
+};
+
+static struct twin twins[TWINS];
+static int twins_asleep, twins_awake;
+
+static int sleep_as_a_twin(void *arg)
+{
+	struct twin *w = &twins[(intptr_t)arg];
+	unsigned long flags = irq_save(); /* the note and the sleep in one step */
+
+	w->slept_as = twins_asleep++;
+	thread_sleep(TWIN_TICKS * TIMER_MS_PER_TICK);
+	w->woke = timer_ticks();
+	w->due = thread_current()->wake_tick;
+	w->woke_as = twins_awake++;
+	irq_restore(flags);
+	return 0;
+}
+
+/*
+ * Four threads go to sleep for the same ticks while the timer is paused, so all are due on
+ * the same tick: that tick wakes every one of them (each runs on it, or the tick after if the
+ * tick ended while the others ran), in the order they went to sleep.
+ */
+static void twins_wake_together_in_order(struct ktest *t)
+{
+	struct thread *th[TWINS];
+	int asleep = 0;
+
+	twins_asleep = twins_awake = 0;
+	timer_pause();
+	for (int i = 0; i < TWINS; i++)
+		th[i] = thread_create("twin", sleep_as_a_twin, (void *)(intptr_t)i);
+	for (int i = 0; i < MAX_YIELDS && asleep < TWINS; i++) {
+		thread_yield();
+		asleep = 0;
+		for (int k = 0; k < TWINS; k++)
+			asleep += th[k] && th[k]->state == THREAD_SLEEPING;
+	}
+	timer_resume();
+	for (int i = 0; i < TWINS; i++)
+		if (th[i])
+			join_within(t, th[i], TEST_JOIN_DEADLINE_MS, NULL,
+				    "its sleep should be over");
+	if (asleep != TWINS || twins_awake != TWINS) {
+		FAIL(t, "of %d threads that went to sleep for %d ticks, %d slept and %d woke",
+		     TWINS, TWIN_TICKS, asleep, twins_awake);
+		return;
+	}
+	for (int i = 0; i < TWINS; i++) {
+		const struct twin *w = &twins[i];
+		if (w->woke > w->due + 1) {
+			FAIL(t,
+			     "%d threads were due on tick %lu, but the one that went to sleep as "
+			     "number %d ran again only on tick %lu: every sleeper whose tick has come "
+			     "wakes on that tick, not one per tick",
+			     TWINS, w->due, w->slept_as + 1, w->woke);
+			return;
+		}
+	}
+	for (int i = 0; i < TWINS; i++)
+		if (twins[i].woke_as != twins[i].slept_as) {
+			FAIL(t,
+			     "%d threads were due on the same tick, and the one that went to sleep "
+			     "as number %d woke as number %d: sleepers due on the same tick wake in "
+			     "the order they went to sleep (a new one goes after those of its tick)",
+			     TWINS, twins[i].slept_as + 1, twins[i].woke_as + 1);
+			return;
+		}
+}
+
 /*
  * Six threads, created in a random order, sleep for 2, 5, 8, ... ticks: each wakes on its
  * deadline (start + its ticks, or one tick later if a tick fell between its start and its
- * sleep), and they wake in the order of their deadlines.
+ * sleep), and they wake in the order of their deadlines. Then four due on the same tick
+ * all wake on it, first asleep first woken.
  */
 KTEST(sleep, sleepers_wake_in_deadline_order, 4)
 {
@@ -153,6 +258,7 @@ KTEST(sleep, sleepers_wake_in_deadline_order, 4)
 			     "must wake in deadline order",
 			     b->start + b->ticks, a->start + a->ticks);
 	}
+	twins_wake_together_in_order(t);
 }
 
 static struct thread *long_sleeper;

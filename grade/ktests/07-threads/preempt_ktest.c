@@ -153,8 +153,8 @@ static bool a_woken_thread_preempts_a_lone_spinner(struct ktest *t)
 
 /*
  * Main yields to a thread that spins until main tells it to stop: main gets the CPU back
- * only by preemption, within a slice (and a tick for the slice that was running). First the
- * other way round: a thread that wakes while main spins alone preempts main.
+ * only by preemption, after exactly one slice, and the tick that ended it is counted. First
+ * the other way round: a thread that wakes while main spins alone preempts main.
  */
 KTEST(preempt, a_spinning_thread_gives_the_cpu_back, 3)
 {
@@ -162,18 +162,21 @@ KTEST(preempt, a_spinning_thread_gives_the_cpu_back, 3)
 
 	if (!threads_and_timer_require(t) || !a_woken_thread_preempts_a_lone_spinner(t))
 		return;
-	/* Exactly one slice, at least once in three tries (each started right after a tick):
-	 * a tick may fall just before a yield, or the host keep QEMU waiting so that ticks come
-	 * late and in a burst, but not three times running. A scheduler that preempts late or
-	 * never does so every time. */
+	/* Exactly one slice, at least once in three tries (each started right after a tick). The
+	 * count and the yield are one step, with interrupts off: main yields to a hog that has
+	 * never run, and reads the count as soon as it is back, so the tick that preempted the
+	 * hog is the one main sees. A scheduler that preempts late or never does so every time. */
 	for (int try = 0; try < EXACT_TRIES; try++) {
 		hog_stop = false;
-		struct thread *th = thread_create("hog", hog, NULL);
-		ASSERT_NOT_NULL(t, th);
 		wait_for_tick_after(timer_ticks(), TEST_TICK_WAIT_PERIODS);
+		unsigned long flags = irq_save();
+		struct thread *th = thread_create("hog", hog, NULL);
 		uint64_t before = timer_ticks();
-		thread_yield(); /* the hog runs; only the timer brings main back */
+		if (th)
+			thread_yield(); /* the hog runs; only the timer brings main back */
 		waited = timer_ticks() - before;
+		irq_restore(flags);
+		ASSERT_NOT_NULL(t, th);
 		hog_stop = true;
 		int stopped_by_main = thread_join(th);
 		if (tick_deadline_stalled(&hog_give_up)) {
@@ -182,6 +185,14 @@ KTEST(preempt, a_spinning_thread_gives_the_cpu_back, 3)
 			return;
 		}
 		EXPECT_TRUE(t, stopped_by_main);
+		if (waited == 0) {
+			FAIL(t,
+			     "main got the CPU back from a spinning thread that only the timer could "
+			     "preempt, and the tick count had not moved: the tick that preempted it was "
+			     "not counted yet. timer_interrupt counts the tick (ticks++) before "
+			     "thread_tick, which may switch to another thread");
+			return;
+		}
 		if (waited == THREAD_SLICE_TICKS)
 			return;
 		longest = MAX(longest, waited);

@@ -19,12 +19,100 @@
 #define STATUS_BCD	     1u
 #define PIT_ACCESS_BITS_LOHI 3
 #define SLAVE_LINE	     8 /* the RTC's: quiet unless the RTC is told to interrupt */
+/* The RTC (MC146818): a register's number to RTC_INDEX, then its value at RTC_DATA. */
+#define RTC_INDEX	 0x70
+#define RTC_DATA	 0x71
+#define RTC_REG_A	 0x0a /* its low 4 bits: the rate of the periodic interrupt */
+#define RTC_REG_B	 0x0b
+#define RTC_REG_C	 0x0c /* reading it acknowledges an interrupt */
+#define RTC_RATE_MASK	 0x0f
+#define RTC_RATE_1024_HZ 6
+#define RTC_PERIODIC	 0x40 /* register B: periodic interrupt enabled */
+#define RTC_INTERRUPTS	 3    /* to wait for: more than one needs the slave's EOI */
+#define RTC_WAIT_PERIODS 10   /* of the PIT, at most: the RTC's come every ms */
+
+static uint8_t rtc_read(uint8_t reg)
+{
+	outb(RTC_INDEX, reg);
+	return inb(RTC_DATA);
+}
+
+static void rtc_write(uint8_t reg, uint8_t value)
+{
+	outb(RTC_INDEX, reg);
+	outb(RTC_DATA, value);
+}
+
+static volatile int rtc_interrupts;
+
+/* The RTC's interrupt: reading register C lets the RTC raise the next one; then the EOI. */
+static void rtc_interrupt(struct trap_frame *tf)
+{
+	(void)tf;
+	rtc_read(RTC_REG_C);
+	rtc_interrupts++;
+	pic_eoi(SLAVE_LINE);
+}
+
+/*
+ * The RTC raises its periodic interrupt (1024 Hz) on IRQ 8 for a while: it must arrive on
+ * vector PIC_SLAVE_VECTOR_BASE, and more than once, which it does only if pic_eoi sent the
+ * slave its EOI too. Everything is put back as it was afterwards (the RTC quiet, the masks,
+ * the vector's handler).
+ */
+static void a_slave_line_interrupts(struct ktest *t)
+{
+	unsigned long flags = irq_save();
+	uint8_t master = inb(PIC1_DATA), slave = inb(PIC2_DATA);
+	uint8_t rate = rtc_read(RTC_REG_A), mode = rtc_read(RTC_REG_B);
+	trap_handler_t old = trap_register(PIC_SLAVE_VECTOR_BASE, rtc_interrupt);
+
+	rtc_interrupts = 0;
+	rtc_write(RTC_REG_A, (uint8_t)((rate & ~RTC_RATE_MASK) | RTC_RATE_1024_HZ));
+	rtc_write(RTC_REG_B, mode | RTC_PERIODIC);
+	rtc_read(RTC_REG_C); /* nothing pending from before */
+	pic_unmask(SLAVE_LINE);
+	irq_restore(flags);
+
+	uint16_t last = pit_read_count();
+	for (int wraps = 0; rtc_interrupts < RTC_INTERRUPTS && wraps < RTC_WAIT_PERIODS;) {
+		uint16_t now = pit_read_count();
+		if (now > last)
+			wraps++;
+		last = now;
+	}
+
+	flags = irq_save();
+	rtc_write(RTC_REG_B, mode & (uint8_t)~RTC_PERIODIC);
+	rtc_write(RTC_REG_A, rate);
+	rtc_read(RTC_REG_C);
+	outb(PIC1_DATA, master);
+	outb(PIC2_DATA, slave);
+	trap_register(PIC_SLAVE_VECTOR_BASE, old);
+	int got = rtc_interrupts;
+	irq_restore(flags);
+
+	if (got == 0)
+		FAIL(t,
+		     "the RTC's periodic interrupt on IRQ %d never reached vector %d in %d periods of "
+		     "the PIT: pic_init gives the slave the vector base PIC_SLAVE_VECTOR_BASE (its "
+		     "ICW2), and pic_unmask(%d) opens the line",
+		     SLAVE_LINE, PIC_SLAVE_VECTOR_BASE, RTC_WAIT_PERIODS, SLAVE_LINE);
+	else if (got < RTC_INTERRUPTS)
+		FAIL(t,
+		     "the RTC's periodic interrupt on IRQ %d arrived once, and never again in %d "
+		     "periods of the PIT: for a line of the slave pic_eoi sends the EOI to the slave "
+		     "too, not only to the master; until it gets one the slave holds its lines back",
+		     SLAVE_LINE, RTC_WAIT_PERIODS);
+}
 
 /*
  * Only the timer's line is open: every other line of both PICs is masked. Then a line of the
  * slave (the RTC's, which raises nothing unless asked to) is unmasked and masked again, with
  * interrupts off: unmasking opens its bit of the slave's mask and the cascade's line of the
- * master, masking closes the bit again. The masks are put back as they were at the end.
+ * master, masking closes the bit again. Last, the RTC is made to interrupt for a moment: its
+ * interrupts arrive on the slave's first vector, again and again (see a_slave_line_interrupts).
+ * The masks are put back as they were at the end.
  */
 KTEST(timer, pic_masks_every_line_but_the_timer, 2)
 {
@@ -42,7 +130,7 @@ KTEST(timer, pic_masks_every_line_but_the_timer, 2)
 	EXPECT_EQ(t, master, (uint8_t) ~(1u << IRQ_TIMER));
 	EXPECT_EQ(t, slave, PIC_MASK_ALL);
 	if (master_open != (uint8_t)(master & ~(1u << PIC_IRQ_CASCADE)) ||
-	    slave_open != (uint8_t)(slave & ~(1u << (SLAVE_LINE - 8))))
+	    slave_open != (uint8_t)(slave & ~(1u << (SLAVE_LINE - 8)))) {
 		FAIL(t,
 		     "after pic_unmask(%d) the masks are 0x%02x (master) and 0x%02x (slave), not "
 		     "0x%02x and 0x%02x: IRQ %d is bit %d of the slave's mask (port 0x%x), and the "
@@ -52,11 +140,14 @@ KTEST(timer, pic_masks_every_line_but_the_timer, 2)
 		     (uint8_t)(master & ~(1u << PIC_IRQ_CASCADE)),
 		     (uint8_t)(slave & ~(1u << (SLAVE_LINE - 8))), SLAVE_LINE, SLAVE_LINE - 8,
 		     PIC2_DATA, PIC_IRQ_CASCADE);
-	else if (slave_closed != slave)
+	} else if (slave_closed != slave) {
 		FAIL(t,
 		     "after pic_unmask(%d) and pic_mask(%d) the slave's mask is 0x%02x, not 0x%02x: "
 		     "pic_mask sets the line's bit (irq %% 8) in the mask of its PIC",
 		     SLAVE_LINE, SLAVE_LINE, slave_closed, slave);
+	} else {
+		a_slave_line_interrupts(t);
+	}
 }
 
 /*

@@ -109,10 +109,12 @@ static void run(const struct policy *pol, uint64_t seed, struct result *res)
 			live_size[i] = live_size[nlive];
 		} else {
 			size_t size = mix_size(MAX_REQUEST), align = mix_align();
-			list_heap_stats(&h, &s);
 			void *p = list_heap_alloc(&h, size, align);
 			requests++;
 			if (!p) {
+				/* A failed allocation leaves the heap as it was: its free bytes are
+				 * the ones the request found. */
+				list_heap_stats(&h, &s);
 				failed++;
 				with_room += s.free_bytes >= block_bytes(size);
 				live_at_failure += (double)live_bytes / ARENA;

@@ -313,6 +313,7 @@ struct waker {
 	struct process *pr, *it;
 	void (*rescue)(struct waker *w); /* interrupts off */
 	volatile bool done, woke;
+	int pid; /* for adopt_it_as: the pid `it` takes */
 };
 
 static int waker_main(void *arg)
@@ -383,7 +384,7 @@ KTEST(wait, wait_takes_a_zombie_before_a_running_child, 2)
 	r->pid = FAKE_PID + 3;
 	r->state = PROC_RUNNING;
 	struct wait_call c = {p, -1, -1, 0};
-	struct waker w = {p, r, end_it, false, false};
+	struct waker w = {p, r, end_it, false, false, 0};
 	if (!wait_with_waker(t, &c, &w, &blocked))
 		goto out;
 	if (c.got == z->pid && z->state == PROC_UNUSED)
@@ -417,11 +418,20 @@ static void adopt_it(struct waker *w)
 	w->it->parent = w->pr;
 }
 
+/* The same, and the grandchild takes the pid the wait asks for (one no process had). */
+static void adopt_it_as(struct waker *w)
+{
+	adopt_it(w);
+	w->it->pid = w->pid;
+}
+
 /*
  * waitpid is for a process's own children: a grandchild that has ended is its parent's to
- * reap, and waitpid of its pid from the grandparent is -ECHILD, at once, leaving it as it was:
+ * reap, and waitpid of its pid from the grandparent is -ECHILD, at once, leaving it as it was.
+ * So is a waitpid of 0 or -2, pids no process has: only -1 means any child.
  *
- *   p -> c (RUNNING) -> g (ZOMBIE, exit 3)     waitpid(p, g's pid): -ECHILD; g still c's
+ *   p -> c (RUNNING) -> g (ZOMBIE, exit 3)     waitpid(p, 0), waitpid(p, -2): -ECHILD
+ *                                              waitpid(p, g's pid): -ECHILD; g still c's
  */
 KTEST(wait, waitpid_of_a_grandchild_is_echild, 2)
 {
@@ -440,8 +450,33 @@ KTEST(wait, waitpid_of_a_grandchild_is_echild, 2)
 	g->pid = FAKE_PID + 6;
 	g->status = WAIT_STATUS_EXITED(3);
 	g->state = PROC_ZOMBIE;
+	/* (A wait that blocks, for c or for the pid, is handed g with that pid by the waker.) */
+	static const int not_a_pid[] = {0, -2};
+	for (size_t i = 0; i < sizeof(not_a_pid) / sizeof(not_a_pid[0]); i++) {
+		struct wait_call any = {p, not_a_pid[i], -1, 0};
+		struct waker w = {p, g, adopt_it_as, false, false, not_a_pid[i]};
+		if (!wait_with_waker(t, &any, &w, &blocked))
+			goto out;
+		if (blocked || any.got != -ECHILD) {
+			if (blocked)
+				FAIL(t,
+				     "waitpid(%d) from p, whose one child is running, blocked (it "
+				     "returned %d once the test gave p a zombie child of that pid): "
+				     "only -1 means any child (kernel/process.h); no process has pid "
+				     "%d, so return -ECHILD at once",
+				     not_a_pid[i], any.got, not_a_pid[i]);
+			else
+				FAIL(t,
+				     "waitpid(%d) from p returned %d, not -ECHILD: only -1 means any "
+				     "child (kernel/process.h), and no process has pid %d",
+				     not_a_pid[i], any.got, not_a_pid[i]);
+			if (g->state == PROC_UNUSED)
+				g = NULL;
+			goto out;
+		}
+	}
 	struct wait_call call = {p, g->pid, -1, 0};
-	struct waker w = {p, g, adopt_it, false, false};
+	struct waker w = {p, g, adopt_it, false, false, 0};
 	if (!wait_with_waker(t, &call, &w, &blocked))
 		goto out;
 	if (blocked)

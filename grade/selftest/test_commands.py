@@ -204,10 +204,12 @@ def test_gdb_attaches_unwinds_traps_and_shows_the_kernels_state(labs):
     # In the timer interrupt: bt goes through the trap frame into the preempted thread.
     trap = out[out.index("Breakpoint 4, thread_tick"):]
     # (Between the timer's handler and trap_dispatch: a layer's wrapper, as 08's user_timer.
-    # GDB writes "0x... in spin (" for the interrupted frame, or "spin (" when the interrupt
-    # came at the start of one of its lines.)
+    # Between the trap and spin: what spin was calling when the tick came, as deep as
+    # read_rflags, inlined in irq_save, in pit_read_count, in tick_deadline_passed. GDB writes
+    # "0x... in spin (" for the interrupted frame, or "spin (" when the interrupt came at the
+    # start of one of its lines.)
     assert re.search(r"timer_interrupt .*\n(#\d+ .*\n){0,2}.*trap_dispatch .*\n.*<signal handler called>\n"
-                     r"(#\d+ .*\n){0,3}#\d+ +(0x[0-9a-f]+ in )?spin \(", trap), trap
+                     r"(#\d+ .*\n){0,6}#\d+ +(0x[0-9a-f]+ in )?spin \(", trap), trap
     assert re.search(r"\* 0x[0-9a-f]+ 'spin-[ab]' RUNNING", trap), trap
     assert re.search(r"  0x[0-9a-f]+ 'main' BLOCKED; the boot stack\n.*#0 .* switch_to", trap), trap
     assert "'idle'" in trap and "run queue: 1 thread" in trap, trap

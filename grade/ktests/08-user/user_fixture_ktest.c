@@ -150,32 +150,39 @@ void test_leaks_check(struct ktest *t, const struct test_leaks *l, const char *w
 		FAIL(t, "%s: %zu program records, %zu before", what, program_count(), l->programs);
 }
 
-#define HOG_BLOCKS    512
 #define HOG_MAX_ORDER 10 /* the buddy's largest block: 4 MiB */
 
-static struct {
-	phys_addr_t pa;
-	size_t n;
-} hogged[HOG_BLOCKS];
-static int nhogged;
+/* Each hogged block holds, in its first bytes (through the direct map), the record of the
+ * block hogged before it: no table to run out of, whatever the machine's size. */
+struct hog {
+	phys_addr_t prev; /* the block hogged before this one; 0: none */
+	size_t n;	  /* this block's frames */
+};
+static phys_addr_t hogged; /* the last block hogged; 0: none */
 
 void frames_hog(uint64_t leave)
 {
 	for (size_t n = 1UL << HOG_MAX_ORDER; n >= 1; n /= 2)
-		while (nhogged < HOG_BLOCKS && kframes_free() >= leave + n) {
+		while (kframes_free() >= leave + n) {
 			phys_addr_t pa = kframe_alloc_contig(n);
 			if (!pa)
 				break;
-			hogged[nhogged].pa = pa;
-			hogged[nhogged++].n = n;
+			struct hog *h = phys_to_virt(pa);
+			h->prev = hogged;
+			h->n = n;
+			hogged = pa;
 		}
 }
 
 void frames_unhog(void)
 {
-	while (nhogged > 0) {
-		nhogged--;
-		kframe_free_contig(hogged[nhogged].pa, hogged[nhogged].n);
+	while (hogged) {
+		phys_addr_t pa = hogged;
+		const struct hog *h = phys_to_virt(pa);
+		size_t n = h->n;
+
+		hogged = h->prev;
+		kframe_free_contig(pa, n);
 	}
 }
 

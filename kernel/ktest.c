@@ -31,7 +31,7 @@ extern const struct ktest_case *const __stop_ktest_cases[] __attribute__((weak))
 extern const struct ktest_suite *const __start_ktest_suites[] __attribute__((weak));
 extern const struct ktest_suite *const __stop_ktest_suites[] __attribute__((weak));
 
-#define SELECT_MAX 256
+#define SELECT_MAX CMDLINE_MAX /* all of ktest=..., however long the command line lets it be */
 #define CASES_MAX  1024
 #define SUITES_MAX 256
 #define INDENT	   "    "
@@ -281,6 +281,44 @@ static void plan_suites(void)
 	}
 }
 
+/*
+ * Each word of the selection that names no test of this kernel, said, and then the suites it
+ * has: `make qemu TEST=idtt,memmap` would otherwise run memmap alone without a word.
+ */
+static void say_unmatched(void)
+{
+	bool any = false;
+
+	for (const char *p = selection; *p;) {
+		const char *w = p;
+		int i = 0;
+
+		while (*p && *p != ',')
+			p++;
+		while (i < ncases && !word_matches(w, (size_t)(p - w), cases[i]))
+			i++;
+		if (p > w && i == ncases) {
+			kprintf("# ktest: no test of this kernel is named \"%.*s\"\n", (int)(p - w),
+				w);
+			any = true;
+		}
+		if (*p)
+			p++;
+	}
+	if (!any)
+		return;
+	kprintf("# ktest: its suites are");
+	for (int i = 0; i < ncases; i++) {
+		int j = 0;
+
+		while (j < i && strcmp(cases[j]->suite, cases[i]->suite))
+			j++;
+		if (j == i) /* the suite's first case */
+			kprintf(" %s", cases[i]->suite);
+	}
+	kprintf(" (and \"suite.test\" names one test, \"all\" every one)\n");
+}
+
 static void run_case_body(void *arg)
 {
 	struct ktest *t = arg;
@@ -390,6 +428,7 @@ bool ktest_main(void)
 	kprintf("KTAP version 1\n# ktest seed: %llu\n1..%d\n", (unsigned long long)seed, nplanned);
 	if (nplanned == 0)
 		kprintf("# no test matches ktest=%s\n", selection);
+	say_unmatched();
 	for (int i = 0; i < nplanned; i++)
 		ok &= run_suite(plan[i], i + 1);
 	return ok && nplanned > 0;

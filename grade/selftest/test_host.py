@@ -86,3 +86,23 @@ def test_on_host(case):
                     f"{result.stderr[-3000:]}", pytrace=False)
     if not got.ok:
         pytest.fail("\n".join([got.message] + got.diagnostics), pytrace=False)
+
+
+def test_a_selection_word_that_names_no_test_is_said():
+    # `make qemu TEST=idtt,memmap` used to run memmap alone without a word about idtt: a word
+    # of ktest=... that names no test is said, and the suites there are (kernel/ktest.c, the
+    # same code in the kernel and in the host program).
+    suite = sorted({c.suite for c in CASES if c.lab == "00-kernel"})[0]
+    try:
+        prog = build.host_tests("00-kernel-", [], [KTESTS / "00-kernel"])
+    except build.BuildError as e:
+        pytest.fail(f"the host test program did not build:\n{e}", pytrace=False)
+    p = subprocess.run([str(prog), f"ktest={suite}x,{suite},{suite}.no_such_test", "ktest.seed=1"],
+                       capture_output=True, text=True, errors="replace", timeout=120)
+    run = ktap.parse(p.stdout)
+    assert run.case(suite, sorted(c.name for c in CASES if c.suite == suite)[0]) is not None, p.stdout
+    for word in (f"{suite}x", f"{suite}.no_such_test"):
+        assert f'# ktest: no test of this kernel is named "{word}"' in p.stdout, p.stdout
+    listed = next((l for l in p.stdout.splitlines() if l.startswith("# ktest: its suites are ")), "")
+    assert suite in listed.split(), p.stdout
+    assert f'named "{suite}"' not in p.stdout, p.stdout

@@ -129,8 +129,13 @@ def _run_once(kernel_dir, append, gdb_port, gdbinit, make_command, keyboard, tim
         append = (append + " console.interactive").strip()
     log = kernel_dir / "runs" / "qemu-interactive.qemu.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = qemu.qemu_command(kernel_dir / "kernel.bin", variables.get("MEM") or env("MEM", "128M"),
-                            append, log=log, interactive=True, gdb_port=gdb_port, variables=variables)
+    mem = variables.get("MEM") or env("MEM", "128M")
+    too_little = qemu.too_little_memory(kernel_dir / "kernel.bin", mem)
+    if too_little:
+        say(too_little, streams.err)
+        return 2, False
+    cmd = qemu.qemu_command(kernel_dir / "kernel.bin", mem, append, log=log, interactive=True,
+                            gdb_port=gdb_port, variables=variables)
     say("+ " + " ".join(cmd))
     try:
         proc = subprocess.Popen(cmd, stdin=None if keyboard else subprocess.DEVNULL,

@@ -13,6 +13,7 @@ import shlex
 import shutil
 import signal
 import socket
+import struct
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -107,6 +108,40 @@ def ram_bytes(mem):
     if it is not one of those."""
     m = re.fullmatch(r"(\d+)([KMGT]?)B?", str(mem).strip().upper())
     return int(m[1]) * _UNITS[m[2]] if m else None
+
+
+MULTIBOOT_MAGIC = 0x1BADB002
+MULTIBOOT_SEARCH = 8192  # the header is in the image's first 8 KiB (the multiboot spec)
+
+
+def image_end(kernel_bin):
+    """Where the kernel ends in physical memory, its .bss included: its multiboot header's
+    bss_end_addr (kernel/multiboot.S gives the load addresses, the "a.out kludge"). None if
+    the image has no such header."""
+    try:
+        with open(kernel_bin, "rb") as f:
+            head = f.read(MULTIBOOT_SEARCH)
+    except OSError:
+        return None
+    for off in range(0, len(head) - 32 + 1, 4):
+        magic, flags, checksum = struct.unpack_from("<III", head, off)
+        if magic == MULTIBOOT_MAGIC and (magic + flags + checksum) & 0xFFFFFFFF == 0:
+            if not flags & (1 << 16):  # no load addresses given
+                return None
+            return struct.unpack_from("<I", head, off + 24)[0]  # bss_end_addr
+    return None
+
+
+def too_little_memory(kernel_bin, mem):
+    """What to say when a machine of mem is too small to hold the kernel at all (QEMU loads
+    what fits and the machine runs into nothing: a hang, or a reset at an address of no
+    function), else None."""
+    size, end = ram_bytes(mem), image_end(kernel_bin)
+    if size is None or end is None or size > end:
+        return None
+    return (f"MEM={mem} is too small for this kernel: loaded at 1 MiB, its image and .bss end "
+            f"at {end / (1 << 20):.1f} MiB, above the machine's last byte. Give it more (the "
+            f"default is 128M; the graders boot 32M to 16G).")
 
 
 def resident_cap(mem):

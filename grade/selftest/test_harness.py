@@ -197,6 +197,20 @@ def test_sizes_are_read_as_qemu_reads_them():
     assert qemu.resident_cap("16G") == qemu.RAM_TOUCH_CAP + qemu.QEMU_OWN
 
 
+def test_a_machine_too_small_for_the_kernel_is_said_before_qemu_starts(selftest_kernel):
+    # QEMU loads what fits of a kernel larger than the machine, which then runs into nothing:
+    # with MEM=1M `make qemu` hung without a word, with a little less than the kernel it reset.
+    from harness import __main__ as harness_main
+    end = qemu.image_end(selftest_kernel / "kernel.bin")
+    assert end and (1 << 20) < end < (64 << 20), hex(end or 0)
+    status, out, err = harness_main.run_captured(selftest_kernel, "", {"MEM": "1M"}, time_limit=60)
+    assert status == 2 and "MEM=1M is too small for this kernel" in err, out + err
+    assert "+ qemu-system" not in out, out  # said before QEMU is started
+    small = f"{(end >> 20) + 1}M"  # the least whole MiB above the kernel's end
+    assert qemu.too_little_memory(selftest_kernel / "kernel.bin", small) is None
+    assert qemu.too_little_memory(selftest_kernel / "kernel.bin", f"{end >> 20}M")
+
+
 def test_a_qemu_killed_while_holding_much_memory_says_so():
     run = qemu.Run("oom", ["qemu-system-x86_64", "-accel", "tcg"], None, 10, "exit", -9,
                    resident=3 << 30)

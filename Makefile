@@ -158,7 +158,9 @@ check-lab:
 		echo "JOBS=$(JOBS): the number of parallel boots, a whole number from 1." >&2; exit 2;; esac; \
 	case "$(BOOT_TIMEOUT)" in *[!0-9.]*|.|*.*.*) \
 		echo "BOOT_TIMEOUT=$(BOOT_TIMEOUT): seconds per boot, a number such as 10 or 2.5." >&2; \
-		exit 2;; esac
+		exit 2;; ""|*[1-9]*) ;; *) \
+		echo "BOOT_TIMEOUT=$(BOOT_TIMEOUT): seconds per boot, more than 0 (every boot would time" \
+			"out at once)." >&2; exit 2;; esac
 
 # --- building ---------------------------------------------------------------------------------
 

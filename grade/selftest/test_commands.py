@@ -61,6 +61,7 @@ def test_bad_solutions_list_is_refused():
 def test_bad_variables_are_refused_before_anything_runs():
     for var, said in (("SEED=12ab", "a seed is a whole number"), ("ACCEL=xen", "use tcg"),
                       ("JOBS=0", "the number of parallel boots"), ("BOOT_TIMEOUT=soon", "seconds per boot"),
+                      ("BOOT_TIMEOUT=0.0", "seconds per boot, more than 0"),
                       ("CC=no-such-cc", "no such compiler")):
         p = make("grade", "LAB=1", var)
         assert p.returncode == 2 and f"{var}: {said}" in p.stderr, var + ": " + p.stdout + p.stderr

@@ -207,11 +207,14 @@ GRADE_PYTEST = $(PYTHON) -m pytest grade/tests -q --tb=no -rN \
 	$(if $(BOOT_TIMEOUT),--boot-timeout $(BOOT_TIMEOUT)) \
 	$(if $(HIDDEN),--hidden $(HIDDEN) --hidden-visibility $(HIDDEN_VISIBILITY) $(wildcard $(HIDDEN)/tests))
 
+# MEM is left out of the grader's rerun hints: the grader boots the sizes its tests ask for.
 GRADE_RERUN =
 .PHONY: grade
-grade: GRADE_RERUN = --rerun "make grade $(strip $(RUN_VARS))"
+grade: GRADE_RERUN = --rerun "make grade $(strip $(filter-out MEM=%,$(RUN_VARS)))"
 grade: kernel
-	@tools/need qemu grade && echo "grading checkpoint $(LAB_DIR) on $(JOBS) core$(if $(filter-out 1,$(JOBS)),s) ..." && \
+	@$(if $(filter-out 128M,$(MEM)),echo "MEM=$(MEM) is for make qemu: make grade boots the machines its tests ask \
+	for (128 MiB, and the sizes the memory tests name)." &&) \
+	tools/need qemu grade && echo "grading checkpoint $(LAB_DIR) on $(JOBS) core$(if $(filter-out 1,$(JOBS)),s) ..." && \
 	$(GRADE_PYTEST)
 
 # `make test TESTS=grade/selftest/test_harness.py` or TESTS="grade/selftest -k mutant": some tests,

@@ -224,7 +224,9 @@ def run_captured(kernel_dir, append="", variables=None, time_limit=300):
 
 # A command the kernel suggests ("Try `make grade LAB=6`") gets the variables of the make
 # command that booted it, so that it grades what was booted (SOLUTIONS=..., CC=clang, ...).
+# But MEM: `make grade` boots the sizes its tests ask for, whatever MEM says.
 _SUGGESTED = re.compile(r"`make ([a-z-]+)((?: [A-Z_]+=[^ `]*)*)`")
+_NOT_FOR = {"grade": {"MEM"}}
 
 
 def with_run_variables(text, make_command):
@@ -237,7 +239,7 @@ def with_run_variables(text, make_command):
 
     def complete(m):
         own = m.group(2).split()
-        names = {v.split("=", 1)[0] for v in own}
+        names = {v.split("=", 1)[0] for v in own} | _NOT_FOR.get(m.group(1), set())
         more = [v for v in given if v.split("=", 1)[0] not in names]
         return "`make " + " ".join([m.group(1), *own, *more]) + "`"
     return _SUGGESTED.sub(complete, text)

@@ -584,6 +584,9 @@ def test_commands_the_kernel_suggests_repeat_the_run():
     said = with_run_variables("Try `make grade LAB=6`.", run)
     assert said == "Try `make grade LAB=6 SOLUTIONS=1-5 CC=clang QEMUEXTRA='-d int'`.", said
     assert with_run_variables("no command here", run) == "no command here"
+    # but MEM, which make grade does not use (it boots the sizes its tests ask for)
+    said = with_run_variables("Try `make grade LAB=6`, or `make qemu LAB=6`.", "make qemu LAB=6 MEM=4G")
+    assert said == "Try `make grade LAB=6`, or `make qemu LAB=6 MEM=4G`.", said
 
 
 def test_a_missing_record_leads_with_what_happened():

@@ -54,16 +54,52 @@ KTEST(threads, main_is_the_boot_code, 1)
 }
 
 /*
+ * The fields of a new record that thread_create's clear leaves at 0 until they are used: a
+ * record with junk there (kmalloc's memory keeps what it held before) wakes a joiner that
+ * does not exist, or starts with the kernel's catch points and trap depth of another thread.
+ */
+static void expect_cleared(struct ktest *t, const struct thread *th)
+{
+	const struct {
+		const char *field;
+		uint64_t value;
+	} fields[] = {
+		{"joiner", (uint64_t)th->joiner},
+		{"exit_value", (uint64_t)(uint32_t)th->exit_value},
+		{"wake_tick", th->wake_tick},
+		{"kstate.ktry_top", (uint64_t)th->kstate.ktry_top},
+		{"kstate.trap_depth", (uint64_t)(uint32_t)th->kstate.trap_depth},
+		{"kstate.runs", th->kstate.runs},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
+		if (fields[i].value) {
+			FAIL(t,
+			     "a new thread's %s is 0x%lx, left from what its memory held before: "
+			     "thread_create must clear the whole record it gets from kmalloc",
+			     fields[i].field, fields[i].value);
+			return;
+		}
+}
+
+/*
  * A new thread waits on the run queue with a stack of its own, at whose top a struct
- * context is ready for its first switch (laid out as kernel/context.h draws it).
+ * context is ready for its first switch (laid out as kernel/context.h draws it). Every
+ * other field starts cleared, even in memory that held something else.
  */
 KTEST(threads, create_builds_a_first_context, 3)
 {
 	if (!threads_require(t))
 		return;
 	unsigned long flags = irq_save(); /* no tick: nothing runs it before we look */
+	/* Junk where the record will be: a heap gives back the block freed last, as a rule. */
+	void *junk = kmalloc(sizeof(struct thread));
+	ASSERT_NOT_NULL(t, junk);
+	memset(junk, 0xa5, sizeof(struct thread));
+	kfree(junk);
 	struct thread *th = thread_create("fresh", return_arg, (void *)RETURN_VALUE);
 	ASSERT_NOT_NULL(t, th);
+	expect_cleared(t, th);
 	EXPECT_EQ(t, th->state, THREAD_RUNNABLE);
 	EXPECT_STREQ(t, th->name, "fresh");
 	EXPECT_TRUE(t, kstack_slot_owner(th->stack.slot) == th);

@@ -24,10 +24,11 @@ PYTHON = "/usr/bin/python3"
 RELEASE = (ROOT / ".release").is_file()
 
 # The selftests run make as a person would, not with the variables of the `make test` around
-# them: its MAKEFLAGS would hand TESTS=... on to the `make test` of a students' copy, and
-# PYTEST_ADDOPTS (say --durations=20, for a look at the slowest tests) would add its output
-# to every grading's, which the handouts quote.
-for _var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTEST_ADDOPTS"):
+# them: make puts TESTS=... of its command line in MAKEFLAGS and in the environment, and either
+# would hand it on to the `make test` of a students' copy, which would then run only the
+# tests named for this one; PYTEST_ADDOPTS (say --durations=20, for a look at the slowest
+# tests) would add its output to every grading's, which the handouts quote.
+for _var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "TESTS", "PYTEST_ADDOPTS"):
     os.environ.pop(_var, None)
 # And the gradings they start (make grade, the instructor tools) boot one kernel at a time:
 # JOBS=1, which make and the tools read from the environment. The selftests keep every core

@@ -158,8 +158,21 @@ size_t proc_count(void);
  */
 int proc_attach(struct process *pr, const char *name);
 
-/* Start pr's program (its thread, from prog->start_frame): PROC_RUNNING. 0, or -ENOMEM. */
+/*
+ * Start pr's program (its thread, from prog->start_frame): PROC_RUNNING. 0, or -ENOMEM. From
+ * then on pr may run at any moment, before its launcher takes another step: whatever it
+ * starts with must be set before.
+ */
 int proc_launch(struct process *pr);
+
+/*
+ * For the tests: a function proc_launch calls after each launch that worked, on the thread that
+ * launched. The tests of fork set one that yields, so that every child runs before its parent
+ * goes on: a fork that still changes the child after launching it fails every time, and not
+ * only when a timer tick falls in between. NULL: none. Returns the hook it replaces.
+ */
+typedef void (*proc_launch_hook_t)(struct process *pr);
+proc_launch_hook_t proc_set_launch_hook(proc_launch_hook_t hook);
 
 /* Undo proc_alloc and proc_attach for a process never launched: its program and pages go,
  * then its slot (proc_free). */

@@ -23,6 +23,7 @@
 
 struct process *init_proc;
 static program_end_hook_t earlier_end_hook;
+static proc_launch_hook_t launch_hook;
 
 struct process *proc_current(void)
 {
@@ -81,7 +82,17 @@ int proc_launch(struct process *pr)
 	int r = program_launch(pr->prog);
 	if (r < 0)
 		pr->state = PROC_NEW;
+	else if (launch_hook)
+		launch_hook(pr);
 	return r;
+}
+
+proc_launch_hook_t proc_set_launch_hook(proc_launch_hook_t hook)
+{
+	proc_launch_hook_t old = launch_hook;
+
+	launch_hook = hook;
+	return old;
 }
 
 void proc_discard(struct process *pr)

@@ -26,7 +26,7 @@ from harness import attest, gradescope, ktap
 from harness.paths import LABS, ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
-from instructor import autograder, intake, release  # noqa: E402
+from instructor import autograder, course, intake, release  # noqa: E402
 
 FIRST = submissions.FIRST
 BOOT_TIMEOUT = 2  # seconds: the hanging submission's boots, so the batch stays quick
@@ -142,6 +142,19 @@ def test_instructor_commands_refuse_what_they_cannot_grade(tmp_path):
                            text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert p.returncode == 2 and "is not a hidden test directory" in p.stderr, \
             target[0] + ": " + p.stdout + p.stderr
+
+
+def test_instructor_tools_read_solutions_as_make_does():
+    labs = [f"{n:02d}-lab{n}" for n in range(1, 10)]
+    assert course.solution_labs("1-3,5", labs) == labs[:3] + [labs[4]]
+    assert course.solution_labs("7,2-2, 01", labs) == [labs[0], labs[1], labs[6]]
+    assert course.solution_labs("all", labs) == labs and course.solution_labs("none", labs) == []
+    with pytest.raises(ValueError, match="the range 6-1 runs backwards"):
+        course.solution_labs("6-1", labs)
+    with pytest.raises(ValueError, match="no lab '10'"):
+        course.solution_labs("8-10", labs)
+    with pytest.raises(ValueError, match="no lab '1-'"):
+        course.solution_labs("1-", labs)
 
 
 def test_results_count_only_with_their_tag():

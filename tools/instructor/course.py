@@ -64,12 +64,24 @@ def resolve_lab(spec, labs):
 
 
 def solution_labs(spec, labs):
-    """The labs of SOLUTIONS=all or SOLUTIONS=1,2,3, as directory names."""
+    """The labs of SOLUTIONS= as make reads it, as directory names in the labs' order: all,
+    none, or a list of labs and ranges of numbers (1,2,3 or 1-6 or 1-3,5); ValueError names
+    the item that is none of those."""
+    spec = str(spec).strip()
     if not spec or spec == "none":
         return []
     if spec == "all":
         return list(labs)
-    return [resolve_lab(s, labs) for s in spec.split(",") if s.strip()]
+    chosen = set()
+    for item in (s.strip() for s in spec.split(",")):
+        span = re.fullmatch(r"(\d+)-(\d+)", item)
+        if span and int(span[1]) > int(span[2]):
+            raise ValueError(f"the range {item} runs backwards; the labs are {', '.join(labs)}")
+        if span:
+            chosen.update(resolve_lab(n, labs) for n in range(int(span[1]), int(span[2]) + 1))
+        elif item:
+            chosen.add(resolve_lab(item, labs))
+    return [lab for lab in labs if lab in chosen]
 
 
 def make_pristine(dest, solutions=(), root=ROOT):

@@ -87,7 +87,7 @@ def write_release(out, solutions=(), exclude=(), git=False, root=course.ROOT):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=course.ROOT / "release")
-    ap.add_argument("--solutions", default="", help="include these labs' solutions: 1,2 or all")
+    ap.add_argument("--solutions", default="", help="include these labs' solutions: 1,2 or 1-6 or all")
     ap.add_argument("--exclude", type=Path, action="append", default=[], help="leave this out")
     ap.add_argument("--git", action="store_true", help="make the copy a fresh git repository")
     args = ap.parse_args(argv)

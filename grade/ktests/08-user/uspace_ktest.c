@@ -5,6 +5,7 @@
 #include <string.h>
 #include "heap.h"
 #include "irq.h"
+#include "ktry.h"
 #include "paging.h"
 #include "user_fixture.h"
 
@@ -140,6 +141,43 @@ KTEST(uspace, unmap_gives_frames_back, 3)
 	/* the four frames, and the tables left empty (vm_unmap gives those back: at most 3) */
 	EXPECT_GE(t, kframes_free(), frames + 4);
 	EXPECT_LE(t, kframes_free(), frames + 4 + 3);
+	uspace_destroy(&s);
+}
+
+static void read_byte(void *va)
+{
+	(void)*(volatile uint8_t *)va;
+}
+
+/*
+ * Unmapping a page of the live space (a program's heap shrinking under sbrk) takes it out of
+ * the TLB too: the translation cached there would go on reaching the frame, given back and
+ * soon someone else's. Interrupts off, so that no switch reloads CR3 (which flushes it all).
+ */
+KTEST(uspace, unmap_in_the_live_space_leaves_no_stale_translation, 2)
+{
+	struct uspace s;
+	struct ktry_result r1, r2;
+
+	ASSERT_EQ(t, uspace_init(&s), 0);
+	ASSERT_EQ(t, uspace_map(&s, DATA_VA, 2 * PAGE_SIZE, PTE_WRITABLE | PTE_NO_EXECUTE), 0);
+	unsigned long flags = irq_save();
+	uspace_activate(&s);
+	read_byte((void *)DATA_VA); /* the translations of both pages are in the TLB now */
+	read_byte((void *)(DATA_VA + PAGE_SIZE));
+	uspace_unmap(&s, DATA_VA + PAGE_SIZE, PAGE_SIZE);
+	int first = ktry_call(read_byte, (void *)DATA_VA, KTRY_FAULT, &r1);
+	int second = ktry_call(read_byte, (void *)(DATA_VA + PAGE_SIZE), KTRY_FAULT, &r2);
+	uspace_activate(NULL);
+	irq_restore(flags);
+	if (first)
+		FAIL(t, "reading page 0x%lx, still mapped, faulted: %s", DATA_VA, r1.msg);
+	if (!second)
+		FAIL(t,
+		     "after uspace_unmap of page 0x%lx in the live space (in CR3), the page could "
+		     "still be read, through the TLB: the entry was cleared without invalidating "
+		     "it (vm_unmap does both; invlpg)",
+		     DATA_VA + PAGE_SIZE);
 	uspace_destroy(&s);
 }
 

@@ -130,6 +130,22 @@ void ktest_fail_running(const char *msg)
 		record_failure(current_test, msg);
 }
 
+/* The frames of res as diagnostics of the current result, for the grader to name. */
+static void print_trace(const struct ktry_result *res)
+{
+	if (res->trace_len == 0)
+		return;
+	kprintf(INDENT "# called from:\n");
+	for (int i = 0; i < res->trace_len; i++)
+		kprintf(INDENT "# #%d 0x%016lx\n", i, res->trace[i]);
+}
+
+void ktest_trace_running(const struct ktry_result *res)
+{
+	if (current_test && current_test->failures == 1) /* the first failure's only */
+		print_trace(res);
+}
+
 void ktest_fail(struct ktest *t, bool fatal, const char *file, int line, const char *fmt, ...)
 {
 	char msg[KTRY_MSG_MAX];
@@ -371,9 +387,13 @@ static bool run_case(const struct ktest_case *c, int number)
 	case KTRY_PANIC:
 		ksnprintf(msg, sizeof(msg), "panic: %s", res.msg);
 		record_failure(&t, msg);
+		if (t.failures == 1)
+			print_trace(&res);
 		break;
 	case KTRY_FAULT:
 		record_failure(&t, res.msg);
+		if (t.failures == 1)
+			print_trace(&res);
 		break;
 	}
 	print_result(c, number, t.failures == 0, t.first_failure);

@@ -12,3 +12,9 @@ const char *ktest_running(void);
 
 /* Fail the test running now with msg as it is (no file:line in front); nothing outside tests. */
 void ktest_fail_running(const char *msg);
+
+struct ktry_result;
+
+/* After such a failure: the frames that led to the fault or panic in res (ktry.h), as lines
+ * "#N 0x..." that the grader turns into function and file:line; nothing outside tests. */
+void ktest_trace_running(const struct ktry_result *res);

@@ -9,6 +9,7 @@
 #include "todo.h"
 
 #ifndef KTEST_HOST
+#include "memlayout.h"
 #include "trap.h"
 #include "x86.h"
 #endif
@@ -94,7 +95,55 @@ static void copy_msg(char *dst, const char *msg)
 	dst[n] = '\0';
 }
 
-void ktry_raise(enum ktry_kind kind, const char *msg)
+#ifndef KTEST_HOST
+/*
+ * The return address at the top of the stack of a fault at rip, if the faulting function has
+ * not built its frame yet (gcc builds it only on the paths that need it: a function's early
+ * test of its argument often runs before), else 0. It is one when the instruction before it
+ * is a direct call (e8 rel32) to an address at most 4 KiB below rip: to this function.
+ */
+static uint64_t frameless_caller(uint64_t rsp, uint64_t rip, const struct ktry *k)
+{
+	if (!rsp || (rsp & 7) || rsp + 8 > (uint64_t)k)
+		return 0;
+	uint64_t ret = *(const uint64_t *)rsp;
+
+	if (ret < (uint64_t)__text_start + 5 || ret > (uint64_t)__text_end)
+		return 0;
+	const uint8_t *call = (const uint8_t *)ret - 5;
+	int32_t rel;
+
+	memcpy(&rel, call + 1, sizeof(rel));
+	uint64_t target = ret + (uint64_t)(int64_t)rel;
+	return call[0] == 0xe8 && target <= rip && rip - target < 4096 ? ret : 0;
+}
+#endif
+
+/*
+ * Keep in k's result the return addresses of the frames from rbp on (after first, the caller
+ * of a function without a frame yet, if not 0). Only the stack between rsp (where the code
+ * stopped) and k itself (the catch point, in an older frame of the same stack) is read: all
+ * of it in use, so mapped, whatever junk a broken frame holds.
+ */
+static void keep_trace(struct ktry *k, uint64_t rsp, uint64_t rbp, uint64_t first)
+{
+	const uint64_t *f = (const uint64_t *)rbp;
+	int n = 0;
+
+	if (first)
+		k->res.trace[n++] = first;
+
+	while (n < KTRY_TRACE_MAX && f && (uint64_t)f >= rsp && !((uint64_t)f & 7) &&
+	       (uint64_t)(f + 2) <= (uint64_t)k && f[1]) {
+		k->res.trace[n++] = f[1];
+		if (f[0] <= (uint64_t)f) /* stacks grow down: callers' frames are above */
+			break;
+		f = (const uint64_t *)f[0];
+	}
+	k->res.trace_len = n;
+}
+
+void ktry_raise_traced(enum ktry_kind kind, const char *msg, uint64_t rsp, uint64_t rbp)
 {
 	struct ktry *k = find_catcher(kind);
 
@@ -102,10 +151,17 @@ void ktry_raise(enum ktry_kind kind, const char *msg)
 		return;
 	k->res.kind = kind;
 	copy_msg(k->res.msg, msg);
+	keep_trace(k, rsp, rbp, 0);
 	jump_to(k);
 }
 
-void ktry_raise_fault(const char *msg, uint64_t vector, uint64_t error, uint64_t rip, uint64_t cr2)
+void ktry_raise(enum ktry_kind kind, const char *msg)
+{
+	ktry_raise_traced(kind, msg, 0, 0);
+}
+
+void ktry_raise_fault(const char *msg, uint64_t vector, uint64_t error, uint64_t rip, uint64_t cr2,
+		      uint64_t rsp, uint64_t rbp)
 {
 	struct ktry *k = find_catcher(KTRY_FAULT);
 
@@ -113,6 +169,11 @@ void ktry_raise_fault(const char *msg, uint64_t vector, uint64_t error, uint64_t
 		return;
 	k->res.kind = KTRY_FAULT;
 	copy_msg(k->res.msg, msg);
+#ifdef KTEST_HOST
+	keep_trace(k, rsp, rbp, 0);
+#else
+	keep_trace(k, rsp, rbp, frameless_caller(rsp, rip, k));
+#endif
 	k->res.vector = vector;
 	k->res.error = error;
 	k->res.rip = rip;

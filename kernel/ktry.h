@@ -25,7 +25,8 @@ enum ktry_kind {
 	KTRY_ANY = 0xf,
 };
 
-#define KTRY_MSG_MAX 512
+#define KTRY_MSG_MAX   512
+#define KTRY_TRACE_MAX 8
 
 /* What stopped the code, when something did. */
 struct ktry_result {
@@ -33,6 +34,11 @@ struct ktry_result {
 	char msg[KTRY_MSG_MAX];
 	/* For KTRY_FAULT: the CPU's record of the exception. */
 	uint64_t vector, error, rip, cr2;
+	/* For KTRY_FAULT and KTRY_PANIC: the return addresses of the frames that led there, the
+	 * innermost first (the caller of the function that faulted or panicked), as far as the
+	 * catch point; the stack is gone once the catch point has been jumped back to. */
+	uint64_t trace[KTRY_TRACE_MAX];
+	int trace_len;
 };
 
 struct ktry {
@@ -64,7 +70,13 @@ void ktry_pop(struct ktry *k);
  * Returns if none does, and the caller goes on with its own handling (panic halts).
  */
 void ktry_raise(enum ktry_kind kind, const char *msg);
-void ktry_raise_fault(const char *msg, uint64_t vector, uint64_t error, uint64_t rip, uint64_t cr2);
+
+/* ktry_raise with the frames from rsp and rbp (the code that stopped) kept in res.trace. */
+void ktry_raise_traced(enum ktry_kind kind, const char *msg, uint64_t rsp, uint64_t rbp);
+
+/* A CPU fault (kernel/trap.c): the trap frame's record, and its rsp and rbp for the trace. */
+void ktry_raise_fault(const char *msg, uint64_t vector, uint64_t error, uint64_t rip, uint64_t cr2,
+		      uint64_t rsp, uint64_t rbp);
 
 /* True if a catch point would take `kind` raised right now. */
 bool ktry_would_catch(enum ktry_kind kind);

@@ -52,7 +52,9 @@ void panic(const char *fmt, ...)
 	kvsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 
-	ktry_raise(KTRY_PANIC, msg); /* returns unless a test expects this panic */
+	uint64_t rbp = read_rbp(); /* this frame: the trace starts at panic's caller */
+
+	ktry_raise_traced(KTRY_PANIC, msg, rbp, rbp); /* returns unless a catch point takes it */
 
 	cli();
 	if (panicking++) { /* a panic while panicking: say so and stop at once */

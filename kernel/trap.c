@@ -134,7 +134,7 @@ static void exception(struct trap_frame *tf)
 		else
 			ksnprintf(msg, sizeof(msg), "%s at rip 0x%lx (error 0x%lx)",
 				  trap_name(tf->vector), tf->rip, tf->error);
-		ktry_raise_fault(msg, tf->vector, tf->error, tf->rip, cr2);
+		ktry_raise_fault(msg, tf->vector, tf->error, tf->rip, cr2, tf->rsp, tf->rbp);
 	}
 	if (handlers[tf->vector])
 		handlers[tf->vector](tf);

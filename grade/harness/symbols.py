@@ -69,10 +69,16 @@ def _addr2line(elf, version, addresses):
     return result
 
 
+def locate_chain(elf, addresses):
+    """Map each address to its Locations: the function it is in, then each function that
+    function was inlined into, outwards."""
+    table = _addr2line(str(elf), _version(elf), tuple(sorted(set(addresses))))
+    return {a: (table.get(a) or [Location(a, "??", "??", "?")]) for a in addresses}
+
+
 def locate(elf, addresses):
     """Map each address to its Location (of an inlining chain, only the innermost function)."""
-    table = _addr2line(str(elf), _version(elf), tuple(sorted(set(addresses))))
-    return {a: (table.get(a) or [Location(a, "??", "??", "?")])[0] for a in addresses}
+    return {a: chain[0] for a, chain in locate_chain(elf, addresses).items()}
 
 
 def locate_one(elf, address):
@@ -122,13 +128,15 @@ FAULT_RIP = re.compile(r"\bat rip (0x(?:ffffffff8[0-9a-f]{7}))\b(?! \(in )")
 
 def symbolize_rips(elf, text):
     """Add where each "at rip 0x..." of text with a kernel address is: "at rip 0x... (in
-    function (file:line))". (A fault's rip is the faulting instruction itself.)"""
+    function (file:line))", and where the compiler put that function inline, the function
+    around it: "(in list_empty (kernel/list.h:39), inlined in thread_wake_one (...))". (A
+    fault's rip is the faulting instruction itself.)"""
     rips = [int(m.group(1), 16) for m in FAULT_RIP.finditer(text)]
     if not rips:
         return text
-    table = locate(elf, rips)
+    table = locate_chain(elf, rips)
 
     def place(m):
-        loc = table[int(m.group(1), 16)]
-        return f"{m.group(0)} (in {loc})" if loc.known else m.group(0)
+        chain = [loc for loc in table[int(m.group(1), 16)] if loc.known]
+        return f"{m.group(0)} (in {', inlined in '.join(map(str, chain))})" if chain else m.group(0)
     return FAULT_RIP.sub(place, text)

@@ -144,6 +144,20 @@ def test_panic_inside_a_test_fails_only_that_test(selftest_kernel):
     v = verdicts(selftest_kernel, "panic")
     assert v["first"] is None and v["third"] is None
     assert "panic: selftest: a deliberate panic" in v["second"]
+    # where from: the frames the kernel kept before it jumped back to the test runner
+    assert "called from:\n" in v["second"], v["second"]
+    assert "#0 0x" in v["second"] and "ktest_fn_selftest_second (grade/selftest/ktests/selftest_ktest.c:" \
+        in v["second"], v["second"]
+
+
+def test_a_fault_inside_a_test_is_traced_back_to_the_test(selftest_kernel):
+    v = verdicts(selftest_kernel, "unmapped_read")
+    assert v["first"] is None and v["third"] is None
+    msg = v["second"]
+    assert "#PF page fault at rip 0x" in msg and "reading address 0x10000000040" in msg, msg
+    assert "(in read_unmapped_field (grade/selftest/ktests/selftest_ktest.c:" in msg, msg
+    assert "called from:\n" in msg and "ktest_fn_selftest_second (grade/selftest/ktests/selftest_ktest.c:" \
+        in msg.split("called from:")[1], msg
 
 
 def test_kernel_panic_is_shown_with_a_symbolized_backtrace(selftest_kernel):

@@ -52,6 +52,15 @@ static void write_ram(void)
 	kprintf("selftest: wrote to %lu pages of RAM\n", pages);
 }
 
+/* A read of a field of a record at an address nothing maps (1 TiB), out of line: the fault's
+ * trace must lead back to the test that called it. */
+static __attribute__((noinline)) uint64_t read_unmapped_field(void)
+{
+	static const volatile uint64_t *volatile record = (const uint64_t *)0x10000000000;
+
+	return record[8];
+}
+
 KTEST(selftest, first, 1)
 {
 	first_ran = true;
@@ -77,6 +86,8 @@ KTEST(selftest, second, 1)
 	}
 	if (misbehave("panic"))
 		panic("selftest: a deliberate panic");
+	if (misbehave("unmapped_read"))
+		EXPECT_EQ(t, read_unmapped_field(), 0);
 	if (misbehave("flood"))
 		for (;;)
 			kprintf("flooding the serial port, flooding the serial port\n");

@@ -99,9 +99,10 @@ int thread_run_body(struct thread *self)
 
 		ksnprintf(msg, sizeof(msg), "in thread '%s': %s%s", self->name,
 			  kind == KTRY_PANIC ? "panic: " : "", res.msg);
-		if (ktest_running())
+		if (ktest_running()) {
 			ktest_fail_running(msg);
-		else
+			ktest_trace_running(&res);
+		} else
 			kprintf("threads: %s (the thread exits)\n", msg);
 	}
 	return THREAD_FAILED_EXIT;

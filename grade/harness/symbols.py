@@ -102,7 +102,8 @@ def _symbol_table(path, version):
             if s.name and s.shndx != SHN_UNDEF and s.type not in (STT_SECTION, STT_FILE)}
 
 
-BACKTRACE_LINE = re.compile(r"^(\s*)#(\d+) 0x([0-9a-f]+)\s*$")
+# A backtrace's line: a panic's "  #3 0x...", or a test's "    # #3 0x..." (a KTAP diagnostic).
+BACKTRACE_LINE = re.compile(r"^(\s*(?:# )?)#(\d+) 0x([0-9a-f]+)\s*$")
 
 
 def symbolize_text(elf, text):

@@ -83,6 +83,18 @@ def test_qemu_shows_the_tour(labs):
     assert "Try `make grade LAB=1 SOLUTIONS=all`" in p.stdout, p.stdout[-500:]
 
 
+def test_qemu_names_where_the_kernel_reports_a_fault(labs):
+    # The console shows the kernel's own reports with the function and line of each rip, as
+    # the grader does; the report lab 01 prints (EXCEPTION: ...) stays as it was printed.
+    require_solutions(labs[0])
+    p = make("qemu", f"LAB={labs[0][:2]}", "SOLUTIONS=all", "QEMUEXTRA=-append scenario=page_fault")
+    lines = p.stdout.splitlines()
+    panic = next((l for l in lines if l.startswith("PANIC: unhandled exception #PF")), "")
+    assert "(in ktest_scenario_fn_page_fault (grade/ktests/01-boot/scenarios_ktest.c:" in panic, p.stdout
+    report = next((l for l in lines if l.startswith("EXCEPTION: vector 14")), "")
+    assert " at rip 0x" in report and "(in " not in report, p.stdout
+
+
 def test_qemu_explains_a_starter_that_resets(labs):
     require_starters()
     p = make("qemu", "LAB=1")

@@ -22,6 +22,9 @@ LOG_LINE_PREFIXES = ("(console log:", "(QEMU's log:", "(log:")
 # cannot pass before a step.
 _TODO_STEP = re.compile(r"not implemented: \S+ at (\S+?):\d+: .*?\bsteps? (\d+)")
 _BEFORE_STEP = re.compile(r"cannot pass before steps? (\d+)")
+# The kernel's word that a function of a lab's step, called by the kernel for a test of another
+# step, faulted (kernel/layers/09-process/procs.c: "proc_exit (lab 09, step 6) faulted").
+_FAULTED_IN_STEP = re.compile(r"\(lab (\d\d), step (\d+)\) faulted\b")
 # A test without a result because an earlier test stopped the run (grading.judge_case).
 _STOPPED_DURING = re.compile(r"the run stopped during test (\S+) \(the first without a result\)")
 _STOPPED_IN_ITSELF = re.compile(r"no result for this test: the run stopped during this test\.")
@@ -119,8 +122,14 @@ def step_of(result, steps, body=None):
     without its boot notes (split_message): what the kernel skipped while booting is said
     once, at the top, and names no step of this test. A TODO of a later step than the test's
     own, reached when an earlier step's code failed (a crash handled by a later step's
-    function, say), leaves the test at its own step."""
+    function, say), leaves the test at its own step. But a later step's function that the
+    kernel says faulted, "(lab 09, step 6) faulted", puts the test at that step: the test
+    passed without that function (its TODO), so the fault is that step's to fix."""
     text = split_message(result.get("message") or "")[0] if body is None else body
+    faulted = [int(m.group(2)) for m in _FAULTED_IN_STEP.finditer(text)
+               if m.group(1) == result["lab"][:2]]
+    if faulted:
+        return min(faulted)
     named = [int(m.group(2)) for m in _TODO_STEP.finditer(text)
              if f"/{result['lab']}/" in f"/{m.group(1)}"]
     named += [int(m.group(1)) for m in _BEFORE_STEP.finditer(text)]

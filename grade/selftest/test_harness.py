@@ -551,6 +551,33 @@ def test_a_failure_is_filed_under_the_step_of_its_cause():
     assert "FAIL 08-user programs.bad_start" not in text, text
 
 
+def test_a_fault_in_a_later_steps_function_is_filed_under_that_step():
+    # Lab 09: an exec test of step 5 passes with exit.c's starter, and fails when step 6's
+    # proc_exit faults as the test's process ends: that is step 6's to fix, not step 5's.
+    steps = {"09-process": {"exec.a_failed_exec_leaves_the_caller_as_it_was": 5,
+                            "exec.copy_args_copies_argv": 5, "wait.a_zombie_keeps_only_its_slot": 6}}
+
+    def failed(test, message):
+        return {"lab": "09-process", "test": test, "status": "failed", "max_points": 3,
+                "message": message + "\n(console log: x.log)"}
+    fault = ("in thread 'exectest': proc_exit (lab 09, step 6) faulted when exectest (pid 12) "
+             "ended, a process without a parent (pr->parent is NULL: the kernel started it): "
+             "#PF page fault at rip 0xffffffff80159d20: reading address 0x40 (error 0x0)")
+    results = [failed("exec.a_failed_exec_leaves_the_caller_as_it_was", fault),
+               failed("wait.a_zombie_keeps_only_its_slot", fault.replace("exectest", "forktest"))]
+    by = {r["test"]: summary.step_of(r, steps) for r in results}
+    assert by == {"exec.a_failed_exec_leaves_the_caller_as_it_was": 6,
+                  "wait.a_zombie_keeps_only_its_slot": 6}, by
+    text = "\n".join(t for t, _ in summary.report(results, "09-process", {"09-process": "labs"}, steps))
+    assert "FAIL 09-process exec.a_failed_exec_leaves_the_caller_as_it_was (0/3 points, step 6)" in text, text
+    assert "Start with the first failure below" not in text, text
+    # Only a fault in the test's own lab moves it; a real step 5 failure stays first.
+    other = failed("exec.copy_args_copies_argv", fault.replace("lab 09", "lab 08"))
+    assert summary.step_of(other, steps) == 5
+    text = "\n".join(t for t, _ in summary.report(results + [other], "09-process", {"09-process": "labs"}, steps))
+    assert "Start with the first failure below (exec.copy_args_copies_argv, step 5)" in text, text
+
+
 def test_within_a_step_a_failed_check_comes_before_a_crash():
     # The lab 08 newcomer's bug: uspace_destroy kept a frame. One test of step 3 crashed over
     # it (listed first by name), another said what was wrong; the second must lead.

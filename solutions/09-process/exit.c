@@ -49,7 +49,7 @@ void proc_exit(struct process *pr, int status)
 		thread_wake_one(&init->waiters);
 	irq_restore(flags);
 	/// SOLUTION END
-	/// STARTER: TODO("step 6: with interrupts off: status, PROC_ZOMBIE; move each child to proc_init()'s children (parent = init; NULL if there is none); wake the parent's waiters, and init's if it got a zombie");
+	/// STARTER: TODO("step 6: with interrupts off: status, PROC_ZOMBIE; move each child to proc_init()'s children (parent = init; NULL if there is none); wake the parent's waiters if there is a parent (the processes the kernel starts have none: NULL), and init's if it got a zombie");
 }
 
 /* Step 6, helper: pr's child with this pid (any child for -1), preferring one that has ended;

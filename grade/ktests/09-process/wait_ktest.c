@@ -190,6 +190,43 @@ static void call_exit(void *arg)
 	})
 
 /*
+ * The processes the kernel starts (init, the shell, every test's program) have no parent:
+ * proc_exit must tell the parent only when there is one. Here a process made by hand, as the
+ * kernel makes those, ends:
+ *
+ *   p (no parent, RUNNING)     proc_exit(p, exit 4):  p ZOMBIE, status 0x0400, nothing else
+ */
+KTEST(wait, a_process_without_a_parent_exits, 2)
+{
+	struct process *p = proc_alloc(NULL);
+	struct ktry_result r;
+
+	if (!p) {
+		FAIL(t, "no slot for the test's process");
+		return;
+	}
+	p->pid = FAKE_PID + 8;
+	p->state = PROC_RUNNING;
+	struct exit_call c = {p, WAIT_STATUS_EXITED(4)};
+	int kind = ktry_call(call_exit, &c, KTRY_ANY, &r);
+	if (kind == KTRY_FAULT)
+		FAIL(t,
+		     "proc_exit of a process without a parent (pr->parent is NULL, as for every "
+		     "process the kernel starts) faulted: %s. Wake the parent's waiters only if "
+		     "pr->parent is not NULL",
+		     r.msg);
+	else if (kind)
+		ktest_fail_msg(t, r.msg);
+	else if (p->state != PROC_ZOMBIE || p->status != WAIT_STATUS_EXITED(4))
+		FAIL(t,
+		     "after proc_exit(p, 0x%x) of a process without a parent, its state is %d and "
+		     "its status 0x%x: expected PROC_ZOMBIE (%d) and 0x%x",
+		     WAIT_STATUS_EXITED(4), p->state, p->status, PROC_ZOMBIE,
+		     WAIT_STATUS_EXITED(4));
+	proc_free(p);
+}
+
+/*
  * A process that ends with a child already a zombie hands init that zombie: init, blocked in
  * wait for a child still running, must be woken to reap it, wherever the zombie is among the
  * children handed over. Here the process and its children are made by hand (no parent to wake:
@@ -240,7 +277,14 @@ KTEST(wait, init_is_woken_for_a_zombie_it_is_given, 3)
 	live->pid = FAKE_PID + 7;
 	live->state = PROC_RUNNING;
 	struct exit_call c = {p, WAIT_STATUS_EXITED(0)};
-	if (ktry_call(call_exit, &c, KTRY_TODO, &r)) {
+	int kind = ktry_call(call_exit, &c, KTRY_ANY, &r);
+	if (kind == KTRY_FAULT) {
+		FAIL(t,
+		     "proc_exit of p, a process without a parent, faulted: %s. Wake the parent's "
+		     "waiters only if pr->parent is not NULL",
+		     r.msg);
+		goto out;
+	} else if (kind) {
 		ktest_fail_msg(t, r.msg);
 		goto out;
 	}

@@ -110,9 +110,10 @@ int copyin(const struct uspace *s, void *dst, uint64_t uaddr, size_t len);
 int copyout(const struct uspace *s, uint64_t uaddr, const void *src, size_t len);
 
 /*
- * Copy the program's NUL-terminated string at uaddr into dst[size] (size >= 1): its length
- * (the NUL is copied too), -EFAULT if a byte up to the NUL is not readable by the program, or
- * -ENAMETOOLONG if there is no NUL in its first size bytes.
+ * Copy the program's NUL-terminated string at uaddr, and its NUL, into dst[size] (size >= 1).
+ * Returns the length of the string, not counting its NUL, as strlen would ("hi": 2, and 3 bytes
+ * copied); -EFAULT if a byte up to the NUL is not readable by the program, or -ENAMETOOLONG if
+ * there is no NUL in its first size bytes.
  */
 long copyinstr(const struct uspace *s, char *dst, uint64_t uaddr, size_t size);
 

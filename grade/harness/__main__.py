@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 
 from . import qemu, symbols
-from .paths import ROOT, env, rel
+from .paths import ROOT, SOLUTIONS, env, rel
 
 # The kernel's own reports, whose "at rip 0x..." the console shows with the function and line
 # (as the grader does): a test's diagnostics and results, a panic. What lab code prints (an
@@ -231,24 +231,63 @@ def run_captured(kernel_dir, append="", variables=None, time_limit=300):
 
 # A command the kernel suggests ("Try `make grade LAB=6`") gets the variables of the make
 # command that booted it, so that it grades what was booted (SOLUTIONS=..., CC=clang, ...).
-# But MEM: `make grade` boots the sizes its tests ask for, whatever MEM says.
+# But MEM: `make grade` boots the sizes its tests ask for, whatever MEM says. A variable the
+# suggestion sets itself keeps its value, written as the make command wrote it when both name
+# the same thing: the kernel's SOLUTIONS=1,2,3,4,5,6,7,8 is the student's SOLUTIONS=1-8.
 _SUGGESTED = re.compile(r"`make ([a-z-]+)((?: [A-Z_]+=[^ `]*)*)`")
 _NOT_FOR = {"grade": {"MEM"}}
 
 
+def _solution_labs(value, lab):
+    """The labs up to lab that SOLUTIONS=value takes from solutions/, as make reads it: all
+    (those this copy has), none, or a list of numbers and ranges (1-3,5); None if unreadable."""
+    if value == "all":
+        have = {int(d.name[:2]) for d in SOLUTIONS.glob("[0-9][0-9]-*") if d.is_dir()}
+        return {n for n in have if n <= lab}
+    labs = set()
+    for item in filter(None, value.split(",")):
+        if item == "none":
+            continue
+        lo, _, hi = item.partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            return None
+        labs |= set(range(int(lo), int(hi or lo) + 1))
+    return {n for n in labs if n <= lab}
+
+
+def _same_setting(name, own, given, lab):
+    """True if a suggestion's own NAME=own builds what the run's NAME=given built."""
+    if own == given:
+        return True
+    if name == "SOLUTIONS" and lab is not None:
+        ours = _solution_labs(own, lab)
+        return ours is not None and ours == _solution_labs(given, lab)
+    if name == "CC":  # the kernel names the compiler alone: clang for /usr/bin/clang-16
+        return own == os.path.basename(given.split()[-1]) if given.split() else False
+    return False
+
+
 def with_run_variables(text, make_command):
     """text with each `make target VAR=...` in it completed by the variables of
-    make_command ("make qemu LAB=6 SOLUTIONS=1,2") that it does not set itself."""
-    given = []
+    make_command ("make qemu LAB=6 SOLUTIONS=1,2") that it does not set itself, and with
+    those it sets to the same thing written as make_command writes them."""
+    given = {}
     for word in shlex.split(make_command)[2:]:
         name, _, value = word.partition("=")
-        given.append(f"{name}={shlex.quote(value)}" if value else word)
+        given[name] = (value, f"{name}={shlex.quote(value)}" if value else word)
 
     def complete(m):
         own = m.group(2).split()
+        lab = next((v.split("=", 1)[1] for v in own if v.startswith("LAB=")), None)
+        lab = int(lab) if lab and lab.isdigit() else None
+        said = []
+        for v in own:
+            name, _, value = v.partition("=")
+            same = name in given and _same_setting(name, value, given[name][0], lab)
+            said.append(given[name][1] if same else v)
         names = {v.split("=", 1)[0] for v in own} | _NOT_FOR.get(m.group(1), set())
-        more = [v for v in given if v.split("=", 1)[0] not in names]
-        return "`make " + " ".join([m.group(1), *own, *more]) + "`"
+        more = [word for name, (_, word) in given.items() if name not in names]
+        return "`make " + " ".join([m.group(1), *said, *more]) + "`"
     return _SUGGESTED.sub(complete, text)
 
 

@@ -628,6 +628,16 @@ def test_commands_the_kernel_suggests_repeat_the_run():
     # but MEM, which make grade does not use (it boots the sizes its tests ask for)
     said = with_run_variables("Try `make grade LAB=6`, or `make qemu LAB=6`.", "make qemu LAB=6 MEM=4G")
     assert said == "Try `make grade LAB=6`, or `make qemu LAB=6 MEM=4G`.", said
+    # The kernel's own SOLUTIONS and CC (kernel/build.mk writes them from the layers and the
+    # compiler) are written as the student wrote them, when they name the same build.
+    tour = "Try `make grade LAB=9 SOLUTIONS=1,2,3,4,5,6,7,8 CC=clang-16`."
+    said = with_run_variables(tour, "make qemu LAB=9 SOLUTIONS=1-8 CC=/usr/bin/clang-16")
+    assert said == "Try `make grade LAB=9 SOLUTIONS=1-8 CC=/usr/bin/clang-16`.", said
+    said = with_run_variables("Try `make grade LAB=9 SOLUTIONS=all`.", "make qemu LAB=9 SOLUTIONS=1-3,4-9")
+    assert said == "Try `make grade LAB=9 SOLUTIONS=1-3,4-9`.", said
+    # Another build than the run's keeps the suggestion's own words.
+    said = with_run_variables("Try `make grade LAB=9 SOLUTIONS=1-8`.", "make qemu LAB=9 SOLUTIONS=1-3 CC=gcc")
+    assert said == "Try `make grade LAB=9 SOLUTIONS=1-8 CC=gcc`.", said
 
 
 def test_a_missing_record_leads_with_what_happened():

@@ -7,7 +7,8 @@
 The console is the terminal (Ctrl-A X quits QEMU). Backtrace lines are shown with function
 and file:line; when the run ends, the exit is explained as the grader would explain it. When
 the input is a terminal, the kernel is told so (console.interactive on its command line): from
-checkpoint 09 on, the tour then leaves the shell to the person at the keyboard.
+checkpoint 09 on, the tour then leaves the shell to the person at the keyboard. Input piped or
+redirected in is not the keyboard, and is not read: at those checkpoints, make qemu says so.
 
 With --gdb auto, QEMU waits for GDB on a port nobody uses (picked afresh, and said), and the
 .gdbinit written for it tells `make gdb` where to attach: two users, or two checkouts, on one
@@ -19,6 +20,7 @@ import os
 import re
 import shlex
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -88,9 +90,13 @@ def run_interactive(kernel_dir, append, gdb_port=None, gdbinit=None, make_comman
     run prints (None: this process's stdout and stderr). variables: make's MEM, QEMUEXTRA,
     ACCEL and MACHINE for this run (None: the environment's)."""
     kernel_dir = Path(kernel_dir)
+    streams = _Streams(out or sys.stdout.buffer, err or sys.stderr.buffer)
     if keyboard is None:
         keyboard = sys.stdin.isatty()
-    streams = _Streams(out or sys.stdout.buffer, err or sys.stderr.buffer)
+        if not keyboard and input_given(sys.stdin) and "ktest=" not in append:
+            note = unread_input_note(kernel_dir, make_command)
+            if note:
+                streams.say(note, streams.err)
     attempts = 1
     if gdb_port == "auto":
         gdb_port, attempts = free_port(), PORT_ATTEMPTS
@@ -107,6 +113,34 @@ def run_interactive(kernel_dir, append, gdb_port=None, gdbinit=None, make_comman
             return status
         gdb_port = free_port()
     return status
+
+
+def input_given(stream):
+    """True if stream is input someone gave on purpose: a pipe or a file (`<<<`, `<`, `|`),
+    not a terminal, and not /dev/null or a closed stdin."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+
+
+# A kernel whose tour ends in a shell that reads the console (checkpoint 09 on): it has the
+# console's input (kernel/layers/09-process/tty.c).
+_SHELL_SYMBOL = "tty_start"
+
+
+def unread_input_note(kernel_dir, make_command=None):
+    """What to say when make qemu's input is a pipe or a file and the kernel's shell reads the
+    console: that input is not read (only a terminal's is); None for a kernel without one."""
+    if _SHELL_SYMBOL not in symbols.symbol_table(Path(kernel_dir) / "kernel.elf"):
+        return None
+    words = make_command.split() if make_command else []
+    run = " ".join(words) if words[:2] == ["make", "qemu"] else "make qemu"
+    return (f"make qemu: your input is not a terminal, so the kernel does not read it: the shell "
+            f"at the end of the tour reads only what the tour types, and what was piped or "
+            f"redirected in is left unread. To type commands to the shell, run `{run}` in a "
+            f"terminal (handouts/09-process-2-kernel.md, \"init, the shell, and the console\").")
 
 
 class _Streams:

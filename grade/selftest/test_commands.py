@@ -95,6 +95,27 @@ def test_qemu_names_where_the_kernel_reports_a_fault(labs):
     assert " at rip 0x" in report and "(in " not in report, p.stdout
 
 
+def test_qemu_says_when_the_shell_does_not_read_what_was_piped_in(labs):
+    # make qemu reads the keyboard only from a terminal: text piped in is not the shell's
+    # input. At the checkpoint whose tour ends in a shell, it says so, with what to do.
+    lab = labs[-1]
+    require_solutions(lab)
+    run = ["make", "--no-print-directory", "qemu", f"LAB={int(lab[:2])}", "SOLUTIONS=all"]
+    p = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       input="echo hi\nexit 4\n", env=quiet_env())
+    assert p.returncode == 0, p.stdout[-1000:] + p.stderr[-1000:]
+    assert "your input is not a terminal, so the kernel does not read it" in p.stderr, p.stderr
+    assert f"run `make qemu LAB={int(lab[:2])} SOLUTIONS=all` in a terminal" in p.stderr, p.stderr
+    assert "$ echo hi" not in p.stdout
+    # Not when nothing was given (/dev/null), nor at a checkpoint without the shell.
+    assert "not a terminal" not in make("qemu", f"LAB={int(lab[:2])}", "SOLUTIONS=all").stderr
+    earlier = labs[-2]
+    require_solutions(earlier)
+    p = subprocess.run([*run[:3], f"LAB={int(earlier[:2])}", "SOLUTIONS=all"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, input="x\n", env=quiet_env())
+    assert p.returncode == 0 and "not a terminal" not in p.stderr, p.stderr[-1000:]
+
+
 def test_qemu_explains_a_starter_that_resets(labs):
     require_starters()
     p = make("qemu", "LAB=1")

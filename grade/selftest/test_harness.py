@@ -619,7 +619,8 @@ def test_a_kernel_stopped_in_an_earlier_labs_starter_says_which_and_how_to_go_on
         "Start with" not in text, text
 
 
-def test_commands_the_kernel_suggests_repeat_the_run():
+def test_commands_the_kernel_suggests_repeat_the_run(tmp_path, monkeypatch):
+    from harness import __main__ as harness_main
     from harness.__main__ import with_run_variables
     run = "make qemu LAB=6 SOLUTIONS=1-5 CC=clang QEMUEXTRA='-d int'"
     said = with_run_variables("Try `make grade LAB=6`.", run)
@@ -633,8 +634,14 @@ def test_commands_the_kernel_suggests_repeat_the_run():
     tour = "Try `make grade LAB=9 SOLUTIONS=1,2,3,4,5,6,7,8 CC=clang-16`."
     said = with_run_variables(tour, "make qemu LAB=9 SOLUTIONS=1-8 CC=/usr/bin/clang-16")
     assert said == "Try `make grade LAB=9 SOLUTIONS=1-8 CC=/usr/bin/clang-16`.", said
+    # SOLUTIONS=all: the solutions this copy has (here, a copy with those of labs 01-09).
+    for n in range(1, 10):
+        (tmp_path / f"0{n}-lab").mkdir()
+    monkeypatch.setattr(harness_main, "SOLUTIONS", tmp_path)
     said = with_run_variables("Try `make grade LAB=9 SOLUTIONS=all`.", "make qemu LAB=9 SOLUTIONS=1-3,4-9")
     assert said == "Try `make grade LAB=9 SOLUTIONS=1-3,4-9`.", said
+    said = with_run_variables("Try `make grade LAB=9 SOLUTIONS=1,2,3,4,5,6,7,8,9`.", "make qemu LAB=9 SOLUTIONS=all")
+    assert said == "Try `make grade LAB=9 SOLUTIONS=all`.", said
     # Another build than the run's keeps the suggestion's own words.
     said = with_run_variables("Try `make grade LAB=9 SOLUTIONS=1-8`.", "make qemu LAB=9 SOLUTIONS=1-3 CC=gcc")
     assert said == "Try `make grade LAB=9 SOLUTIONS=1-8 CC=gcc`.", said

@@ -151,6 +151,7 @@ static void exit_faulted(struct process *pr, const struct ktry_result *r)
 			       "started it)",
 		  r->msg);
 	ktest_fail_running(msg);
+	ktest_trace_running(r);
 }
 
 static void end_hook(struct program *p)

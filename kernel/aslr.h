@@ -16,6 +16,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "elf.h"
 #include "user_abi.h"
@@ -51,6 +52,15 @@ void aslr_seed(uint64_t seed);
 
 /* The seed in use, and whether there is one (false: seeded from aslr_entropy()). */
 bool aslr_seeded(uint64_t *seed);
+
+/*
+ * For the tests: while values is not NULL, aslr_random() returns values[0], values[1], ...,
+ * values[count - 1], then values[0] again, and the generator is left as it is; NULL gives the
+ * generator back. The tests of step 8 make every draw an edge of a range (0, the number of
+ * pages in it, UINT64_MAX, ...), so that a range one page too large fails every time, and not
+ * once in 2^18 starts. values must stay valid until the next call.
+ */
+void aslr_force_values(const uint64_t *values, size_t count);
 
 /* The layout without randomization, used until aslr_choose is written: the image at
  * USER_BOTTOM (ET_DYN) or its own addresses, the heap right after it, the stack at the top. */

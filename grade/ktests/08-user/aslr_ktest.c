@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include "aslr.h"
+#include "ktry.h"
 #include "trap.h"
 #include "user_fixture.h"
 
@@ -18,6 +19,12 @@
 static const struct elf_info small_pie = {true, 0, 0x7000, 0x1000};
 static const struct elf_info fixed_exec = {false, USER_BOTTOM, USER_BOTTOM + 0x5000,
 					   USER_BOTTOM + 0x1000};
+static const struct elf_info largest = {true, 0, USER_LOAD_MAX - USER_BOTTOM, 0x1000};
+
+/* The images the range tests place, and how their failures name them. */
+static const struct elf_info *const imgs[] = {&small_pie, &largest, &fixed_exec};
+static const char *const img_what[] = {"a small program", "one as large as allowed",
+				       "one at fixed addresses (ET_EXEC)"};
 
 /* Put the generator back as the boot left it, after a test seeded it. */
 static void restore_seed(bool had, uint64_t seed)
@@ -98,8 +105,6 @@ KTEST(aslr, entropy_changes, 2)
  * fixed addresses. */
 KTEST(aslr, layouts_stay_in_their_ranges, 4)
 {
-	const struct elf_info largest = {true, 0, USER_LOAD_MAX - USER_BOTTOM, 0x1000};
-	const struct elf_info *imgs[] = {&small_pie, &largest, &fixed_exec};
 	struct user_layout l;
 
 	for (size_t k = 0; k < ARRAY_SIZE(imgs); k++)
@@ -109,11 +114,115 @@ KTEST(aslr, layouts_stay_in_their_ranges, 4)
 			const char *bad = out_of_range(&l, imgs[k]);
 			if (bad) {
 				FAIL(t,
-				     "image %zu, layout %d: %s (base 0x%lx, heap 0x%lx, stack top 0x%lx)",
-				     k, i, bad, l.load_base, l.heap_start, l.stack_top);
+				     "%s, layout %d: %s (base 0x%lx, heap 0x%lx, stack top 0x%lx)",
+				     img_what[k], i, bad, l.load_base, l.heap_start, l.stack_top);
 				return;
 			}
 		}
+}
+
+/* What aslr_choose gets in one test of edges_stay_in_their_ranges. */
+struct forced_choice {
+	const struct elf_info *img;
+	struct user_layout l;
+};
+
+static void choose(void *arg)
+{
+	struct forced_choice *c = arg;
+
+	aslr_choose(&c->l, c->img);
+}
+
+/* aslr_choose(l, img) with every draw of aslr_random() giving v. Whatever stops it (a TODO, a
+ * fault) stops the test as if it had been called directly, once the generator is back. */
+static void choose_forced(struct user_layout *l, const struct elf_info *img, uint64_t v)
+{
+	struct forced_choice c = {.img = img};
+	struct ktry_result r;
+
+	memset(&c.l, 0xa5, sizeof(c.l));
+	aslr_force_values(&v, 1);
+	int kind = ktry_call(choose, &c, KTRY_ANY, &r);
+	aslr_force_values(NULL, 0);
+	if (kind == KTRY_FAULT)
+		ktry_raise_fault(r.msg, r.vector, r.error, r.rip, r.cr2);
+	else if (kind)
+		ktry_raise(kind, r.msg);
+	*l = c.l;
+}
+
+/* A value for every draw to give, and what it is (for the failure's message). */
+struct edge {
+	uint64_t v;
+	const char *what;
+};
+
+#define MAX_EDGES 24
+
+/* n - 1, n and n + 1, for a range of n pages, into e[i ...]; returns the next free index. */
+static size_t count_edges(struct edge *e, size_t i, uint64_t n, const char *const what[3])
+{
+	for (int d = -1; d <= 1; d++)
+		e[i++] = (struct edge){n + (uint64_t)d, what[d + 1]};
+	return i;
+}
+
+/* The random choices at their edges: every draw of aslr_random() made 0, 1, UINT64_MAX, and
+ * the page count n of each range, n - 1 and n + 1, through the test hook of kernel/aslr.h.
+ * r % n and a multiply-high (r * n) >> 64 both stay inside; a range one page too large (n + 1
+ * pages) gets its page n from r = n, or from r = UINT64_MAX, every time. */
+KTEST(aslr, edges_stay_in_their_ranges, 3)
+{
+	static const char *const load_what[3] = {"the number of pages load_base may be on, minus 1",
+						 "the number of pages load_base may be on",
+						 "the number of pages load_base may be on, plus 1"};
+	static const char *const heap_what[3] = {
+		"the number of heap gaps, USER_HEAP_GAP_MAX / PAGE_SIZE, minus 1",
+		"the number of heap gaps, USER_HEAP_GAP_MAX / PAGE_SIZE",
+		"the number of heap gaps, USER_HEAP_GAP_MAX / PAGE_SIZE, plus 1"};
+	static const char *const stack_what[3] = {
+		"the number of pages stack_top may be on, minus 1",
+		"the number of pages stack_top may be on",
+		"the number of pages stack_top may be on, plus 1"};
+	struct edge e[MAX_EDGES] = {
+		{0, "0"},
+		{1, "1"},
+		{UINT64_MAX, "UINT64_MAX"},
+		{UINT64_MAX - 1, "UINT64_MAX - 1"},
+		{1UL << 63, "2^63"},
+		{(1UL << 63) - 1, "2^63 - 1"},
+		{UINT32_MAX, "2^32 - 1"},
+		{1UL << 32, "2^32"},
+	};
+	size_t fixed = 8;
+	struct user_layout l;
+
+	for (size_t k = 0; k < ARRAY_SIZE(imgs); k++) {
+		size_t n = fixed;
+
+		n = count_edges(e, n, USER_HEAP_GAP_MAX / PAGE_SIZE, heap_what);
+		n = count_edges(e, n, (USER_STACK_TOP_MAX - USER_STACK_TOP_MIN) / PAGE_SIZE + 1,
+				stack_what);
+		if (imgs[k]->relocatable)
+			n = count_edges(e, n,
+					(USER_LOAD_MAX - imgs[k]->hi - USER_BOTTOM) / PAGE_SIZE + 1,
+					load_what);
+		for (size_t i = 0; i < n; i++) {
+			choose_forced(&l, imgs[k], e[i].v);
+			const char *bad = out_of_range(&l, imgs[k]);
+			if (bad) {
+				FAIL(t,
+				     "%s, every draw of aslr_random() giving 0x%lx (%s): %s (base "
+				     "0x%lx, heap gap 0x%lx, stack top 0x%lx). A random page of [lo, hi] "
+				     "is lo + (r %% n) * PAGE_SIZE with n = (hi - lo) / PAGE_SIZE + 1: is "
+				     "a range one page too large, or does it start a page too low?",
+				     img_what[k], e[i].v, e[i].what, bad, l.load_base,
+				     l.heap_start - l.image_end, l.stack_top);
+				return;
+			}
+		}
+	}
 }
 
 /* Starts differ: DRAWS layouts, nearly all with their own base and stack, spread over the

@@ -2,7 +2,8 @@
  * The random numbers behind ASLR (kernel/aslr.h): splitmix64 over a 64-bit state, seeded at
  * boot from the command line (aslr.seed=N, else ktest.seed=N: a graded run repeats exactly)
  * or from lab 08's entropy source, which an unseeded kernel also mixes into every draw. Until
- * aslr_entropy is written (a TODO) the time-stamp counter stands in for it.
+ * aslr_entropy is written (a TODO) the time-stamp counter stands in for it. A test can put
+ * values of its own in the generator's place (aslr_force_values).
  */
 #include "aslr.h"
 #include "cmdline.h"
@@ -13,6 +14,8 @@
 
 static uint64_t state, seed_used;
 static bool seeded;
+static const uint64_t *forced; /* aslr_force_values: the values, and the next one's index */
+static size_t forced_count, forced_next;
 
 static uint64_t rdtsc(void)
 {
@@ -49,11 +52,17 @@ static uint64_t splitmix64(uint64_t *s)
 
 uint64_t aslr_random(void)
 {
-	uint64_t mix = seeded ? 0 : entropy();
+	uint64_t mix = seeded || forced ? 0 : entropy();
 	unsigned long flags = irq_save();
+	uint64_t v;
 
-	state ^= mix;
-	uint64_t v = splitmix64(&state);
+	if (forced) {
+		v = forced[forced_next];
+		forced_next = (forced_next + 1) % forced_count;
+	} else {
+		state ^= mix;
+		v = splitmix64(&state);
+	}
 	irq_restore(flags);
 	return v;
 }
@@ -64,6 +73,16 @@ void aslr_seed(uint64_t seed)
 
 	state = seed_used = seed;
 	seeded = true;
+	irq_restore(flags);
+}
+
+void aslr_force_values(const uint64_t *values, size_t count)
+{
+	unsigned long flags = irq_save();
+
+	forced = count ? values : NULL;
+	forced_count = count;
+	forced_next = 0;
 	irq_restore(flags);
 }
 

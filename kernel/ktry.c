@@ -200,7 +200,7 @@ void todo_reached(const char *func, const char *file, int line, const char *what
 {
 	char msg[KTRY_MSG_MAX];
 
-	ksnprintf(msg, sizeof(msg), "not implemented: %s() at %s:%d: %s", func, file, line, what);
+	ksnprintf(msg, sizeof(msg), TODO_PREFIX "%s() at %s:%d: %s", func, file, line, what);
 	ktry_raise(KTRY_TODO, msg);
 	panic("%s", msg);
 }

@@ -11,7 +11,8 @@
 #ifndef __ASSEMBLER__
 #include "compiler.h"
 
-#define TODO(what) todo_reached(__func__, __FILE__, __LINE__, what)
+#define TODO(what)  todo_reached(__func__, __FILE__, __LINE__, what)
+#define TODO_PREFIX "not implemented: " /* how the message of a TODO begins */
 
 __noreturn void todo_reached(const char *func, const char *file, int line, const char *what);
 #else

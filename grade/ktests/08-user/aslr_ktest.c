@@ -295,7 +295,7 @@ KTEST(aslr, a_program_started_twice_lands_apart, 3)
 	static const char *const argv[] = {"layout"};
 	struct user_layout l[2];
 	struct test_output o;
-	char how[PROGRAM_NOTE_MAX + 32];
+	char how[TEST_HOW_MAX];
 
 	if (!programs_require(t))
 		return;

@@ -67,7 +67,7 @@ KTEST(programs, programs_run_side_by_side, 3)
 	struct program *p[SIDE_BY_SIDE];
 	struct test_output *o = kmalloc(SIDE_BY_SIDE * sizeof(*o));
 	struct test_leaks l;
-	char how[PROGRAM_NOTE_MAX + 32];
+	char how[TEST_HOW_MAX];
 	int err;
 
 	ASSERT_NOT_NULL(t, o);
@@ -102,7 +102,7 @@ KTEST(programs, registers_survive_system_calls, 3)
 {
 	static const char *const argv[] = {"regs"};
 	struct test_output o;
-	char how[PROGRAM_NOTE_MAX + 32];
+	char how[TEST_HOW_MAX];
 
 	if (!programs_require(t))
 		return;
@@ -122,7 +122,7 @@ KTEST(programs, many_starts_leave_nothing, 3)
 	static const char *const hello[] = {"hello", "x"}, *const crash[] = {"fault", "null-read"};
 	struct test_output o;
 	struct test_leaks l;
-	char how[PROGRAM_NOTE_MAX + 32];
+	char how[TEST_HOW_MAX];
 	bool bad = false;
 
 	if (!programs_require(t))

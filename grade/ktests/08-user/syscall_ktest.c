@@ -205,7 +205,7 @@ KTEST(syscall, a_program_reaches_its_handler, 5)
 	test_syscall_set(TEST_SYS_B, old_b);
 	if (!p)
 		return;
-	char how[PROGRAM_NOTE_MAX + 32];
+	char how[TEST_HOW_MAX];
 	uint64_t pml4 = p->space.vm.pml4, top = p->kstack_top;
 
 	if (p->end != PROGRAM_EXITED || p->status != EXIT_B)
@@ -262,7 +262,7 @@ KTEST(syscall, no_sysret_to_a_non_canonical_address, 4)
 	test_syscall_set(TEST_SYS_C, old);
 	if (!p)
 		return;
-	char how[PROGRAM_NOTE_MAX + 32];
+	char how[TEST_HOW_MAX];
 
 	if (p->end != PROGRAM_FAULTED || p->fault.vector != VEC_GP ||
 	    p->fault.rip != NONCANONICAL || !strstr(p->note, "not canonical"))

@@ -67,7 +67,7 @@ static void expect_faults(struct ktest *t, const struct expected *e, size_t n)
 {
 	struct test_output o;
 	struct test_leaks l;
-	char how[PROGRAM_NOTE_MAX + 32];
+	char how[TEST_HOW_MAX];
 
 	if (!programs_require(t))
 		return;

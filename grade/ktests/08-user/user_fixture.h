@@ -42,8 +42,10 @@ struct program *test_run(struct ktest *t, const char *name, int argc, const char
 /* Wait up to ms for p to end: true if it did (then it is joined), false (test failed) if not. */
 bool test_join_within(struct ktest *t, struct program *p, uint64_t ms);
 
-/* "exited with status 3", "ended by a fault: <report>", ... for messages. */
+/* "exited with status 3", "ended by a fault: <report>", ... for messages; a page fault's
+ * report also says where its address is (program_where). buf: TEST_HOW_MAX bytes. */
 const char *test_how_it_ended(const struct program *p, char *buf, size_t size);
+#define TEST_HOW_MAX (PROGRAM_NOTE_MAX + 160)
 
 /* Frames and programs now, to compare after: run a program once first, so that the kernel
  * heap has grown to what a program needs and later runs leave the count alone. */

@@ -6,6 +6,7 @@
 #include "panic.h"
 #include "thread.h"
 #include "timer.h"
+#include "trap.h"
 #include "user_fixture.h"
 
 #define KILL_GRACE_MS 500 /* after program_kill: a tick in ring 3, or the next system call */
@@ -53,9 +54,17 @@ const char *test_how_it_ended(const struct program *p, char *buf, size_t size)
 		ksnprintf(buf, size, "still running");
 	else if (p->end == PROGRAM_EXITED)
 		ksnprintf(buf, size, "exited with status %d", p->status);
-	else if (p->end == PROGRAM_FAULTED)
-		ksnprintf(buf, size, "ended by a fault: %s", p->note);
-	else if (p->end == PROGRAM_KILLED)
+	else if (p->end == PROGRAM_FAULTED) {
+		int n = ksnprintf(buf, size, "ended by a fault: %s", p->note);
+
+		if (p->fault.vector == VEC_PF && n > 0 && (size_t)n < size) {
+			n += ksnprintf(buf + n, size - (size_t)n, " (that address is ");
+			if ((size_t)n < size)
+				n += program_where(buf + n, size - (size_t)n, p, p->fault.cr2);
+			if ((size_t)n < size)
+				ksnprintf(buf + n, size - (size_t)n, ")");
+		}
+	} else if (p->end == PROGRAM_KILLED)
 		ksnprintf(buf, size, "killed");
 	else
 		ksnprintf(buf, size, "ended by the kernel: %s", p->note);

@@ -12,12 +12,14 @@
  * program that was told to stop (program_kill) while it ran in ring 3 ends here. A program
  * that loops forever in ring 3 makes no system call, so this is where it can be stopped.
  */
+#include <string.h>
 #include "irq.h"
 #include "kprintf.h"
 #include "ktry.h"
 #include "local.h"
 #include "pic.h"
 #include "segments.h"
+#include "todo.h" /* TODO_PREFIX */
 #include "trap.h"
 #include "x86.h"
 
@@ -42,6 +44,42 @@ static void call_user_fault(void *tf)
 	user_fault(tf);
 }
 
+/*
+ * What a page fault in ring 3 was, for the kernel's note when it ends the program itself:
+ * "a read of 0x4c5a010 (page not present), in the heap, below the break 0x4c5a800".
+ */
+static void describe_page_fault(char *buf, size_t size, uint64_t error, uint64_t addr)
+{
+	const char *access = error & PF_INSTR	? "an instruction fetch from"
+			     : error & PF_WRITE ? "a write to"
+						: "a read of";
+	char where[112];
+	struct program *p = program_current();
+
+	if (p)
+		program_where(where, sizeof(where), p, addr);
+	else
+		ksnprintf(where, sizeof(where), "no program runs");
+	ksnprintf(buf, size, "%s 0x%lx (%s), %s", access, addr,
+		  error & PF_PRESENT ? "protection violation" : "page not present", where);
+}
+
+/* Why user_fault did not end the program: "user_fault() is a TODO" (the function whose TODO
+ * it reached), or it returned. */
+static const char *why_not_ended(char *buf, size_t size, int kind, const char *todo)
+{
+	size_t n;
+
+	if (!kind)
+		return "user_fault returned instead";
+	if (!strncmp(todo, TODO_PREFIX, strlen(TODO_PREFIX)))
+		todo += strlen(TODO_PREFIX);
+	for (n = 0; todo[n] && todo[n] != '(' && todo[n] != ' '; n++)
+		;
+	ksnprintf(buf, size, "%.*s() is a TODO", (int)n, todo);
+	return buf;
+}
+
 static void user_trap(struct trap_frame *tf)
 {
 	bool from_user = (tf->cs & 3) == SEG_RPL_USER;
@@ -54,12 +92,28 @@ static void user_trap(struct trap_frame *tf)
 			user_fault_pass_on(tf); /* as before layer 08 */
 		return;
 	}
-	/* A fault in ring 3 that user_fault did not end the program for. */
+	/*
+	 * A fault in ring 3 that user_fault did not end the program for. The kernel ends it
+	 * itself, with all it knows of the fault, and says that the fault is the program's: step 7
+	 * ends such a program cleanly, but writing it does not make the fault go away (a heap page
+	 * that sbrk left unmapped, say, which a test would otherwise seem to blame on step 7).
+	 */
 	struct user_fault f = {tf->vector, tf->error, tf->rip, cr2};
-	char why[PROGRAM_NOTE_MAX];
+	char fault[200], because[64], why[PROGRAM_NOTE_MAX];
+	const char *did = "the program's instruction there raised it";
 
-	ksnprintf(why, sizeof(why), "%s at rip 0x%016lx, and %s", trap_name(tf->vector), tf->rip,
-		  kind ? r.msg : "user_fault returned instead of ending the program");
+	if (tf->vector == VEC_PF) {
+		describe_page_fault(fault, sizeof(fault), tf->error, cr2);
+		did = tf->error & PF_PRESENT ? "the program used a page as its entry does not allow"
+					     : "the program touched a page that is not mapped";
+	} else {
+		ksnprintf(fault, sizeof(fault), "error 0x%lx", tf->error);
+	}
+	ksnprintf(why, sizeof(why),
+		  "%s at rip 0x%lx%s%s. So %s; step 7 would end it cleanly, not prevent that (the "
+		  "kernel ended it: %s)",
+		  trap_name(tf->vector), tf->rip, tf->vector == VEC_PF ? ": " : ", ", fault, did,
+		  why_not_ended(because, sizeof(because), kind, r.msg));
 	program_end_broken(&f, why);
 }
 

@@ -190,5 +190,7 @@ int user_fault_describe(char *buf, size_t size, const struct program *p,
 			const struct user_fault *f);
 
 /* Given: what the kernel does with an exception that is not a program's (the handler that was
- * there before layer 08, or the kernel's default report and panic). */
+ * there before layer 08, or the kernel's default report and panic). A fault from ring 3
+ * passed on here is a program's all the same: it ends the program, with a note saying that
+ * user_fault passed it on. */
 void user_fault_pass_on(struct trap_frame *tf);

@@ -15,6 +15,8 @@
 #include "trap.h"
 #include "x86.h"
 
+#define RPL_MASK 3 /* a selector's low two bits: the ring it was used from (CS: the CPL) */
+
 int trap_depth;
 static trap_handler_t handlers[TRAP_VECTORS];
 static trap_guard_owner_t guard_owner;
@@ -98,7 +100,8 @@ static bool catchable(const struct trap_frame *tf)
 {
 	uint64_t v = tf->vector;
 
-	return (tf->cs & 3) == 0 && v != VEC_BP && v != VEC_DF && v != VEC_NMI && v != VEC_MC;
+	return (tf->cs & RPL_MASK) == 0 && v != VEC_BP && v != VEC_DF && v != VEC_NMI &&
+	       v != VEC_MC;
 }
 
 void trap_exception_default(struct trap_frame *tf)
@@ -114,6 +117,11 @@ void trap_exception_default(struct trap_frame *tf)
 	if (tf->vector == VEC_BP)
 		return; /* a trap: execution continues after the int3 */
 	check_stack_overflow(tf, tf->vector == VEC_PF ? cr2 : read_cr2());
+	if (tf->cs & RPL_MASK) /* a program's fault (lab 08), which a handler passed on to here */
+		panic("unhandled exception %s at rip 0x%lx, from ring %lu (the saved CS 0x%lx has "
+		      "RPL %lu): a program's fault, passed on as if it were the kernel's; the handler "
+		      "of a program's faults must end the program for any fault whose CS & 3 is 3",
+		      trap_name(tf->vector), tf->rip, tf->cs & RPL_MASK, tf->cs, tf->cs & RPL_MASK);
 	panic("unhandled exception %s at rip 0x%lx", trap_name(tf->vector), tf->rip);
 }
 

@@ -160,6 +160,14 @@ def test_a_fault_inside_a_test_is_traced_back_to_the_test(selftest_kernel):
         in msg.split("called from:")[1], msg
 
 
+def test_an_exception_from_ring_3_that_reaches_the_kernels_panic_says_so(selftest_kernel):
+    # Lab 08's user_fault passing a program's fault on (a wrong test of CS): the panic must
+    # say that the fault came from ring 3, not look like a kernel bug at a user address.
+    v = verdicts(selftest_kernel, "ring3_exception")
+    assert "unhandled exception #UD invalid opcode at rip 0x401000, from ring 3" in v["second"], v["second"]
+    assert "passed on as if it were the kernel's" in v["second"], v["second"]
+
+
 def test_kernel_panic_is_shown_with_a_symbolized_backtrace(selftest_kernel):
     run = qemu.boot(selftest_kernel, "kernel-panic", append="scenario=kernel_panic", timeout=5)
     assert run.status == qemu.EXIT_PANIC

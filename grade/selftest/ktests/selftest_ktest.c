@@ -13,6 +13,7 @@
 #include "memmap.h"
 #include "panic.h"
 #include "qemu.h"
+#include "trap.h"
 #include "x86.h"
 
 static bool misbehave(const char *what)
@@ -88,6 +89,10 @@ KTEST(selftest, second, 1)
 		panic("selftest: a deliberate panic");
 	if (misbehave("unmapped_read"))
 		EXPECT_EQ(t, read_unmapped_field(), 0);
+	if (misbehave("ring3_exception")) { /* as if a handler passed a program's fault on */
+		struct trap_frame tf = {.vector = VEC_UD, .rip = 0x401000, .cs = 0x23};
+		trap_exception_default(&tf);
+	}
 	if (misbehave("flood"))
 		for (;;)
 			kprintf("flooding the serial port, flooding the serial port\n");

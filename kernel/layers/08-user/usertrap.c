@@ -7,6 +7,8 @@
  * reports and panics as at checkpoint 07. The kernel also keeps a program from hanging the
  * machine when step 7 is not written (a TODO) or returns for a fault in ring 3: it ends the
  * program itself, with a note; returning would run the faulting instruction again, forever.
+ * And a fault in ring 3 that user_fault passes on as the kernel's (a wrong test of CS) ends
+ * the program with a note that says so, where the kernel's handler would panic.
  *
  * The timer: after the handler of lab 07 (which may have switched threads and come back), a
  * program that was told to stop (program_kill) while it ran in ring 3 ends here. A program
@@ -31,8 +33,30 @@ static const int user_vectors[] = {VEC_DE, VEC_DB, VEC_BP, VEC_OF, VEC_BR, VEC_U
 				   VEC_NM, VEC_TS, VEC_NP, VEC_SS, VEC_GP, VEC_PF,
 				   VEC_MF, VEC_AC, VEC_XM, 20,	   21};
 
+/* CR2 as user_trap read it on entry, for a report of the fault it handles. */
+static uint64_t entry_cr2;
+
 void user_fault_pass_on(struct trap_frame *tf)
 {
+	if ((tf->cs & 3) == SEG_RPL_USER && program_current()) {
+		/*
+		 * A program's fault, passed on as the kernel's: the kernel would panic over a fault
+		 * that is not its own, in the first test that makes a program fault, whichever it is.
+		 * End the program instead, saying what user_fault got wrong.
+		 */
+		struct user_fault f = {tf->vector, tf->error, tf->rip,
+				       tf->vector == VEC_PF ? entry_cr2 : 0};
+		char why[PROGRAM_NOTE_MAX], cr2[32] = "";
+
+		if (tf->vector == VEC_PF)
+			ksnprintf(cr2, sizeof(cr2), ", CR2 0x%lx", f.cr2);
+		ksnprintf(why, sizeof(why),
+			  "%s at rip 0x%lx (error 0x%lx%s) from ring 3 (CS 0x%lx: RPL 3, the "
+			  "program's), yet user_fault passed it on as the kernel's: a fault is the "
+			  "kernel's only when tf->cs & 3 is 0. The kernel ended the program",
+			  trap_name(tf->vector), tf->rip, tf->error, cr2, tf->cs);
+		program_end_broken(&f, why);
+	}
 	if (earlier[tf->vector])
 		earlier[tf->vector](tf);
 	else
@@ -85,6 +109,9 @@ static void user_trap(struct trap_frame *tf)
 	bool from_user = (tf->cs & 3) == SEG_RPL_USER;
 	uint64_t cr2 = tf->vector == VEC_PF ? read_cr2() : 0;
 	struct ktry_result r;
+
+	if (from_user)
+		entry_cr2 = cr2;
 	int kind = ktry_call(call_user_fault, tf, KTRY_TODO, &r);
 
 	if (!from_user) {

@@ -8,12 +8,14 @@
  *   0x7ff000000000 one stack page (read, write), nothing under or above it
  */
 #include <string.h>
+#include "kprintf.h"
 #include "paging.h"
 #include "user_fixture.h"
 
 #define STACK_TOP (HAND_STACK_VA + PAGE_SIZE)
 #define PAIR_END  (HAND_PAIR_VA + 2 * PAGE_SIZE)
 #define FILL	  0x5c
+#define WHY_MAX	  320 /* why_refuse's words */
 
 static const uint64_t bad[] = {
 	0,			  /* NULL */
@@ -31,6 +33,79 @@ static const uint64_t bad[] = {
 	0xfffffffffffffff8UL,
 };
 
+/* What a page needs, checked in this order: to be read, the first two; to be written, all. */
+static const struct {
+	uint64_t flag;
+	const char *lacking; /* what the page is without it */
+} needs[] = {
+	{PTE_PRESENT, "not mapped"},
+	{PTE_USER, "mapped without PTE_USER (the kernel's)"},
+	{PTE_WRITABLE, "not writable"},
+};
+
+static const char *flag_name(uint64_t flag)
+{
+	return flag == PTE_PRESENT ? "PTE_PRESENT" : flag == PTE_USER ? "PTE_USER" : "PTE_WRITABLE";
+}
+
+/*
+ * Why uaccess_ok must refuse [addr, +len) for reading (writing), and what it seems to have
+ * missed, into buf: the pages the range touches, the first that is not the program's to read
+ * (write) and why, then a hint. Asked about that page alone and whole, a uaccess_ok that
+ * refuses it did not look at it here (its loop stops too soon): the hint says so; one that
+ * accepts it does not check the flag the page lacks: the hint names that flag.
+ */
+static const char *why_refuse(char *buf, size_t size, const struct uspace *s, uint64_t addr,
+			      uint64_t len, bool write)
+{
+	if (addr < USER_BOTTOM || addr >= USER_TOP || len > USER_TOP - addr) {
+		ksnprintf(
+			buf, size,
+			"it is not all inside [USER_BOTTOM, USER_TOP): refuse by arithmetic first, "
+			"uaddr < USER_BOTTOM, uaddr >= USER_TOP and len > USER_TOP - uaddr");
+		return buf;
+	}
+	uint64_t first = align_down(addr, PAGE_SIZE), last = align_down(addr + len - 1, PAGE_SIZE);
+	uint64_t count = (last - first) / PAGE_SIZE + 1;
+
+	for (uint64_t page = first; page <= last; page += PAGE_SIZE) {
+		uint64_t entry = vm_leaf_entry(&s->vm, page);
+		size_t i = 0;
+
+		while (i < ARRAY_SIZE(needs) - !write && (entry & needs[i].flag))
+			i++;
+		if (i == ARRAY_SIZE(needs) - !write)
+			continue;
+		int n = ksnprintf(buf, size, "the range touches %lu page%s, ", count,
+				  count == 1 ? "" : "s");
+		if (count == 1)
+			n += ksnprintf(buf + n, size - (size_t)n, "0x%lx, which", page);
+		else
+			n += ksnprintf(buf + n, size - (size_t)n, "0x%lx to 0x%lx, and %s, 0x%lx,",
+				       first, last,
+				       page == first  ? "its first"
+				       : page == last ? "its last"
+						      : "one in between",
+				       page);
+		if (uaccess_ok(s, page, PAGE_SIZE, write))
+			ksnprintf(
+				buf + n, size - (size_t)n,
+				" is %s: uaccess_ok accepts that page even alone and whole, so it "
+				"does not check %s in the leaf entry",
+				needs[i].lacking, flag_name(needs[i].flag));
+		else
+			ksnprintf(
+				buf + n, size - (size_t)n,
+				" is %s; uaccess_ok refuses that page alone and whole, so here it "
+				"never looked at it: check every page from align_down(uaddr) to the "
+				"one holding the last byte, uaddr + len - 1",
+				needs[i].lacking);
+		return buf;
+	}
+	ksnprintf(buf, size, "(every page of it is the program's: the test is wrong)");
+	return buf;
+}
+
 static bool build(struct ktest *t, struct uspace *s)
 {
 	static const char hello[] = "hello";
@@ -46,14 +121,19 @@ KTEST(uaccess, bad_addresses_are_refused, 5)
 {
 	struct uspace s;
 	uint8_t buf[16], src[16];
+	char why[WHY_MAX];
 
 	if (!build(t, &s))
 		return;
 	memset(src, 0x77, sizeof(src));
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		bool read = uaccess_ok(&s, bad[i], 8, false);
+
 		memset(buf, FILL, sizeof(buf));
-		if (uaccess_ok(&s, bad[i], 8, false) || uaccess_ok(&s, bad[i], 8, true))
-			FAIL(t, "uaccess_ok accepts 8 bytes at 0x%lx", bad[i]);
+		if (read || uaccess_ok(&s, bad[i], 8, true))
+			FAIL(t, "uaccess_ok accepts 8 bytes at 0x%lx for %s: %s", bad[i],
+			     read ? "reading" : "writing",
+			     why_refuse(why, sizeof(why), &s, bad[i], 8, !read));
 		if (copyin(&s, buf, bad[i], 8) != -EFAULT)
 			FAIL(t, "copyin from 0x%lx did not give -EFAULT", bad[i]);
 		if (buf[0] != FILL || buf[7] != FILL)
@@ -90,6 +170,7 @@ KTEST(uaccess, every_page_of_a_range_counts, 5)
 		{HAND_STACK_VA - 4, 8, false, false, "from under the stack into it"},
 	};
 	struct uspace s;
+	char why[WHY_MAX];
 
 	if (!build(t, &s))
 		return;
@@ -97,21 +178,17 @@ KTEST(uaccess, every_page_of_a_range_counts, 5)
 		const struct range *r = &ranges[i];
 		bool read = uaccess_ok(&s, r->addr, r->len, false);
 		bool write = uaccess_ok(&s, r->addr, r->len, true);
-		bool pages = align_down(r->addr, PAGE_SIZE) !=
-			     align_down(r->addr + r->len - 1, PAGE_SIZE); /* or wraps */
 		const char *hint = "";
 
-		if (read && !r->read && pages)
-			hint = ": every page the range touches counts";
-		else if (write && !r->write && r->read)
-			hint = ": writing needs every page writable (PTE_WRITABLE)";
-		else if (write && !r->write && pages)
-			hint = ": every page the range touches counts";
+		if (read && !r->read)
+			hint = why_refuse(why, sizeof(why), &s, r->addr, r->len, false);
+		else if (write && !r->write)
+			hint = why_refuse(why, sizeof(why), &s, r->addr, r->len, true);
 		if (read != r->read || write != r->write)
-			FAIL(t, "%s [0x%lx, +0x%lx): reading %s, writing %s; expected %s, %s%s",
+			FAIL(t, "%s [0x%lx, +0x%lx): reading %s, writing %s; expected %s, %s%s%s",
 			     r->what, r->addr, r->len, read ? "allowed" : "refused",
 			     write ? "allowed" : "refused", r->read ? "allowed" : "refused",
-			     r->write ? "allowed" : "refused", hint);
+			     r->write ? "allowed" : "refused", *hint ? ": " : "", hint);
 	}
 	hand_space_free(&s);
 }
@@ -128,6 +205,7 @@ KTEST(uaccess, copyout_needs_a_writable_page, 3)
 	struct uspace s;
 	uint8_t buf[8], code = 0;
 	const uint8_t src[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	char why[WHY_MAX];
 
 	if (!build(t, &s))
 		return;
@@ -146,10 +224,9 @@ KTEST(uaccess, copyout_needs_a_writable_page, 3)
 		long got = copyout(&s, r->addr, src, r->len);
 
 		if (got != -EFAULT)
-			FAIL(t,
-			     "copyout of %lu byte(s) to %s at 0x%lx gave %ld, not -EFAULT: copyout "
-			     "needs every page writable (PTE_WRITABLE)",
-			     r->len, r->what, r->addr, got);
+			FAIL(t, "copyout of %lu byte(s) to %s at 0x%lx gave %ld, not -EFAULT: %s",
+			     r->len, r->what, r->addr, got,
+			     why_refuse(why, sizeof(why), &s, r->addr, r->len, true));
 	}
 	uint8_t after[8];
 	space_peek(&s, HAND_CODE_VA, &code, 1);
@@ -242,6 +319,7 @@ KTEST(uaccess, user_top_and_kernel_only_pages, 3)
 	const uint64_t last = USER_TOP - PAGE_SIZE, kpage = HAND_PAIR_VA - PAGE_SIZE;
 	struct uspace s;
 	uint8_t buf[8];
+	char why[WHY_MAX];
 
 	if (!build(t, &s))
 		return;
@@ -290,12 +368,10 @@ KTEST(uaccess, user_top_and_kernel_only_pages, 3)
 		bool write = uaccess_ok(&s, r->addr, r->len, true);
 
 		if (read || write)
-			FAIL(t,
-			     "uaccess_ok allows %s%s%s for %s [0x%lx, +0x%lx) of the page 0x%lx "
-			     "mapped without PTE_USER (the kernel's): every page needs PTE_USER "
-			     "too",
+			FAIL(t, "uaccess_ok allows %s%s%s for %s [0x%lx, +0x%lx): %s",
 			     read ? "reading" : "", read && write ? " and " : "",
-			     write ? "writing" : "", r->what, r->addr, r->len, kpage);
+			     write ? "writing" : "", r->what, r->addr, r->len,
+			     why_refuse(why, sizeof(why), &s, r->addr, r->len, !read));
 	}
 	memset(buf, 0, sizeof(buf));
 	if (copyin(&s, buf, kpage, 8) != -EFAULT || buf[0] != 0)

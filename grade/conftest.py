@@ -177,8 +177,13 @@ def item_hidden(item, config):
 
 
 def item_title(item):
+    """A test's name in the grader's output: suite.name for a kernel test, and for a black-box
+    test its function's name without test_, after its suite's name if it has a suite marker."""
     kcase = _kcase(item)
-    return kcase.id if kcase else item.name.removeprefix("test_")
+    if kcase:
+        return kcase.id
+    suite = item.get_closest_marker("suite")
+    return (f"{suite.args[0]}." if suite else "") + item.name.removeprefix("test_")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@
 #define ELF_MAX_PHDRS  16
 #define USER_IMAGE_MAX _UL(0x10000000) /* 256 MiB: the most a program's segments may span */
 #define USER_ARGC_MAX  32	       /* arguments a program may start with */
-#define USER_ARGS_MAX  4096	       /* bytes of arguments: strings, NULs and pointers */
+#define USER_ARGS_MAX  4096	       /* bytes of arguments, as loader_setup_stack counts */
 
 struct elf64_ehdr {
 	uint8_t e_ident[16]; /* magic, class, data, version, ABI, padding */
@@ -131,8 +131,12 @@ int elf_load(struct uspace *s, const void *image, size_t size, uint64_t base);
  * Map the stack [s->layout.stack_bottom, stack_top) (writable, no-execute) and put argv on it:
  * the strings at the top, under them the array argv[0 .. argc] (NULL last, 8-byte aligned),
  * and rsp under that, a multiple of 16. Fills *start's rsp, argc and uargv. Returns 0,
- * -E2BIG when argc > USER_ARGC_MAX or the strings and pointers take more than USER_ARGS_MAX
- * bytes (then nothing is mapped), or -ENOMEM.
+ * -E2BIG when argc > USER_ARGC_MAX or the arguments take more than USER_ARGS_MAX bytes (then
+ * nothing is mapped), or -ENOMEM. The bytes counted: every string with its NUL, their total
+ * rounded up to a multiple of 8, plus 8 for each of the argc + 1 pointers of the array (the
+ * NULL too); not the padding under it to 16. Exactly USER_ARGS_MAX fits: one argument of
+ * 4079 characters (4080 bytes with its NUL, + 16 for argv[0] and NULL) is allowed, 4080
+ * characters are not (4081, rounded up to 4088, + 16).
  */
 int loader_setup_stack(struct uspace *s, int argc, const char *const argv[],
 		       struct user_start *start);

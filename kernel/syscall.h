@@ -14,17 +14,18 @@
  * would fault in ring 0 on the program's stack, so the program is ended instead
  * (syscall_bad_return).
  *
- * The frame on the thread's kernel stack, lowest address first:
+ * The frame on the thread's kernel stack, highest address first (the order the entry pushes
+ * it in; struct syscall_frame lists the same fields from the lowest address, rax, up):
  *
- *     syscall_stack_top ->  +------------------+
- *                           | rsp   (program's) |  frame + 120
+ *     syscall_stack_top ->  +-------------------+
+ *                           | rsp   (program's) |  frame + 120, pushed first
  *                           | rflags  (r11)     |
  *                           | rip     (rcx)     |  frame + 104
  *                           | r15 ... rbx       |  kept for the program
  *                           | r9 r8 r10 rdx rsi |  arguments 6 .. 2
  *                           | rdi               |  argument 1
- *         frame, rsp ->     | rax               |  the number; the result goes here
- *                           +------------------+
+ *         frame, rsp ->     | rax               |  frame + 0: the number; the result goes here
+ *                           +-------------------+
  *
  * The table. Each number has at most one handler, long handler(struct syscall_frame *f),
  * whose result syscall_dispatch stores in f->rax. Layer 08 registers its calls at boot

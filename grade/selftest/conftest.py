@@ -200,7 +200,8 @@ def blackbox_tests():
         for attr, fn in vars(module).items():
             if not attr.startswith("test_") or not callable(fn):
                 continue
-            name = attr.removeprefix("test_")
+            suites = [m.args[0] for m in getattr(fn, "pytestmark", []) if m.name == "suite"]
+            name = (f"{suites[0]}." if suites else "") + attr.removeprefix("test_")
             params = [m for m in getattr(fn, "pytestmark", []) if m.name == "parametrize"]
             if not params:
                 _blackbox[name] = (fn, {})

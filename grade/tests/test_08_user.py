@@ -32,19 +32,30 @@ def layouts(kernel, name, seed):
     return [tuple(int(x, 16) for x in m.groups()[1:4]) for m in found], run
 
 
+def shown(layout):
+    """One layout, (base, heap, stack) as the kernel signed it, in words and hex."""
+    return "image at {:#x}, heap at {:#x}, stack top {:#x}".format(*layout)
+
+
+def both(two):
+    """The two layouts of one boot, in words."""
+    return f"start 1: {shown(two[0])}; start 2: {shown(two[1])}"
+
+
 @pytest.mark.points(3)
+@pytest.mark.suite("aslr")
 def test_the_same_seed_gives_the_same_layouts_across_boots(kernel):
     seed = kernel.seed or 1
     a, run_a = layouts(kernel, "aslr-seed-a", seed)
     b, run_b = layouts(kernel, "aslr-seed-a-again", seed)
     c, run_c = layouts(kernel, "aslr-seed-b", seed + 1)
     if a != b:
-        check.fail(f"two boots with aslr.seed={seed} placed the program differently: {a} and {b} "
-                   f"(base, heap, stack): with a seed, every random choice must come from "
-                   f"aslr_random() (logs: {run_a.serial_path}, {run_b.serial_path})", run_b)
+        check.fail(f"two boots with aslr.seed={seed} placed the program differently. First boot, "
+                   f"{both(a)}. Second boot, {both(b)}. With a seed, every random choice must "
+                   f"come from aslr_random() (logs: {run_a.serial_path}, {run_b.serial_path})", run_b)
     if a[0] == a[1]:
-        check.fail(f"two starts in one boot got the same layout {a[0]}: each start must draw "
-                   f"new random places (log: {run_a.serial_path})", run_a)
+        check.fail(f"two starts in one boot got the same layout ({shown(a[0])}): each start "
+                   f"must draw new random places (log: {run_a.serial_path})", run_a)
     if a == c:
-        check.fail(f"aslr.seed={seed} and aslr.seed={seed + 1} gave the same layouts {a} "
+        check.fail(f"aslr.seed={seed} and aslr.seed={seed + 1} gave the same layouts ({both(a)}) "
                    f"(log: {run_c.serial_path})", run_c)

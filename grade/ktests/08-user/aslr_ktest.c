@@ -283,9 +283,25 @@ KTEST(aslr, the_same_seed_gives_the_same_layout, 3)
 	aslr_seed(SEED_B);
 	aslr_choose(&c, &small_pie);
 	restore_seed(had, boot_seed);
-	EXPECT_EQ(t, memcmp(a, b, sizeof(a)), 0);
-	EXPECT_NE(t, memcmp(&a[0], &c, sizeof(c)), 0);
-	EXPECT_NE(t, memcmp(&a[0], &a[1], sizeof(c)), 0);
+	for (int i = 0; i < 4; i++)
+		if (memcmp(&a[i], &b[i], sizeof(a[i]))) {
+			FAIL(t,
+			     "seeded twice the same, layout %d differs: image 0x%lx, heap 0x%lx, stack "
+			     "top 0x%lx, then image 0x%lx, heap 0x%lx, stack top 0x%lx; every random "
+			     "choice must come from aslr_random()",
+			     i + 1, a[i].load_base, a[i].heap_start, a[i].stack_top, b[i].load_base,
+			     b[i].heap_start, b[i].stack_top);
+			break;
+		}
+	if (!memcmp(&a[0], &c, sizeof(c)))
+		FAIL(t,
+		     "two seeds gave the same first layout (image 0x%lx, heap 0x%lx, stack top "
+		     "0x%lx)",
+		     c.load_base, c.heap_start, c.stack_top);
+	if (!memcmp(&a[0], &a[1], sizeof(c)))
+		FAIL(t,
+		     "two layouts in a row are the same (image 0x%lx, heap 0x%lx, stack top 0x%lx)",
+		     a[0].load_base, a[0].heap_start, a[0].stack_top);
 }
 
 /* The program layout, started twice: two layouts, each what the program sees of itself

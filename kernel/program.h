@@ -160,14 +160,6 @@ __noreturn void program_end_fault(const struct user_fault *f, const char *report
 /* p's writes to fd 1 or 2: n bytes at buf, to its output or the console. */
 void program_write(struct program *p, const char *buf, size_t n);
 
-/*
- * Which part of p's layout addr is in, in words, into buf[size] (as ksnprintf; returns what it
- * returns): "in the heap, below the break 0x4c5a010", "in the guard page under the stack (...)",
- * "below USER_BOTTOM (...)", ... For the reports of a page fault: the kernel's own, while step
- * 7 is not written, and the tests'. The layout is read as it is now (p->space.layout).
- */
-int program_where(char *buf, size_t size, const struct program *p, uint64_t addr);
-
 /* ---- lab 08, step 7 (labs/08-user/ufault.c) ----------------------------------------------- */
 
 /*

@@ -136,3 +136,11 @@ int uspace_poke(struct uspace *s, uint64_t va, const void *src, size_t len);
 
 /* Make s the live address space (load CR3), or the kernel's when s is NULL. */
 void uspace_activate(const struct uspace *s);
+
+/*
+ * Which part of s's layout addr is in, in words, into buf[size] (as ksnprintf; returns what it
+ * returns): "in the heap, below the break 0x4c5a010", "in the guard page under the stack (...)",
+ * "below USER_BOTTOM (...)", ... For the reports of a page fault: the kernel's own, while step
+ * 7 is not written, and the tests'. The layout is read as it is now (s->layout).
+ */
+int uspace_where(char *buf, size_t size, const struct uspace *s, uint64_t addr);

@@ -43,7 +43,7 @@ struct program *test_run(struct ktest *t, const char *name, int argc, const char
 bool test_join_within(struct ktest *t, struct program *p, uint64_t ms);
 
 /* "exited with status 3", "ended by a fault: <report>", ... for messages; a page fault's
- * report also says where its address is (program_where). buf: TEST_HOW_MAX bytes. */
+ * report also says where its address is (uspace_where). buf: TEST_HOW_MAX bytes. */
 const char *test_how_it_ended(const struct program *p, char *buf, size_t size);
 #define TEST_HOW_MAX (PROGRAM_NOTE_MAX + 160)
 

@@ -60,7 +60,8 @@ const char *test_how_it_ended(const struct program *p, char *buf, size_t size)
 		if (p->fault.vector == VEC_PF && n > 0 && (size_t)n < size) {
 			n += ksnprintf(buf + n, size - (size_t)n, " (that address is ");
 			if ((size_t)n < size)
-				n += program_where(buf + n, size - (size_t)n, p, p->fault.cr2);
+				n += uspace_where(buf + n, size - (size_t)n, &p->space,
+						  p->fault.cr2);
 			if ((size_t)n < size)
 				ksnprintf(buf + n, size - (size_t)n, ")");
 		}

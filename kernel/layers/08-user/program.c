@@ -366,49 +366,6 @@ struct program *program_start(const char *name, int argc, const char *const argv
 	return NULL;
 }
 
-/* ---- where an address is ----------------------------------------------------------------- */
-
-int program_where(char *buf, size_t size, const struct program *p, uint64_t addr)
-{
-	const struct user_layout *l = &p->space.layout;
-	uint64_t brk_page_end = align_up(l->brk, PAGE_SIZE);
-
-	if (addr < USER_BOTTOM)
-		return ksnprintf(buf, size,
-				 "below USER_BOTTOM, where nothing is ever mapped (a null "
-				 "pointer, or one near it)");
-	if (addr >= VM_HIGHER_HALF_BEG)
-		return ksnprintf(buf, size, "in the kernel's half, which no program may touch");
-	if (addr >= USER_TOP)
-		return ksnprintf(buf, size, "above USER_TOP, outside the program's half");
-	if (addr >= l->image_start && addr < l->image_end)
-		return ksnprintf(buf, size, "in the program's image [0x%lx, 0x%lx)", l->image_start,
-				 l->image_end);
-	if (addr >= l->heap_start && addr < l->brk)
-		return ksnprintf(buf, size, "in the heap, below the break 0x%lx", l->brk);
-	if (addr >= l->brk && addr < brk_page_end)
-		return ksnprintf(buf, size,
-				 "in the heap, above the break 0x%lx but on the page that holds it",
-				 l->brk);
-	if (addr >= l->image_end && addr < l->heap_start)
-		return ksnprintf(buf, size,
-				 "between the image and the heap (the random gap, never mapped)");
-	if (addr >= brk_page_end && addr < l->heap_start + USER_HEAP_MAX)
-		return ksnprintf(
-			buf, size,
-			"in the heap's room above the break 0x%lx, not asked for with sbrk",
-			l->brk);
-	if (addr >= l->stack_bottom - PAGE_SIZE && addr < l->stack_bottom)
-		return ksnprintf(
-			buf, size,
-			"in the guard page under the stack (the stack ran over its %lu KiB)",
-			USER_STACK_SIZE / 1024);
-	if (addr >= l->stack_bottom && addr < l->stack_top)
-		return ksnprintf(buf, size, "in the stack [0x%lx, 0x%lx)", l->stack_bottom,
-				 l->stack_top);
-	return ksnprintf(buf, size, "in none of the program's parts (image, heap, stack)");
-}
-
 /* ---- the end ------------------------------------------------------------------------------ */
 
 /* On p's own thread: record how, give back its pages, end the thread. */

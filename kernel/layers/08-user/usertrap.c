@@ -81,7 +81,7 @@ static void describe_page_fault(char *buf, size_t size, uint64_t error, uint64_t
 	struct program *p = program_current();
 
 	if (p)
-		program_where(where, sizeof(where), p, addr);
+		uspace_where(where, sizeof(where), &p->space, addr);
 	else
 		ksnprintf(where, sizeof(where), "no program runs");
 	ksnprintf(buf, size, "%s 0x%lx (%s), %s", access, addr,

@@ -47,14 +47,17 @@ void ktry_pop(struct ktry *k)
  * own trap depth (a fault arrives one level deeper, inside its trap handler): jumping out of
  * an interrupt handler that interrupted other code would leave that code half done.
  */
-static struct ktry *find_catcher(enum ktry_kind kind)
+static struct ktry *find_catcher_at(enum ktry_kind kind, int depth)
 {
-	int depth = current_trap_depth() - (kind == KTRY_FAULT ? 1 : 0);
-
 	for (struct ktry *k = ktry_top; k; k = k->prev)
 		if ((k->mask & kind) && k->trap_depth == depth)
 			return k;
 	return NULL;
+}
+
+static struct ktry *find_catcher(enum ktry_kind kind)
+{
+	return find_catcher_at(kind, current_trap_depth() - (kind == KTRY_FAULT ? 1 : 0));
 }
 
 bool ktry_would_catch(enum ktry_kind kind)
@@ -152,6 +155,16 @@ void ktry_raise_traced(enum ktry_kind kind, const char *msg, uint64_t rsp, uint6
 	k->res.kind = kind;
 	copy_msg(k->res.msg, msg);
 	keep_trace(k, rsp, rbp, 0);
+	jump_to(k);
+}
+
+void ktry_raise_again(const struct ktry_result *r)
+{
+	struct ktry *k = find_catcher_at(r->kind, current_trap_depth()); /* not from a trap */
+
+	if (!k)
+		return;
+	k->res = *r;
 	jump_to(k);
 }
 

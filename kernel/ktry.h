@@ -78,6 +78,10 @@ void ktry_raise_traced(enum ktry_kind kind, const char *msg, uint64_t rsp, uint6
 void ktry_raise_fault(const char *msg, uint64_t vector, uint64_t error, uint64_t rip, uint64_t cr2,
 		      uint64_t rsp, uint64_t rbp);
 
+/* Raise again what a catch point caught (its kind, message, record and trace), for a test that
+ * caught it only to clean up first: as if it had not been caught. */
+void ktry_raise_again(const struct ktry_result *r);
+
 /* True if a catch point would take `kind` raised right now. */
 bool ktry_would_catch(enum ktry_kind kind);
 

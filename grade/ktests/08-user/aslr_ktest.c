@@ -145,10 +145,8 @@ static void choose_forced(struct user_layout *l, const struct elf_info *img, uin
 	aslr_force_values(&v, 1);
 	int kind = ktry_call(choose, &c, KTRY_ANY, &r);
 	aslr_force_values(NULL, 0);
-	if (kind == KTRY_FAULT)
-		ktry_raise_fault(r.msg, r.vector, r.error, r.rip, r.cr2);
-	else if (kind)
-		ktry_raise(kind, r.msg);
+	if (kind)
+		ktry_raise_again(&r);
 	*l = c.l;
 }
 

@@ -174,7 +174,7 @@ KTEST(syscall, dispatch_uses_the_table, 3)
 		return;
 	}
 	if (stopped)
-		ktry_raise((enum ktry_kind)stopped, res.msg); /* as if it had not been caught */
+		ktry_raise_again(&res); /* as if it had not been caught */
 	if (got[0] != 42)
 		FAIL(t, "system call %d gave 0x%lx, not its handler's 42", TEST_SYS_A, got[0]);
 	for (size_t i = 0; i < ARRAY_SIZE(nosys); i++) {

@@ -26,7 +26,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import qemu, symbols
+from . import build, qemu, symbols
 from .paths import ROOT, SOLUTIONS, env, rel
 
 # The kernel's own reports, whose "at rip 0x..." the console shows with the function and line
@@ -273,20 +273,16 @@ _NOT_FOR = {"grade": {"MEM"}}
 
 
 def _solution_labs(value, lab):
-    """The labs up to lab that SOLUTIONS=value takes from solutions/, as make reads it: all
-    (those this copy has), none, or a list of numbers and ranges (1-3,5); None if unreadable."""
-    if value == "all":
-        have = {int(d.name[:2]) for d in SOLUTIONS.glob("[0-9][0-9]-*") if d.is_dir()}
-        return {n for n in have if n <= lab}
-    labs = set()
-    for item in filter(None, value.split(",")):
-        if item == "none":
-            continue
-        lo, _, hi = item.partition("-")
-        if not lo.isdigit() or (hi and not hi.isdigit()):
+    """The numbers of the labs up to lab that SOLUTIONS=value takes from solutions/, as make
+    reads it (all: those this copy has); None if it is not a value make takes."""
+    if value.strip() == "all":
+        chosen = [d.name for d in SOLUTIONS.glob("[0-9][0-9]-*") if d.is_dir()]
+    else:
+        try:
+            chosen = build.solution_labs(value, build.lab_dirs())
+        except ValueError:
             return None
-        labs |= set(range(int(lo), int(hi or lo) + 1))
-    return {n for n in labs if n <= lab}
+    return {int(name[:2]) for name in chosen if int(name[:2]) <= lab}
 
 
 def _same_setting(name, own, given, lab):

@@ -10,6 +10,7 @@ compiled again. Only the files a kernel does not share with one built before are
 import fcntl
 import json
 import os
+import re
 import shutil
 import subprocess
 from contextlib import contextmanager
@@ -28,6 +29,40 @@ def lab_dirs(root=None):
     and solutions/ together (a students' copy may have the solutions of only some labs)."""
     bases = [Path(root)] if root else [b for b in (SOLUTIONS, LABS) if b.is_dir()]
     return sorted({p.name for b in bases for p in b.iterdir() if p.is_dir() and p.name[:2].isdigit()})
+
+
+LAB_NAME = re.compile(r"^(\d\d)-([\w-]+)$")
+
+
+def resolve_lab(spec, labs):
+    """A lab named as make's LAB= accepts it (3, 03, 03-bump or bump), or ValueError."""
+    spec = str(spec).strip()
+    for lab in labs:
+        num, name = LAB_NAME.match(lab).groups()
+        if spec in (lab, num, str(int(num)), name):
+            return lab
+    raise ValueError(f"no lab {spec!r}; the labs are {', '.join(labs)}")
+
+
+def solution_labs(spec, labs):
+    """The labs of SOLUTIONS= as make reads it, as directory names in the labs' order: all,
+    none, or a list of labs and ranges of numbers (1,2,3 or 1-6 or 1-3,5); ValueError names
+    the item that is none of those."""
+    spec = str(spec).strip()
+    if not spec or spec == "none":
+        return []
+    if spec == "all":
+        return list(labs)
+    chosen = set()
+    for item in (s.strip() for s in spec.split(",")):
+        span = re.fullmatch(r"(\d+)-(\d+)", item)
+        if span and int(span[1]) > int(span[2]):
+            raise ValueError(f"the range {item} runs backwards; the labs are {', '.join(labs)}")
+        if span:
+            chosen.update(resolve_lab(n, labs) for n in range(int(span[1]), int(span[2]) + 1))
+        elif item:
+            chosen.add(resolve_lab(item, labs))
+    return [lab for lab in labs if lab in chosen]
 
 
 @contextmanager

@@ -1,14 +1,12 @@
 """This repository as the instructor's tools see it: its labs, the lab files a submission may
 replace, a pristine copy to grade a submission in, and the files a copy of it is made of."""
 import argparse
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB_NAME = re.compile(r"^(\d\d)-([\w-]+)$")
 SOURCE_SUFFIXES = (".c", ".S")  # what a lab directory holds, and all a submission may change
 # What grading needs from the repository; never build output, the selftests or the history.
 COURSE_PARTS = ("Makefile", "kernel", "grade", "tools", "labs", "user")
@@ -16,7 +14,10 @@ NEVER_COPIED = ("__pycache__", "*.pyc", ".pytest_cache")
 
 # Gradescope's test visibilities, as the grader's own results writer knows them.
 sys.path.insert(0, str(ROOT / "grade"))
-from harness import gradescope  # noqa: E402
+from harness import build, gradescope  # noqa: E402
+
+# LAB= and SOLUTIONS= as make reads them: the harness's reading, which make qemu's hints use too.
+LAB_NAME, resolve_lab, solution_labs = build.LAB_NAME, build.resolve_lab, build.solution_labs
 
 VISIBILITIES = gradescope.VISIBILITIES
 
@@ -51,37 +52,6 @@ def lab_files(root=ROOT):
                 if f.is_file() and f.suffix in SOURCE_SUFFIXES:
                     files[f"labs/{lab}/{f.name}"] = f.read_bytes()
     return files
-
-
-def resolve_lab(spec, labs):
-    """A lab named as make's LAB= accepts it (3, 03, 03-bump or bump), or ValueError."""
-    spec = str(spec).strip()
-    for lab in labs:
-        num, name = LAB_NAME.match(lab).groups()
-        if spec in (lab, num, str(int(num)), name):
-            return lab
-    raise ValueError(f"no lab {spec!r}; the labs are {', '.join(labs)}")
-
-
-def solution_labs(spec, labs):
-    """The labs of SOLUTIONS= as make reads it, as directory names in the labs' order: all,
-    none, or a list of labs and ranges of numbers (1,2,3 or 1-6 or 1-3,5); ValueError names
-    the item that is none of those."""
-    spec = str(spec).strip()
-    if not spec or spec == "none":
-        return []
-    if spec == "all":
-        return list(labs)
-    chosen = set()
-    for item in (s.strip() for s in spec.split(",")):
-        span = re.fullmatch(r"(\d+)-(\d+)", item)
-        if span and int(span[1]) > int(span[2]):
-            raise ValueError(f"the range {item} runs backwards; the labs are {', '.join(labs)}")
-        if span:
-            chosen.update(resolve_lab(n, labs) for n in range(int(span[1]), int(span[2]) + 1))
-        elif item:
-            chosen.add(resolve_lab(item, labs))
-    return [lab for lab in labs if lab in chosen]
 
 
 def make_pristine(dest, solutions=(), root=ROOT):

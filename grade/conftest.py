@@ -137,7 +137,7 @@ def pytest_collection_modifyitems(session, config, items):
             drop.append(item)
             continue
         item.user_properties += [("lab", lab), ("points", item_points(item)), ("test", item_title(item)),
-                                 ("hidden", item_hidden(item, config))]
+                                 ("hidden", item_hidden(item, config)), ("place", item_place(item))]
         keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
@@ -156,6 +156,16 @@ def item_lab(item):
     if kcase:
         return kcase.lab
     return getattr(item.module, "LAB", None)
+
+
+def item_place(item):
+    """Where the test is written, as (file, line): the KTEST's, or the test function's. A
+    lab's failures of one step are listed in this order, the order its tests were written in
+    (the handout's, as a rule), rather than by name."""
+    kcase = _kcase(item)
+    if kcase:
+        return (str(kcase.file), kcase.line)
+    return (str(item.location[0]), item.location[1] or 0)
 
 
 def item_points(item):
@@ -219,7 +229,8 @@ class _Results:
                                       "status": "passed" if report.passed else "failed",
                                       "message": message, "duration": round(report.duration, 3),
                                       "hidden": bool(props.get("hidden")),
-                                      "forged": bool(props.get("forged"))}
+                                      "forged": bool(props.get("forged")),
+                                      "place": list(props.get("place") or ("", 0))}
 
 
 def _failure_text(report):

@@ -144,13 +144,14 @@ def order(failures, current):
     the tests that said what their check found come before those the kernel crashed in (but
     not in a TODO, which names what to write): a crash says where the kernel stopped, while a
     failed check of the same step usually names what the code got wrong (a destroy that keeps
-    a frame, say, before a test that crashed over that frame)."""
+    a frame, say, before a test that crashed over that frame). Then the order the tests are
+    written in (file, then line), the handout's as a rule, not their names'."""
     def crashed(f):
         return bool(_STOPPED_IN_ITSELF.match(f.cause)) and not _TODO_STEP.search(f.cause)
 
     def key(f):
         return (f.lab != current, f.lab, f.step is None, f.step or 0, f.after is not None,
-                crashed(f))
+                crashed(f), tuple(f.result.get("place") or ("", 0)))
     return sorted(failures, key=key)
 
 

@@ -269,3 +269,55 @@ def test_every_test_has_its_step():
     bad = steps.check(tables)
     assert not bad, "\n".join(bad)
 
+
+
+WORKED_EXAMPLE_DRIVER = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include "list_heap.h"
+#include "measure.h"
+
+static uint8_t arena[256] __attribute__((aligned(4096)));
+
+/* The free list as the comment writes it, the arena taken to start at 0x1000. */
+static void show(const struct list_heap *h)
+{
+	for (const struct list_region *r = h->head; r; r = r->next)
+		printf("%s[0x%lx, %zu)", r == h->head ? "" : " -> ",
+		       (unsigned long)((uintptr_t)r - (uintptr_t)arena + 0x1000), r->size);
+	printf("\n");
+}
+
+int main(void)
+{
+	struct list_heap h;
+
+	list_heap_init(&h, arena, sizeof(arena));
+	show(&h);
+	void *a = list_heap_alloc(&h, 20, 8);
+	show(&h);
+	void *b = list_heap_alloc(&h, 64, 64);
+	show(&h);
+	list_heap_free(&h, a);
+	show(&h);
+	list_heap_free(&h, b);
+	show(&h);
+	return 0;
+}
+"""
+
+
+def test_the_worked_example_of_the_linked_list_heap_is_what_it_does(tmp_path):
+    """Question 1 of lab 04 sends the student to the worked example at the top of
+    list_heap.c to check an answer: its lists must be what the reference code makes."""
+    require_solutions("04-linked-list")
+    source = SOLUTIONS / "04-linked-list" / "list_heap.c"
+    said = [m.group(1).replace(" bytes", "") for m in
+            re.finditer(r"^ \*.*?list: (\[0x.*?\))(?:\s{2,}.*)?$", source.read_text(), re.M)]
+    (tmp_path / "example.c").write_text(WORKED_EXAMPLE_DRIVER)
+    exe = tmp_path / "example"
+    subprocess.run(["gcc", "-O1", "-I", str(ROOT / "kernel"), "-I", str(ROOT / "tools" / "heapmeasure"),
+                    "-o", str(exe), str(tmp_path / "example.c"), str(source)], check=True)
+    done = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert said == done, f"the worked example at the top of {source.relative_to(ROOT)} says\n" + \
+        "\n".join(said) + "\nbut the code makes\n" + "\n".join(done)

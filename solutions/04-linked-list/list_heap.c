@@ -19,13 +19,13 @@
  *   alloc(64, 64)  in [0x1028, 216): the first multiple of 64 after room for a header is
  *                  0x1040, but its header at 0x1030 would leave a gap of 8 bytes in front,
  *                  too small for a node; one more 64 up: payload 0x1080, header 0x1070. The
- *                  block is [0x1070, 0x10d0); the gap [0x1028, 0x1070) and the tail
- *                  [0x10d0, 0x1100) go back.
- *                  list: [0x1028, 72) -> [0x10d0, 48)                returns 0x1080
+ *                  block is [0x1070, 0x10c0), 16 + 64 = 80 bytes; the gap [0x1028, 0x1070)
+ *                  and the tail [0x10c0, 0x1100) go back.
+ *                  list: [0x1028, 72) -> [0x10c0, 64)                returns 0x1080
  *   free(0x1010)   block [0x1000, 0x1028) ends where the region 0x1028 starts: merged.
- *                  list: [0x1000, 112) -> [0x10d0, 48)
- *   free(0x1080)   block [0x1070, 0x10d0): the region before ends at 0x1070, the one after
- *                  starts at 0x10d0, so all three become one.
+ *                  list: [0x1000, 112) -> [0x10c0, 64)
+ *   free(0x1080)   block [0x1070, 0x10c0): the region before ends at 0x1070, the one after
+ *                  starts at 0x10c0, so all three become one.
  *                  list: [0x1000, 256)
  */
 #include <stdbool.h>

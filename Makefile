@@ -180,7 +180,8 @@ labs:
 
 .PHONY: qemu
 qemu: kernel
-	@tools/need qemu && $(HARNESS) qemu --kernel $(OUT) $(if $(TEST),--append "ktest=$(TEST)") --make "make qemu $(RUN_VARS)"
+	@tools/need qemu && $(HARNESS) qemu --kernel $(OUT) $(if $(TEST),--append "ktest=$(TEST)") \
+		--make "make qemu $(RUN_VARS) $(if $(TEST),TEST=$(TEST))"
 
 # QEMU waits for GDB on GDBPORT, or on a free port it names; the .gdbinit it writes tells
 # `make gdb` where, and loads the GDB helpers of tools/gdb/.
@@ -188,7 +189,7 @@ qemu: kernel
 qemu-gdb: kernel
 	@tools/need qemu
 	@$(HARNESS) qemu --kernel $(OUT) --gdb $(or $(GDBPORT),auto) --gdbinit .gdbinit \
-		$(if $(TEST),--append "ktest=$(TEST)") --make "make qemu $(RUN_VARS)"
+		$(if $(TEST),--append "ktest=$(TEST)") --make "make qemu $(RUN_VARS) $(if $(TEST),TEST=$(TEST))"
 
 .PHONY: gdb
 gdb:

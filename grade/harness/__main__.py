@@ -26,7 +26,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import build, qemu, symbols
+from . import build, qemu, summary, symbols
 from .paths import ROOT, SOLUTIONS, env, rel
 
 # The kernel's own reports, whose "at rip 0x..." the console shows with the function and line
@@ -236,19 +236,35 @@ def _run_once(kernel_dir, append, gdb_port, gdbinit, make_command, keyboard, tim
         say("\n[the kernel finished and left QEMU]")
         return 0, False
     if status == qemu.EXIT_FAILURE:
-        say("\n[the kernel finished: some test failed]")
-        return 1, False
-    if status == 0:
-        say("\n[" + run.describe() + "]")
-        return (0 if run.ended_from_gdb else 1), False
-    if status == qemu.EXIT_PANIC:
-        say("\n[the kernel panicked]")
-        return 1, False
-    if status < 0:
-        say("\n[" + run.describe() + "]")
-        return 1, False
-    say(f"\n[QEMU exited with status {status}; console log not kept, QEMU's log: {rel(log)}]")
-    return status, False
+        said, code = "[the kernel finished: some test failed]", 1
+    elif status == 0:
+        said, code = "[" + run.describe() + "]", (0 if run.ended_from_gdb else 1)
+    elif status == qemu.EXIT_PANIC:
+        said, code = "[the kernel panicked]", 1
+    elif status < 0:
+        said, code = "[" + run.describe() + "]", 1
+    else:
+        said, code = f"[QEMU exited with status {status}; console log not kept, QEMU's log: {rel(log)}]", status
+    say("\n" + said)
+    hint = earlier_labs_hint(kernel_dir, run, make_command) if code else None
+    if hint:
+        say(hint)
+    return code, False
+
+
+def earlier_labs_hint(kernel_dir, run, make_command=None):
+    """What make grade says when the kernel stopped in an earlier lab's unfinished code (the
+    starter of lab 01's boot.S, a TODO of lab 02 reached at boot, ...): finish it, or take the
+    reference code this copy has, with the same make command and SOLUTIONS; None otherwise."""
+    layers = summary.layers_of(kernel_dir)
+    if not layers:
+        return None
+    current = max(layers)
+    labs = summary.unfinished_earlier_labs([run.describe(), run.text], current, layers)
+    if not labs:
+        return None
+    return summary.earlier_labs_note(labs, current, layers, rerun=make_command,
+                                     doing="run this checkpoint")
 
 
 def run_captured(kernel_dir, append="", variables=None, time_limit=300):
@@ -265,11 +281,12 @@ def run_captured(kernel_dir, append="", variables=None, time_limit=300):
 
 # A command the kernel suggests ("Try `make grade LAB=6`") gets the variables of the make
 # command that booted it, so that it grades what was booted (SOLUTIONS=..., CC=clang, ...).
-# But MEM: `make grade` boots the sizes its tests ask for, whatever MEM says. A variable the
-# suggestion sets itself keeps its value, written as the make command wrote it when both name
-# the same thing: the kernel's SOLUTIONS=1,2,3,4,5,6,7,8 is the student's SOLUTIONS=1-8.
+# But MEM and TEST: `make grade` boots the sizes its tests ask for, whatever MEM says, and
+# runs every test. A variable the suggestion sets itself keeps its value, written as the make
+# command wrote it when both name the same thing: the kernel's SOLUTIONS=1,2,3,4,5,6,7,8 is
+# the student's SOLUTIONS=1-8.
 _SUGGESTED = re.compile(r"`make ([a-z-]+)((?: [A-Z_]+=[^ `]*)*)`")
-_NOT_FOR = {"grade": {"MEM"}}
+_NOT_FOR = {"grade": {"MEM", "TEST"}}  # TEST: make grade runs every test of its labs
 
 
 def _solution_labs(value, lab):

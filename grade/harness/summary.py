@@ -190,7 +190,8 @@ def number_list(numbers):
     return ",".join(parts)
 
 
-def earlier_labs_note(labs, current, layers, rerun=None, have_solutions=None):
+def earlier_labs_note(labs, current, layers, rerun=None, have_solutions=None,
+                      doing="grade this lab"):
     """What to say when the kernel stopped in the unfinished code of earlier labs: finish
     them, or take their reference code, which this copy of the course may have."""
     if have_solutions is None:
@@ -204,9 +205,9 @@ def earlier_labs_note(labs, current, layers, rerun=None, have_solutions=None):
     earlier = sorted(lab for lab in have_solutions if lab < current)
     if all(lab in have_solutions for lab in labs):
         solutions = number_list(int(lab[:2]) for lab in earlier)
-        command = (re.sub(r"\s+SOLUTIONS=\S+", "", rerun) if rerun
+        command = (re.sub(r" {2,}", " ", re.sub(r"\s+SOLUTIONS=\S+", "", rerun).strip()) if rerun
                    else f"make grade LAB={int(current[:2])}") + f" SOLUTIONS={solutions}"
-        text += (f" Finish {'them' if len(labs) > 1 else 'it'}, or grade this lab on the "
+        text += (f" Finish {'them' if len(labs) > 1 else 'it'}, or {doing} on the "
                  f"reference code of the earlier labs, which this copy has: `{command}`.")
     else:
         text += f" Finish {'them' if len(labs) > 1 else 'it'} first (its handout's steps)."

@@ -129,6 +129,17 @@ def test_qemu_explains_a_starter_that_resets(labs):
     assert status == 1 and out == p.stdout[p.stdout.index("+ qemu-system"):], out
 
 
+def test_qemu_says_how_to_run_on_the_earlier_labs_reference_code(labs):
+    # Checkpoint 02 with lab 01 still the starter stops in boot.S: make qemu says so, as make
+    # grade does, with its own command and the solutions this copy has.
+    require_starters()
+    require_solutions(labs[0])
+    p = make("qemu", f"LAB={labs[1][:2]}", "TEST=memmap")
+    assert p.returncode != 0
+    assert f"The kernel stopped in unfinished code of an earlier lab: labs/{labs[0]}/" in p.stdout, p.stdout
+    assert f"`make qemu LAB={int(labs[1][:2])} TEST=memmap SOLUTIONS=1`" in p.stdout, p.stdout
+
+
 def test_grade_exit_status_follows_the_result(labs):
     require_starters()
     require_solutions(labs[0])

@@ -66,23 +66,47 @@ def _host_run(lab):
         except build.BuildError as e:
             _runs[lab] = ("build", str(e))
             return _runs[lab]
-        suites = sorted({c.suite for c in CASES if c.lab == lab})
-        p = subprocess.run([str(prog), "ktest=" + ",".join(suites), "ktest.seed=12345"],
-                           capture_output=True, text=True, errors="replace", timeout=120)
-        _runs[lab] = ("ran", p)
+        _runs[lab] = ("ran", *run_cases(prog, [c for c in CASES if c.lab == lab]))
     return _runs[lab]
+
+
+def run_cases(prog, cases):
+    """Run the cases' suites in the host program: (the run, {case id: a run of it alone}). A
+    sanitizer's report ends the program, and the tests after the one that crashed get no
+    result: each of those runs again alone, so that the one that crashed fails with its own
+    report and the others with their own results."""
+    p = run_tests(prog, ",".join(sorted({c.suite for c in cases})))
+    alone = {}
+    if p.returncode != 0:
+        got = ktap.parse(p.stdout)
+        alone = {c.id: run_tests(prog, c.id) for c in cases if got.case(c.suite, c.name) is None}
+    return p, alone
+
+
+def run_tests(prog, selection):
+    return subprocess.run([str(prog), f"ktest={selection}", "ktest.seed=12345"],
+                          capture_output=True, text=True, errors="replace", timeout=120)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=f"{c.lab}:{c.id}",
                                                marks=pytest.mark.xdist_group(f"host-{c.lab}"))
                                   for c in CASES])
 def test_on_host(case):
-    kind, result = _host_run(case.lab)
+    kind, result, *alone = _host_run(case.lab)
     if kind == "build":
         pytest.fail(f"the host test program did not build:\n{result}", pytrace=False)
+    judge_on_host(case, alone[0].get(case.id, result))
+
+
+def judge_on_host(case, result):
+    """Fail the test for case if its run (the host program's) did not pass it."""
     got = ktap.parse(result.stdout).case(case.suite, case.name)
     if got is None:
-        pytest.fail(f"no result for {case.id} (exit status {result.returncode}); stderr:\n"
+        said = [l.strip()[2:] for l in result.stdout.splitlines()
+                if l.startswith("    # ") and not l.strip().startswith(("# Subtest", "# ktest"))]
+        before = "its checks before the crash said:\n" + "\n".join(said) + "\n" if said else ""
+        pytest.fail(f"{case.id} crashed the host test program (exit status {result.returncode}), "
+                    f"run alone; {before}what the sanitizer or the program said:\n"
                     f"{result.stderr[-3000:]}", pytrace=False)
     if not got.ok:
         pytest.fail("\n".join([got.message] + got.diagnostics), pytrace=False)
@@ -106,3 +130,36 @@ def test_a_selection_word_that_names_no_test_is_said():
     listed = next((l for l in p.stdout.splitlines() if l.startswith("# ktest: its suites are ")), "")
     assert suite in listed.split(), p.stdout
     assert f'named "{suite}"' not in p.stdout, p.stdout
+
+
+def test_a_test_that_crashes_the_host_program_is_named_and_the_rest_still_run(tmp_path):
+    # A sanitizer ends the host program at its first report: the crash is charged to the test
+    # that made it, with what the sanitizer and the test said, and the tests after it are run
+    # again, alone, rather than failing for want of a result.
+    tests = tmp_path / "99-crash"  # as a lab's folder of tests
+    tests.mkdir()
+    (tests / "crash_test.c").write_text(
+        '#include <stdint.h>\n#include "ktest.h"\n\n'
+        'KTEST(crashy, before, 1)\n{\n\tEXPECT_EQ(t, 1, 1);\n}\n\n'
+        'KTEST(crashy, crashes, 1)\n{\n\tint *volatile nowhere = NULL;\n\n'
+        '\tEXPECT_EQ(t, 2 + 2, 5);\n\tEXPECT_EQ(t, *nowhere, 0);\n}\n\n'
+        'KTEST(crashy, after, 1)\n{\n\tEXPECT_EQ(t, 1, 1);\n}\n')
+    try:
+        prog = build.host_tests("selftest-crash", [], [tests])
+    except build.BuildError as e:
+        pytest.fail(f"the host test program did not build:\n{e}", pytrace=False)
+    cases = [c for c in manifest.scan(tmp_path) if c.host]
+    assert [c.name for c in cases] == ["before", "crashes", "after"], cases
+    p, alone = run_cases(prog, cases)
+    assert p.returncode != 0 and set(alone) == {"crashy.crashes", "crashy.after"}, (p.stdout, alone)
+    verdicts = {}
+    for c in cases:
+        try:
+            judge_on_host(c, alone.get(c.id, p))
+            verdicts[c.name] = None
+        except pytest.fail.Exception as e:
+            verdicts[c.name] = str(e)
+    assert verdicts["before"] is None and verdicts["after"] is None, verdicts
+    said = verdicts["crashes"]
+    assert "crashy.crashes crashed the host test program" in said, said
+    assert "crash_test.c:13: expected 2 + 2 == 5" in said and "null pointer" in said, said

@@ -304,12 +304,14 @@ void kheap_stats(struct heap_stats *s)
 
 /* ---- bringing it up ------------------------------------------------------------------------ */
 
-/* Check b over the whole arena: what is wrong with it, or NULL. */
+/* Check b over the whole arena: what is wrong with it (in a static buffer), or NULL. */
 static const char *check_backend(const struct kheap_allocator *b)
 {
+	static char problem[200];
 	struct heap_stats s;
+	size_t arena = heap_end - KHEAP_BASE;
 
-	b->init((void *)KHEAP_BASE, heap_end - KHEAP_BASE);
+	b->init((void *)KHEAP_BASE, arena);
 	b->grow((void *)heap_end, 0); /* nothing, but it must not be a TODO either */
 	uintptr_t a = (uintptr_t)b->alloc(CHECK_SMALL, KMALLOC_ALIGN);
 	uintptr_t c = (uintptr_t)b->alloc(CHECK_BIG, CHECK_BIG_ALIGN);
@@ -321,10 +323,25 @@ static const char *check_backend(const struct kheap_allocator *b)
 	b->free((void *)a);
 	b->free((void *)c);
 	b->stats(&s);
-	if (s.live_allocs != 0 || s.used_bytes != 0 || s.total_bytes != heap_end - KHEAP_BASE)
-		return "after two allocations were freed its stats do not show an empty heap of "
-		       "the arena's size";
-	return NULL;
+	/* An empty heap of the arena's size: say which stat is not. */
+	if (s.live_allocs != 0)
+		ksnprintf(problem, sizeof(problem),
+			  "after alloc(%d, %d) and alloc(%d, %d) were both freed, its stats say "
+			  "live_allocs %zu, not 0: each free must count one allocation less",
+			  CHECK_SMALL, KMALLOC_ALIGN, CHECK_BIG, CHECK_BIG_ALIGN, s.live_allocs);
+	else if (s.used_bytes != 0)
+		ksnprintf(problem, sizeof(problem),
+			  "after alloc(%d, %d) and alloc(%d, %d) were both freed, its stats say "
+			  "used_bytes %zu, not 0: with no allocation live, no byte is used",
+			  CHECK_SMALL, KMALLOC_ALIGN, CHECK_BIG, CHECK_BIG_ALIGN, s.used_bytes);
+	else if (s.total_bytes != arena)
+		ksnprintf(problem, sizeof(problem),
+			  "its stats say total_bytes %zu, not %zu: the arena it was given by init "
+			  "(and a growth by 0 bytes)",
+			  s.total_bytes, arena);
+	else
+		return NULL;
+	return problem;
 }
 
 bool kheap_offer(const struct kheap_allocator *b)

@@ -184,7 +184,7 @@ def judge_case(kernel, kcase, ordered):
         fail(f"the console shows two results for {kcase.id}: something besides the test "
              f"runner printed a KTAP line.\n{log}")
     if not case.ok:
-        details = [d for d in case.diagnostics if d.strip() and d.strip() != case.message]
+        details = case.details()
         text = symbols.symbolize_rips(kernel.elf, case.message or "failed")
         if details:
             shown = symbols.symbolize_rips(kernel.elf, symbols.symbolize_text(kernel.elf, "\n".join(details[-15:])))

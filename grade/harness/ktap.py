@@ -42,6 +42,11 @@ class Case:
     message: str = ""                       # after the '#' on the result line
     diagnostics: list = field(default_factory=list)  # '#' lines and console output before it
 
+    def details(self):
+        """The diagnostics worth showing under the message: not blank, and not the first
+        failure again (the runner prints it as a '#' line, then on the result line)."""
+        return [d for d in self.diagnostics if d.strip() and d.strip() != self.message]
+
 
 @dataclass
 class Suite:

@@ -109,7 +109,23 @@ def judge_on_host(case, result):
                     f"run alone; {before}what the sanitizer or the program said:\n"
                     f"{result.stderr[-3000:]}", pytrace=False)
     if not got.ok:
-        pytest.fail("\n".join([got.message] + got.diagnostics), pytrace=False)
+        pytest.fail(failure_text(got), pytrace=False)
+
+
+def failure_text(case):
+    """What a failed host test says: its first failure once (the runner prints it as a '#'
+    line, then again on the result line), then the rest of what it printed."""
+    return "\n".join([case.message] + case.details())
+
+
+def test_a_failure_is_said_once():
+    # The host program prints each test's first failure twice, as KTAP has it; the report of
+    # `make test` showed both.
+    out = ("KTAP version 1\n1..1\n    KTAP version 1\n    # Subtest: bump\n    1..1\n"
+           "    # bump_test.c:9: no reset\n    # bump_test.c:12: expected 0\n"
+           "    not ok 1 reset_after_free_all # bump_test.c:9: no reset\nnot ok 1 bump\n")
+    text = failure_text(ktap.parse(out).case("bump", "reset_after_free_all"))
+    assert text == "bump_test.c:9: no reset\nbump_test.c:12: expected 0", text
 
 
 def test_a_selection_word_that_names_no_test_is_said():

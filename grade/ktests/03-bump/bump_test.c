@@ -6,6 +6,7 @@
 #include <string.h>
 #include "bump.h"
 #include "heap_check.h"
+#include "kprintf.h"
 #include "ktest.h"
 
 #define ARENA_SIZE (4 * PAGE_SIZE)
@@ -13,6 +14,37 @@
 static uint8_t arena[ARENA_SIZE] __aligned(HEAP_MAX_ALIGN);
 static struct heap_model model;
 static size_t used_since_reset; /* what bump's used_bytes must be in a random run */
+
+/*
+ * When the last live allocation has been freed, bump must have reset: next back at start and
+ * used_bytes 0 (then free_bytes is the whole arena). If it has not, what is missing, in words,
+ * into buf: true. False if the reset is complete.
+ */
+static bool reset_missing(const struct bump *h, char *buf, size_t size)
+{
+	const char *what = "after the last live allocation was freed";
+
+	if (h->next != h->start && h->used_bytes != 0)
+		ksnprintf(buf, size,
+			  "no reset: %s, next stayed at start + %lu and used_bytes at %zu; when "
+			  "live_allocs drops to 0, bump_free must set next back to start and "
+			  "used_bytes to 0",
+			  what, h->next - h->start, h->used_bytes);
+	else if (h->next != h->start)
+		ksnprintf(buf, size,
+			  "half a reset: %s, used_bytes went back to 0 but next stayed at start + "
+			  "%lu (so only %lu of the arena's %lu bytes are free); bump_free must "
+			  "also set next back to start",
+			  what, h->next - h->start, h->end - h->next, h->end - h->start);
+	else if (h->used_bytes != 0)
+		ksnprintf(buf, size,
+			  "half a reset: %s, next went back to start but used_bytes stayed at %zu; "
+			  "bump_free must also set used_bytes to 0",
+			  what, h->used_bytes);
+	else
+		return false;
+	return true;
+}
 
 static void *ops_alloc(void *h, size_t size, size_t align)
 {
@@ -38,7 +70,13 @@ static void ops_stats(const void *h, struct heap_stats *s)
 static void ops_expect(struct ktest *t, struct heap_model *m, const struct heap_stats *s)
 {
 	const struct bump *h = m->heap;
+	char why[KTRY_MSG_MAX];
 
+	/* No live allocation: first of all, the reset must have happened (whole). */
+	if (m->count == 0 && reset_missing(h, why, sizeof(why))) {
+		HEAP_FAIL(t, m, "%s", why);
+		return;
+	}
 	if (s->total_bytes != h->end - h->start || s->free_bytes != h->end - h->next ||
 	    s->largest_free != s->free_bytes || s->free_regions != (s->free_bytes ? 1u : 0u))
 		HEAP_FAIL(t, m,
@@ -51,10 +89,6 @@ static void ops_expect(struct ktest *t, struct heap_model *m, const struct heap_
 			  "bump stats: used %zu, but %zu bytes were allocated since the arena "
 			  "was last empty",
 			  s->used_bytes, used_since_reset);
-	if (m->count == 0 && (s->used_bytes != 0 || h->next != h->start))
-		HEAP_FAIL(t, m,
-			  "no live allocation, but used is %zu and next is start + %lu (no reset?)",
-			  s->used_bytes, h->next - h->start);
 }
 
 /* Bump must succeed whenever the aligned block fits below end. */
@@ -189,7 +223,19 @@ KTEST(bump, reset_after_free_all, 2)
 	EXPECT_EQ(t, s.live_allocs, 1);
 	EXPECT_EQ(t, s.free_bytes, 256 - 78); /* a [0, 10), b [16, 36), c [48, 78) */
 	bump_free(&h, b);
-	/* none live: the whole arena is free again, what was handed out poisoned */
+	/* none live: first the reset (next at start, used 0), then what was handed out poisoned */
+	if (h.live_allocs != 0) {
+		FAIL(t,
+		     "after all three allocations were freed, live_allocs is %zu: each bump_free "
+		     "must count one live allocation less",
+		     h.live_allocs);
+		return;
+	}
+	char why[KTRY_MSG_MAX];
+	if (reset_missing(&h, why, sizeof(why))) {
+		FAIL(t, "%s", why);
+		return;
+	}
 	for (size_t i = 0; HEAP_DEBUG && i < 78; i++) {
 		if (arena[i] != HEAP_POISON_BYTE) {
 			FAIL(t,
@@ -307,7 +353,9 @@ KTEST(bump, misuse_panics, 1)
 	EXPECT_PANIC(t, "bump_free", bump_free(&h, p - 1)); /* the byte before the arena */
 	bump_free(&h, q + 7); /* the last byte handed out is in [start, next): accepted */
 	bump_free(&h, p);     /* the arena's first byte: accepted, and now it is empty */
-	EXPECT_EQ(t, h.next, h.start);
+	char why[KTRY_MSG_MAX];
+	if (reset_missing(&h, why, sizeof(why)))
+		FAIL(t, "%s", why);
 	EXPECT_PANIC(t, "bump_free", bump_free(&h, p)); /* the arena is empty: freed twice */
 	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 3));
 	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 0));
@@ -369,6 +417,8 @@ KTEST(bump, random_sequence, 3)
 	used_since_reset = 0;
 	heap_random_run(t, &model, &w);
 	heap_model_free_all(t, &model);
+	if (model.broken) /* a check failed and said why: the run stopped there */
+		return;
 	/* everything freed: the arena is one free piece again */
 	struct heap_stats s;
 	bump_stats(&h, &s);

@@ -339,24 +339,92 @@ KTEST(bump, alloc_size_reaches_the_bump_pointer, 1)
 	EXPECT_EQ(t, bump_alloc_size(&h, arena + 64), 0);
 }
 
+/* Where p is, for a message: "arena + 16", or "NULL". */
+static const char *in_arena(const void *p, char *buf, size_t size)
+{
+	if (!p)
+		return "NULL";
+	ksnprintf(buf, size, "arena + %ld", (long)((uintptr_t)p - (uintptr_t)arena));
+	return buf;
+}
+
+/*
+ * bump_free(h, p) must panic with "bump_free": p (the test's expression for it, expr) is what
+ * `what` says, no block to free. If it returns, say so, and whether it counted p as a free.
+ */
+#define EXPECT_FREE_PANICS(t, h, p, what) expect_free_panics(t, h, p, #p, what, __LINE__)
+
+static void expect_free_panics(struct ktest *t, struct bump *h, void *p, const char *expr,
+			       const char *what, int line)
+{
+	struct ktry k;
+	const size_t live = h->live_allocs;
+	char where[32];
+
+	ktry_push(&k, KTRY_PANIC);
+	if (kjmp_set(k.jb) == 0) {
+		bump_free(h, p);
+		ktry_pop(&k);
+		char counted[96] = "";
+		if (h->live_allocs != live)
+			ksnprintf(
+				counted, sizeof(counted),
+				". It also counted it as a free: live_allocs went from %zu to %zu",
+				live, h->live_allocs);
+		const char *at = in_arena(p, where, sizeof(where));
+		ktest_fail(
+			t, false, __FILE__, line,
+			"expected bump_free(&h, %s) to panic with \"bump_free\", but it returned: "
+			"%s%s%s%s is %s%s",
+			expr, expr, strcmp(at, expr) ? " (" : "", strcmp(at, expr) ? at : "",
+			strcmp(at, expr) ? ")" : "", what, counted);
+	} else if (!strstr(k.res.msg, "bump_free")) {
+		ktest_fail(t, false, __FILE__, line,
+			   "expected bump_free(&h, %s) to panic with \"bump_free\", got: %s", expr,
+			   k.res.msg);
+	}
+}
+
 KTEST(bump, misuse_panics, 1)
 {
 	struct bump h;
+	char wp[32], wq[32];
 
 	bump_init(&h, arena + 16, 64);
 	uint8_t *p = bump_alloc(&h, 8, 1), *q = bump_alloc(&h, 8, 1);
-	ASSERT_TRUE(t, p == arena + 16 && q == p + 8);
+	if (p != arena + 16 || q != arena + 24) {
+		FAIL(t,
+		     "bump_alloc(&h, 8, 1) twice on a fresh arena [arena + 16, arena + 80) "
+		     "returned p = %s and q = %s: expected arena + 16 and arena + 24, the first "
+		     "two blocks one after the other",
+		     in_arena(p, wp, sizeof(wp)), in_arena(q, wq, sizeof(wq)));
+		return;
+	}
 	/* should be: [p: 8 bytes | q: 8 bytes | next ...), each edge tried on both sides */
-	EXPECT_PANIC(t, "bump_free", bump_free(&h, q + 8));	 /* next: never handed out */
-	EXPECT_PANIC(t, "bump_free", bump_free(&h, arena + 48)); /* further past next */
-	EXPECT_PANIC(t, "bump_free", bump_free(&h, arena + 200));
-	EXPECT_PANIC(t, "bump_free", bump_free(&h, p - 1)); /* the byte before the arena */
+	EXPECT_FREE_PANICS(t, &h, q + 8,
+			   "the first byte past the last allocation (next): never handed out, so "
+			   "it must be refused (only [start, next) was handed out)");
+	EXPECT_FREE_PANICS(t, &h, arena + 48,
+			   "past next (arena + 32), inside the arena but never handed out");
+	EXPECT_FREE_PANICS(t, &h, arena + 200, "past the arena's end (arena + 80)");
+	EXPECT_FREE_PANICS(t, &h, p - 1, "the byte before the arena's start (arena + 16)");
+	/* The two frees below are legal: only if nothing above was counted as a free. */
+	if (h.live_allocs != 2) {
+		FAIL(t,
+		     "after the frees above that should have panicked, live_allocs is %zu, not 2: "
+		     "bump_free counted them; the test stops before freeing q + 7 and p, which "
+		     "would find too few allocations live",
+		     h.live_allocs);
+		return;
+	}
 	bump_free(&h, q + 7); /* the last byte handed out is in [start, next): accepted */
 	bump_free(&h, p);     /* the arena's first byte: accepted, and now it is empty */
 	char why[KTRY_MSG_MAX];
 	if (reset_missing(&h, why, sizeof(why)))
 		FAIL(t, "%s", why);
-	EXPECT_PANIC(t, "bump_free", bump_free(&h, p)); /* the arena is empty: freed twice */
+	EXPECT_FREE_PANICS(
+		t, &h, p,
+		"freed already: the arena is empty, no allocation is live (a double free)");
 	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 3));
 	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 0));
 	EXPECT_PANIC(t, "bump_alloc", bump_alloc(&h, 8, 2 * HEAP_MAX_ALIGN));

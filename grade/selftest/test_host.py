@@ -15,7 +15,7 @@ import pytest
 
 from conftest import RELEASE, require_solutions
 from harness import build, ktap, manifest
-from harness.paths import KTESTS, LABS, ROOT, SOLUTIONS
+from harness.paths import BUILD, KTESTS, LABS, ROOT, SOLUTIONS
 
 CASES = [c for c in manifest.load() if c.host]
 _runs = {}
@@ -126,6 +126,29 @@ def test_a_failure_is_said_once():
            "    not ok 1 reset_after_free_all # bump_test.c:9: no reset\nnot ok 1 bump\n")
     text = failure_text(ktap.parse(out).case("bump", "reset_after_free_all"))
     assert text == "bump_test.c:9: no reset\nbump_test.c:12: expected 0", text
+
+
+def test_a_write_just_outside_the_bump_arena_is_reported():
+    # Handout 03 says AddressSanitizer reports a write outside the arena where it happens.
+    # GCC gives the tests' page-aligned arena no red zones, so bump_test.c poisons a guard
+    # page on each side: a poison memset that starts 16 bytes before start must be reported.
+    require_solutions("03-bump")
+    right = "memset((void *)h->start, HEAP_POISON_BYTE, h->next - h->start);"
+    text = (SOLUTIONS / "03-bump" / "bump.c").read_text()
+    assert text.count(right) == 1, "solutions/03-bump/bump.c no longer poisons as this test expects"
+    layer = BUILD / "host-src" / "03-bump-poison-before-start"
+    layer.mkdir(parents=True, exist_ok=True)
+    broken = text.replace(right, right.replace("(void *)h->start", "(void *)(h->start - 16)"))
+    if not (layer / "bump.c").is_file() or (layer / "bump.c").read_text() != broken:
+        (layer / "bump.c").write_text(broken)
+    try:
+        prog = build.host_tests("03-bump-poison-before-start", [layer], [KTESTS / "03-bump"])
+    except build.BuildError as e:
+        pytest.fail(f"the host test program did not build:\n{e}", pytrace=False)
+    p = subprocess.run([str(prog), "ktest=bump.reset_after_free_all", "ktest.seed=1"],
+                       capture_output=True, text=True, errors="replace", timeout=120)
+    assert "ERROR: AddressSanitizer" in p.stderr and "in bump_free" in p.stderr, \
+        f"no AddressSanitizer report of the write 16 bytes before the arena:\n{p.stdout}\n{p.stderr}"
 
 
 def test_a_selection_word_that_names_no_test_is_said():

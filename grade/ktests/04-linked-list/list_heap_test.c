@@ -542,16 +542,51 @@ KTEST(list_heap, zero_size_and_null, 1)
 KTEST(list_heap, overflow_arithmetic, 1)
 {
 	struct list_heap h;
+	struct list_fit fit;
 
+	/* Each larger than the heap: the walk's first test (region smaller than the request)
+	 * skips them; a walk without it asks step 3, which must reject them. */
 	list_heap_init(&h, arena, 1024);
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX, 1));
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 7, 8));
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 20, 8));
-	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 30, 8)); /* only the block's end wraps */
+	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 30, 8));
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX - 20, HEAP_MAX_ALIGN));
 	EXPECT_NULL(t, list_heap_alloc(&h, SIZE_MAX / 2 + 1, 1));
 	EXPECT_LIST(t, &h, 0, 1024);
 	EXPECT_EQ(t, h.live_allocs, 0);
+
+	/*
+	 * Requests the walk's first test lets through, so that step 3's arithmetic must reject
+	 * them: a region as large as each, which ends 8 bytes below the top of the address space
+	 * (only its node, in the arena, is ever read). Each block needs 8 or 16 bytes more than
+	 * the region has (a header and, aligned, a front gap of align - 16): its end is past the
+	 * top, and wraps around to 0 or 8, which looks like an end inside the region.
+	 */
+	static const struct {
+		size_t less, align; /* the request: the region's size less this many bytes */
+	} wraps[] = {{8, 1}, {8, 8}, {48, 64}, {HEAP_MAX_ALIGN - 16, HEAP_MAX_ALIGN}};
+	struct list_region *top = (void *)arena;
+
+	list_heap_init(&h, arena, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(wraps); i++) {
+		top->size = (size_t)0 - (uintptr_t)arena - LIST_HEAP_GRAIN;
+		top->next = NULL;
+		h.head = top;
+		size_t size = top->size - wraps[i].less;
+		if (list_heap_find_region(&h, size, wraps[i].align, &fit)) {
+			FAIL(t,
+			     "list_heap_find_region took a region of %zu bytes that ends 8 bytes below "
+			     "the top of the address space for %zu bytes aligned to %zu: the block would "
+			     "end past the top, so its end wraps around to a small address that looks "
+			     "inside the region. Step 3 must reject a block whose end overflows "
+			     "(__builtin_add_overflow(block, size, &end))",
+			     top->size, size, wraps[i].align);
+			break;
+		}
+		if (h.head != top || top->next)
+			FAIL(t, "list_heap_find_region found nothing, but changed the list");
+	}
 }
 
 KTEST(list_heap, double_free_panics, 2)

@@ -202,3 +202,35 @@ def test_a_test_that_crashes_the_host_program_is_named_and_the_rest_still_run(tm
     said = verdicts["crashes"]
     assert "crashy.crashes crashed the host test program" in said, said
     assert "crash_test.c:13: expected 2 + 2 == 5" in said and "null pointer" in said, said
+
+
+def test_a_corrupt_free_list_is_described_not_followed():
+    # With the overlap panic of lab 04's insert_free gone, add_region_merges_with_the_end links
+    # regions on top of others, and its list's next pointers lead out of the arena. The tests'
+    # helpers (grade/ktests/include/list_check.h) used to follow them: an ASan SEGV in
+    # list_describe ended the host run there, and the tests after it got no result. They say
+    # where the list leaves the arena instead, and every test of the suite still runs.
+    import tomllib
+
+    from test_mutants import mutated_source
+
+    lab = "04-linked-list"
+    require_solutions(lab)
+    spec = tomllib.loads((ROOT / "grade" / "selftest" / "mutants" / f"{lab}.toml").read_text())
+    mutant = next(m for m in spec["mutant"] if m["name"] == "insert_free never checks for overlap")
+    source, count = mutated_source(lab, mutant)
+    assert count == 1, f"the mutant's `find` text occurs {count} times in solutions/{lab}"
+    try:
+        prog = build.host_tests(f"{lab}-no-overlap-check", [source.parent], [KTESTS / lab])
+    except build.BuildError as e:
+        pytest.fail(f"the host test program did not build:\n{e}", pytrace=False)
+    p = subprocess.run([str(prog), "ktest=list_heap", "ktest.seed=1"], capture_output=True,
+                       text=True, errors="replace", timeout=120)
+    assert "AddressSanitizer" not in p.stderr, p.stderr[-3000:]
+    run = ktap.parse(p.stdout)
+    names = [c.name for c in CASES if c.lab == lab and c.suite == "list_heap"]
+    missing = [n for n in names if run.case("list_heap", n) is None]
+    assert not missing, f"no result for {missing} (exit status {p.returncode}):\n{p.stderr[-3000:]}"
+    got = run.case("list_heap", "add_region_merges_with_the_end")
+    assert not got.ok
+    assert "(the list leaves the arena at" in "\n".join([got.message] + got.diagnostics), p.stdout

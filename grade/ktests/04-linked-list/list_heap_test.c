@@ -50,6 +50,163 @@ static void expect_list(struct ktest *t, const struct list_heap *h, const size_t
 		FAIL(t, "line %d: the list should have %zu regions, it is %s", line, n, shape(h));
 }
 
+/* A stretch of the arena, [lo, hi): a free region, or memory given back to the heap. */
+struct span {
+	uintptr_t lo, hi;
+};
+
+#define SPANS_MAX 32
+
+/* Offset of an address in the arena, for the messages. */
+static long off(uintptr_t a)
+{
+	return (long)(a - (uintptr_t)arena);
+}
+
+/* The regions of h's list in s; -1 if the list is longer than SPANS_MAX, or leaves the arena
+ * (list_describe says where): then the checks that need the whole list say nothing. */
+static int list_spans(const struct list_heap *h, struct span *s)
+{
+	uintptr_t lo = (uintptr_t)arena, hi = lo + sizeof(arena);
+	int n = 0;
+
+	for (const struct list_region *r = h->head; r; r = r->next) {
+		if (n == SPANS_MAX || !list_node_readable(r, lo, hi) || r->size > hi - (uintptr_t)r)
+			return -1;
+		s[n++] = (struct span){(uintptr_t)r, (uintptr_t)r + r->size};
+	}
+	return n;
+}
+
+/* The first address of [lo, hi) that no region of s covers, with the end of that uncovered
+ * stretch in *end; hi if all of it is covered. */
+static uintptr_t uncovered(const struct span *s, int n, uintptr_t lo, uintptr_t hi, uintptr_t *end)
+{
+	uintptr_t x = lo;
+
+	for (bool moved = true; moved && x < hi;) {
+		moved = false;
+		for (int i = 0; i < n; i++)
+			if (s[i].lo <= x && x < s[i].hi) {
+				x = s[i].hi;
+				moved = true;
+			}
+	}
+	if (x >= hi)
+		return hi;
+	*end = hi;
+	for (int i = 0; i < n; i++)
+		if (s[i].lo > x && s[i].lo < *end)
+			*end = s[i].lo;
+	return x;
+}
+
+/* What a message calls old, a free region before [lo, hi) was given back. */
+static const char *whose(const struct span *old, uintptr_t lo, uintptr_t hi)
+{
+	return old->lo == hi   ? "the region after it"
+	       : old->hi == lo ? "the region before it"
+			       : "a free region";
+}
+
+/*
+ * Step 4 was just given [lo, hi) back by who ("free" or "list_heap_add_region"; what: "the
+ * freed block" or "the added memory"), and the list before was old[0 .. n_old). Expect what
+ * it must have done: every byte that was free, and every byte of [lo, hi), on the list; and
+ * [lo, hi) merged with the region that ends where it starts (the region before it) and with
+ * the one that starts where it ends (the region after it). Otherwise say which, and end the
+ * test: what follows would only fail for the same reason.
+ */
+static void expect_merged(struct ktest *t, const struct list_heap *h, const struct span *old,
+			  int n_old, uintptr_t lo, uintptr_t hi, const char *what, const char *who,
+			  int line)
+{
+	struct span now[SPANS_MAX];
+	int n = list_spans(h, now);
+	uintptr_t gap, end = 0;
+	bool before = false;
+
+	if (n < 0 || n_old < 0)
+		return; /* EXPECT_LIST and the invariants say what is wrong with such a list */
+	for (int i = 0; i < n_old; i++)
+		before |= old[i].hi == lo;
+	gap = uncovered(now, n, lo, hi, &end);
+	if (gap < hi)
+		ktest_fail(t, true, __FILE__, line,
+			   "%s [+%ld, +%ld) is not all on the list: its bytes [+%ld, +%ld) are in "
+			   "no free region, the list is %s. %s",
+			   what, off(lo), off(hi), off(gap), off(end), shape(h),
+			   before ? "When it merges with the region before it, that region must "
+				    "grow by its size (prev->size += size)"
+				  : "Step 4 must link a node for it, or merge it into a neighbour");
+	for (int i = 0; i < n_old; i++) {
+		gap = uncovered(now, n, old[i].lo, old[i].hi, &end);
+		if (gap == old[i].hi)
+			continue;
+		char part[48] = "";
+		if (gap != old[i].lo || end != old[i].hi)
+			ksnprintf(part, sizeof(part), " (its bytes [+%ld, +%ld))", off(gap),
+				  off(end));
+		ktest_fail(
+			t, true, __FILE__, line,
+			"after %s [+%ld, +%ld) was given back, %s, [+%ld, +%ld), went missing%s: "
+			"no free region holds %s, the list is %s.%s",
+			what, off(lo), off(hi), whose(&old[i], lo, hi), off(old[i].lo),
+			off(old[i].hi), part, part[0] ? "them" : "it", shape(h),
+			old[i].lo == hi ? " It was unlinked, but its size was not added to the "
+					  "merged region's (size += next->size)"
+					: "");
+	}
+	/* Every byte is there: now [lo, hi) must be inside one region, touching no other. */
+	for (int i = 0; i < n; i++) {
+		if (now[i].hi == lo)
+			ktest_fail(
+				t, true, __FILE__, line,
+				"the region before it, [+%ld, +%ld), ends where %s [+%ld, +%ld) "
+				"starts: %s must merge with it too (prev->size += size). The list "
+				"is %s",
+				off(now[i].lo), off(now[i].hi), what, off(lo), off(hi), who,
+				shape(h));
+		if (now[i].lo == hi)
+			ktest_fail(
+				t, true, __FILE__, line,
+				"the region after it, [+%ld, +%ld), starts where %s [+%ld, +%ld) "
+				"ends: %s must merge with it too (absorb it: size += next->size, "
+				"unlink it). The list is %s",
+				off(now[i].lo), off(now[i].hi), what, off(lo), off(hi), who,
+				shape(h));
+	}
+}
+
+/* list_heap_free(h, p), then expect_merged for its block. */
+#define FREE_MERGED(t, h, p) free_merged(t, h, p, __LINE__)
+
+static void free_merged(struct ktest *t, struct list_heap *h, void *p, int line)
+{
+	struct span old[SPANS_MAX];
+	int n_old = list_spans(h, old);
+	size_t size = list_heap_alloc_size(h, p);
+	uintptr_t lo = (uintptr_t)p - LIST_HEAP_HEADER;
+
+	list_heap_free(h, p);
+	if (size)
+		expect_merged(t, h, old, n_old, lo, lo + block_bytes(size), "the freed block",
+			      "free", line);
+}
+
+/* list_heap_add_region(h, start, len), then expect_merged for the memory it adds. */
+#define ADD_MERGED(t, h, start, len) add_merged(t, h, start, len, __LINE__)
+
+static void add_merged(struct ktest *t, struct list_heap *h, uint8_t *start, size_t len, int line)
+{
+	struct span old[SPANS_MAX];
+	int n_old = list_spans(h, old);
+
+	list_heap_add_region(h, start, len);
+	expect_merged(t, h, old, n_old, (uintptr_t)start, (uintptr_t)start + len,
+		      "the added memory", "list_heap_add_region", line);
+}
+
 static void *ops_alloc(void *h, size_t size, size_t align)
 {
 	return list_heap_alloc(h, size, align);
@@ -148,6 +305,34 @@ KTEST(list_heap, init_makes_one_free_region, 1)
 
 /* --- step 3 (alloc_from_region is what step 2 calls) ------------------------------------------ */
 
+/* A request that a region of 128 bytes at the arena's start must reject, and why. */
+static const struct {
+	size_t size, align;
+	const char *text, *why;
+} rejects[] = {
+	/* 1. the arithmetic overflows */
+	{SIZE_MAX, 1, "SIZE_MAX", "case 1: size + 7, to round it up to 8, overflows"},
+	{SIZE_MAX - 6, 1, "SIZE_MAX - 6", "case 1: size + 7, to round it up to 8, overflows"},
+	{SIZE_MAX - 15, 8, "SIZE_MAX - 15",
+	 "case 1: adding the 16-byte header to the size overflows"},
+	{SIZE_MAX - 30, 8, "SIZE_MAX - 30",
+	 "case 1: the block, SIZE_MAX - 7 bytes, fits in a size_t, but its end "
+	 "(block + size) overflows and wraps around to just below the block"},
+	{SIZE_MAX - PAGE_SIZE, PAGE_SIZE, "SIZE_MAX - PAGE_SIZE",
+	 "case 1: the block's end, after the front gap of the alignment, overflows"},
+	/* 2. the block ends past the region */
+	{113, 1, "113", "case 2: the block, 16 + 120 bytes, ends past the region's 128"},
+	{8, 256, "8", "case 2: no multiple of 256 in the region leaves room for the block"},
+	/* 3. what is left is not 0 but less than a node */
+	{104, 1, "104",
+	 "case 3: the block, 16 + 104 = 120 bytes, would leave 8, too few for a node "
+	 "(LIST_HEAP_NODE, 16 bytes): those 8 bytes could never go back on the list"},
+	{97, 1, "97",
+	 "case 3: the block, 16 + 104 (97 rounded up to 8) = 120 bytes, would leave 8, too "
+	 "few for a node (LIST_HEAP_NODE, 16 bytes): those 8 bytes could never go back on "
+	 "the list"},
+};
+
 KTEST(list_heap, alloc_from_region_rejects_three_ways, 2)
 {
 	struct list_region *r = (void *)arena;
@@ -155,18 +340,12 @@ KTEST(list_heap, alloc_from_region_rejects_three_ways, 2)
 
 	r->size = 128;
 	r->next = NULL;
-	/* 1. the arithmetic overflows */
-	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX, 1, &fit));
-	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX - 6, 1, &fit));
-	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX - 15, 8, &fit));
-	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX - 30, 8, &fit));
-	EXPECT_FALSE(t, list_heap_alloc_from_region(r, SIZE_MAX - PAGE_SIZE, PAGE_SIZE, &fit));
-	/* 2. the block ends past the region: 16 + 120 > 128 */
-	EXPECT_FALSE(t, list_heap_alloc_from_region(r, 113, 1, &fit));
-	EXPECT_FALSE(t, list_heap_alloc_from_region(r, 8, 256, &fit));
-	/* 3. 8 bytes would be left, too few for a node: 16 + 104 = 120 */
-	EXPECT_FALSE(t, list_heap_alloc_from_region(r, 104, 1, &fit));
-	EXPECT_FALSE(t, list_heap_alloc_from_region(r, 97, 1, &fit));
+	for (size_t i = 0; i < ARRAY_SIZE(rejects); i++)
+		if (list_heap_alloc_from_region(r, rejects[i].size, rejects[i].align, &fit))
+			FAIL(t,
+			     "list_heap_alloc_from_region(r, %s, %zu, &fit) accepted the region "
+			     "[+0, +128): it must reject it, %s",
+			     rejects[i].text, rejects[i].align, rejects[i].why);
 
 	/* exact fit: 16 + 112 = 128, nothing left */
 	ASSERT_TRUE(t, list_heap_alloc_from_region(r, 112, 1, &fit));
@@ -340,10 +519,17 @@ KTEST(list_heap, split_boundary_at_node_size, 2)
 	void *p = list_heap_alloc(&h, 112, 1);
 	EXPECT_EQ(t, p, (void *)(arena + 16));
 	EXPECT_NULL(t, h.head);
-	list_heap_free(&h, p);
+	FREE_MERGED(t, &h, p);
 	EXPECT_LIST(t, &h, 0, 128);
 	/* 16 + 104 = 120 would leave 8 bytes, too few for a node: rejected */
-	EXPECT_NULL(t, list_heap_alloc(&h, 104, 1));
+	p = list_heap_alloc(&h, 104, 1);
+	if (p) {
+		FAIL(t,
+		     "list_heap_alloc(104) took the one free region, [+0, +128): its block, 16 + 104 "
+		     "= 120 bytes, would leave 8, too few for a node (LIST_HEAP_NODE, 16 bytes), "
+		     "which could never go back on the list. Step 3 must reject the region (case 3)");
+		return;
+	}
 	EXPECT_LIST(t, &h, 0, 128);
 	/* 16 + 96 = 112 leaves exactly a node: split */
 	EXPECT_EQ(t, list_heap_alloc(&h, 96, 1), (void *)(arena + 16));
@@ -363,11 +549,11 @@ KTEST(list_heap, free_merges_with_both_neighbours, 2)
 		*c = list_heap_alloc(&h, 48, 8);
 	ASSERT_NOT_NULL(t, c);
 	/* blocks of 64: a [+0, 64), b [+64, 128), c [+128, 192), free [+192, 256) */
-	list_heap_free(&h, a);
+	FREE_MERGED(t, &h, a);
 	EXPECT_LIST(t, &h, 0, 64, 192, 64);
-	list_heap_free(&h, c); /* merges with the tail */
+	FREE_MERGED(t, &h, c); /* merges with the tail */
 	EXPECT_LIST(t, &h, 0, 64, 128, 128);
-	list_heap_free(&h, b); /* merges with both */
+	FREE_MERGED(t, &h, b); /* merges with both */
 	EXPECT_LIST(t, &h, 0, 256);
 }
 
@@ -388,7 +574,7 @@ KTEST(list_heap, coalesce_all_six_orders, 3)
 		ASSERT_NULL(t, h.head);
 		for (int k = 0; k < 3; k++) {
 			int i = orders[o][k];
-			list_heap_free(&h, blocks[i]);
+			FREE_MERGED(t, &h, blocks[i]);
 			freed[i] = true;
 			/* should be: one free region per run of freed neighbours */
 			int runs = 0;
@@ -415,8 +601,8 @@ KTEST(list_heap, alignment_1_to_4096, 2)
 		uint8_t *p = list_heap_alloc(&h, 8, align);
 		if (!p || (uintptr_t)p % align || p < arena || p + 8 > arena + sizeof(arena))
 			FAIL(t, "list_heap_alloc(8, %zu) returned %p (arena %p)", align, p, arena);
-		list_heap_free(&h, first);
-		list_heap_free(&h, p);
+		FREE_MERGED(t, &h, first);
+		FREE_MERGED(t, &h, p);
 		EXPECT_LIST(t, &h, 0, sizeof(arena));
 	}
 }
@@ -439,10 +625,10 @@ KTEST(list_heap, reuse_with_a_long_lived_allocation, 2)
 			FAIL(t, "short-lived allocation %d failed: %s", i, shape(&h));
 			return;
 		}
-		list_heap_free(&h, p);
+		FREE_MERGED(t, &h, p);
 	}
 	EXPECT_LIST(t, &h, 32, 1024 - 32);
-	list_heap_free(&h, keep);
+	FREE_MERGED(t, &h, keep);
 	EXPECT_LIST(t, &h, 0, 1024);
 }
 
@@ -464,10 +650,10 @@ KTEST(list_heap, exhaustion_returns_null_and_heap_still_works, 2)
 	EXPECT_EQ(t, after.free_bytes, before.free_bytes);
 	EXPECT_EQ(t, after.live_allocs, before.live_allocs);
 	/* still works: a freed block is reused */
-	list_heap_free(&h, p[10]);
+	FREE_MERGED(t, &h, p[10]);
 	EXPECT_EQ(t, list_heap_alloc(&h, 100, 8), p[10]);
 	for (int i = 0; i < n; i++)
-		list_heap_free(&h, p[i]);
+		FREE_MERGED(t, &h, p[i]);
 	EXPECT_LIST(t, &h, 0, PAGE_SIZE);
 }
 
@@ -499,7 +685,7 @@ KTEST(list_heap, stats_exact, 2)
 	EXPECT_EQ(t, s.free_regions, 2);
 	EXPECT_EQ(t, s.live_allocs, 2);
 
-	list_heap_free(&h, a);
+	FREE_MERGED(t, &h, a);
 	/* should be: free [+0, 48), b [+48, 128), free [+128, 1024) */
 	list_heap_stats(&h, &s);
 	EXPECT_EQ(t, s.used_bytes, 64);
@@ -507,7 +693,7 @@ KTEST(list_heap, stats_exact, 2)
 	EXPECT_EQ(t, s.free_bytes, 944);
 	EXPECT_EQ(t, s.free_regions, 2);
 	EXPECT_EQ(t, s.live_allocs, 1);
-	list_heap_free(&h, b);
+	FREE_MERGED(t, &h, b);
 	list_heap_stats(&h, &s);
 	EXPECT_EQ(t, s.free_bytes, 1024);
 	EXPECT_EQ(t, s.overhead_bytes, 0);
@@ -517,14 +703,14 @@ KTEST(list_heap, stats_exact, 2)
 	a = list_heap_alloc(&h, 600, 8);
 	void *c = list_heap_alloc(&h, 376, 8);
 	ASSERT_NOT_NULL(t, c);
-	list_heap_free(&h, a);
+	FREE_MERGED(t, &h, a);
 	list_heap_stats(&h, &s);
 	if (s.largest_free != 616)
 		FAIL(t,
 		     "free regions of 616 and 16 bytes: largest_free is %zu, expected 616 (the "
 		     "largest of all regions, not the last one's)",
 		     s.largest_free);
-	list_heap_free(&h, c);
+	FREE_MERGED(t, &h, c);
 }
 
 KTEST(list_heap, zero_size_and_null, 1)
@@ -597,11 +783,11 @@ KTEST(list_heap, double_free_panics, 2)
 	void *a = list_heap_alloc(&h, 32, 8), *b = list_heap_alloc(&h, 32, 8),
 	     *c = list_heap_alloc(&h, 32, 8);
 	ASSERT_NOT_NULL(t, c);
-	list_heap_free(&h, b); /* b's block starts a free region: its header is now a node */
+	FREE_MERGED(t, &h, b); /* b's block starts a free region: its header is now a node */
 	EXPECT_PANIC(t, "list_heap_free: double free", list_heap_free(&h, b));
-	list_heap_free(&h, a); /* a's block absorbs b's */
+	FREE_MERGED(t, &h, a); /* a's block absorbs b's */
 	EXPECT_PANIC(t, "list_heap_free: double free", list_heap_free(&h, a));
-	list_heap_free(&h, c); /* c's block joins the region before it */
+	FREE_MERGED(t, &h, c); /* c's block joins the region before it */
 	EXPECT_PANIC(t, "list_heap_free: double free", list_heap_free(&h, c));
 	EXPECT_LIST(t, &h, 0, 1024);
 }
@@ -625,7 +811,7 @@ KTEST(list_heap, foreign_pointer_panics, 1)
 	EXPECT_PANIC(t, "list_heap_alloc", list_heap_alloc(&h, 8, 2 * HEAP_MAX_ALIGN));
 	/* nothing changed */
 	EXPECT_EQ(t, h.live_allocs, 1);
-	list_heap_free(&h, a);
+	FREE_MERGED(t, &h, a);
 	EXPECT_LIST(t, &h, 0, 1024);
 }
 
@@ -638,7 +824,7 @@ KTEST(list_heap, alloc_size_is_the_requested_size, 1)
 	EXPECT_EQ(t, list_heap_alloc_size(&h, a), 5);
 	EXPECT_EQ(t, list_heap_alloc_size(&h, b), 300);
 	EXPECT_EQ(t, list_heap_alloc_size(&h, a + 8), 0);
-	list_heap_free(&h, a);
+	FREE_MERGED(t, &h, a);
 	EXPECT_EQ(t, list_heap_alloc_size(&h, a), 0);
 }
 
@@ -650,7 +836,7 @@ KTEST(list_heap, add_region_merges_with_the_end, 2)
 	list_heap_init(&h, arena, 512);
 	ASSERT_NOT_NULL(t, list_heap_alloc(&h, 400, 8)); /* [+0, 416), free [+416, 512) */
 	/* the kernel maps the next pages and hands them over: the last region grows */
-	list_heap_add_region(&h, arena + 512, 512);
+	ADD_MERGED(t, &h, arena + 512, 512);
 	EXPECT_LIST(t, &h, 416, 608);
 	void *above = list_heap_alloc(&h, 500, 8); /* [+416, +932): past the first 512 */
 	ASSERT_NOT_NULL(t, above);
@@ -663,10 +849,10 @@ KTEST(list_heap, add_region_merges_with_the_end, 2)
 		     list_heap_alloc_size(&h, above));
 		return;
 	}
-	list_heap_free(&h, above);
+	FREE_MERGED(t, &h, above);
 	EXPECT_NOT_NULL(t, list_heap_alloc(&h, 500, 8));
 	/* a region apart from the others becomes a region of its own */
-	list_heap_add_region(&h, arena + 2048, 256);
+	ADD_MERGED(t, &h, arena + 2048, 256);
 	list_heap_stats(&h, &s);
 	EXPECT_EQ(t, s.total_bytes, 512 + 512 + 256);
 	/* should be: the tail after the block of 500, then [+2048, +2304) */
@@ -683,8 +869,8 @@ KTEST(list_heap, add_region_merges_with_the_end, 2)
 	EXPECT_PANIC(t, "overlaps", list_heap_add_region(&h, arena + 1280 - LIST_HEAP_GRAIN, 64));
 	EXPECT_PANIC(t, "overlaps", list_heap_add_region(&h, arena + 960 + LIST_HEAP_GRAIN, 64));
 	EXPECT_LIST(t, &h, 1024, 256);
-	list_heap_add_region(&h, arena + 1280, 64); /* should be [+1024, +1344) */
-	list_heap_add_region(&h, arena + 960, 64);  /* should be [+960, +1344) */
+	ADD_MERGED(t, &h, arena + 1280, 64); /* should be [+1024, +1344) */
+	ADD_MERGED(t, &h, arena + 960, 64);  /* should be [+960, +1344) */
 	EXPECT_LIST(t, &h, 960, 384);
 	/* a block below where the heap began is the heap's: add_region must have lowered lo */
 	void *below = list_heap_alloc(&h, 32, 8);
@@ -697,7 +883,7 @@ KTEST(list_heap, add_region_merges_with_the_end, 2)
 		     list_heap_alloc_size(&h, below));
 		return;
 	}
-	list_heap_free(&h, below);
+	FREE_MERGED(t, &h, below);
 	EXPECT_LIST(t, &h, 960, 384);
 }
 

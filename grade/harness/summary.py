@@ -22,6 +22,7 @@ LOG_LINE_PREFIXES = ("(console log:", "(QEMU's log:", "(log:")
 # cannot pass before a step.
 _TODO_STEP = re.compile(r"not implemented: \S+ at (\S+?):\d+: .*?\bsteps? (\d+)")
 _BEFORE_STEP = re.compile(r"cannot pass before steps? (\d+)")
+_TODO_FN_STEP = re.compile(r"not implemented: (\S+) at (\S+?):\d+: .*?\bsteps? (\d+)")
 # The kernel's word that a function of a lab's step, called by the kernel for a test of another
 # step, faulted (kernel/layers/09-process/procs.c: "proc_exit (lab 09, step 6) faulted").
 _FAULTED_IN_STEP = re.compile(r"\(lab (\d\d), step (\d+)\) faulted\b")
@@ -190,6 +191,15 @@ def number_list(numbers):
     return ",".join(parts)
 
 
+def todo_reached(failure, current):
+    """(step, function) of the TODO of the current lab that holds the failure at its step (the
+    test reached it, and it is of the step the failure is filed under), or None."""
+    for m in _TODO_FN_STEP.finditer(failure.cause):
+        if f"/{current}/" in f"/{m.group(2)}" and int(m.group(3)) == failure.step:
+            return int(m.group(3)), m.group(1)
+    return None
+
+
 def earlier_labs_note(labs, current, layers, rerun=None, have_solutions=None,
                       doing="grade this lab"):
     """What to say when the kernel stopped in the unfinished code of earlier labs: finish
@@ -271,10 +281,24 @@ def report(results, current, layers, steps, rerun=None):
     first_own = next((f for f in failures if f.lab == current), None)
     if first_own and first_own.step is not None and not unfinished:
         later = [f for f in failures if f.lab == current and (f.step or 0) > first_own.step]
+        # Those that reached a TODO of a later step fail for want of that step, not because
+        # of the first failure: they are counted apart, by the TODOs they reached.
+        todos = {}
+        for f in later:
+            reached = todo_reached(f, current)
+            if reached:
+                todos.setdefault(reached, []).append(f)
+        blocked = [f for f in later if not todo_reached(f, current)]
         if later:
-            lines.append((f"Start with the first failure below ({first_own.test}, step "
-                          f"{first_own.step}): the {len(later)} after it from later steps may "
-                          f"fail only because of it.", {"bold": True}))
+            text = f"Start with the first failure below ({first_own.test}, step {first_own.step})"
+            if blocked:
+                text += f": the {len(blocked)} after it from later steps may fail only because of it"
+            if todos:
+                reached = ", ".join(f"step {step}: {fn}" for step, fn in sorted(todos))
+                count = sum(len(fs) for fs in todos.values())
+                text += (f"{'; ' if blocked else ': '}{count} "
+                         f"{'more' if blocked else 'after it'} reach TODOs of later steps ({reached})")
+            lines.append((text + ".", {"bold": True}))
     shown_lab = None
     for (own, cause), fs in by_cause.items():
         first = fs[0]

@@ -525,6 +525,29 @@ def test_failures_come_in_the_order_a_student_fixes_them():
     assert "(console log: d.log)" in text
 
 
+def test_tests_held_by_a_later_steps_todo_are_not_blamed_on_the_first_failure():
+    # Step 2 written with a bug, step 3 a TODO: the tests that reach bump_free's TODO fail for
+    # want of step 3, not because of step 2's bug, and the headline says so.
+    def failed(test, message):
+        return {"lab": "03-bump", "test": test, "status": "failed", "max_points": 2, "message": message}
+    todo = "not implemented: bump_free() at labs/03-bump/bump.c:95: step 3: panic if p is outside ..."
+    results = [failed("bump.overflow_arithmetic", "expected bump_alloc(&h, 0xffffffffffffffffUL, 1) "
+                      "to be NULL"),
+               failed("bump.reset_after_free_all", todo),
+               failed("bump.misuse_panics", todo),
+               failed("bump.random_sequence", "used is 4096, more than the arena")]
+    steps = {"03-bump": {"bump.overflow_arithmetic": 2, "bump.reset_after_free_all": 3,
+                         "bump.misuse_panics": 3, "bump.random_sequence": 3}}
+    text = "\n".join(t for t, _ in summary.report(results, "03-bump", {"03-bump": "labs"}, steps))
+    assert ("Start with the first failure below (bump.overflow_arithmetic, step 2): the 1 after it "
+            "from later steps may fail only because of it; 2 more reach TODOs of later steps "
+            "(step 3: bump_free()).") in text, text
+    # Only TODOs, after the first failure: no blame at all.
+    text = "\n".join(t for t, _ in summary.report(results[:3], "03-bump", {"03-bump": "labs"}, steps))
+    assert ("Start with the first failure below (bump.overflow_arithmetic, step 2): 2 after it "
+            "reach TODOs of later steps (step 3: bump_free()).") in text, text
+
+
 def test_a_failure_is_filed_under_the_step_of_its_cause():
     steps = {"08-user": {"segments.order": 1, "syscall.reach": 2, "loader.argv": 4,
                          "ufault.many": 7, "programs.bad_start": 4}}

@@ -181,14 +181,14 @@ static void format_value(char *buf, size_t size, uint64_t v, enum ktest_value_ki
 		ksnprintf(buf, size, "0x%llx", (unsigned long long)v);
 }
 
-/* True if expr is a number as written in C (5, -1, 0x1000, 4096UL) or NULL (as written, or
- * as it expands): its value says nothing that its text does not. */
+/* True if expr is a number as written in C (5, -1, 0x1000, 4096UL) or NULL: its value says
+ * nothing that its text does not. */
 static bool is_literal(const char *expr)
 {
 	const char *s = expr;
 	bool hex = false;
 
-	if (!strcmp(expr, "NULL") || !strcmp(expr, "((void *)0)"))
+	if (!strcmp(expr, "NULL"))
 		return true;
 	if (*s == '-')
 		s++;

@@ -94,7 +94,9 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
 		    const char *op, const char *b, uint64_t va, uint64_t vb,
 		    enum ktest_value_kind ka, enum ktest_value_kind kb);
 
-#define KTEST_CMP(t, fatal, a, op, b)                                                       \
+/* a_text and b_text are #a and #b of the EXPECT or ASSERT the test wrote: stringified here, an
+ * argument would print with its macros expanded (h.classes[(9 - 1)] for h.classes[TOP_CLASS]). */
+#define KTEST_CMP(t, fatal, a, op, b, a_text, b_text)                                       \
 	do {                                                                                \
 		__typeof__((a) + 0) ktest_a_ = (a);                                         \
 		__typeof__((b) + 0) ktest_b_ = (b);                                         \
@@ -103,7 +105,7 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
 		bool ktest_ok_ = ktest_a_ op ktest_b_;                                      \
 		_Pragma("GCC diagnostic pop");                                              \
 		if (!ktest_ok_)                                                             \
-			ktest_fail_cmp(t, fatal, __FILE__, __LINE__, #a, #op, #b,           \
+			ktest_fail_cmp(t, fatal, __FILE__, __LINE__, a_text, #op, b_text,   \
 				       (uint64_t)(uintptr_t)ktest_a_,                       \
 				       (uint64_t)(uintptr_t)ktest_b_, KTEST_KIND(ktest_a_), \
 				       KTEST_KIND(ktest_b_));                               \
@@ -115,37 +117,37 @@ void ktest_fail_cmp(struct ktest *t, bool fatal, const char *file, int line, con
 			ktest_fail(t, fatal, __FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 
-#define EXPECT_EQ(t, a, b) KTEST_CMP(t, false, a, ==, b)
-#define EXPECT_NE(t, a, b) KTEST_CMP(t, false, a, !=, b)
-#define EXPECT_LT(t, a, b) KTEST_CMP(t, false, a, <, b)
-#define EXPECT_LE(t, a, b) KTEST_CMP(t, false, a, <=, b)
-#define EXPECT_GT(t, a, b) KTEST_CMP(t, false, a, >, b)
-#define EXPECT_GE(t, a, b) KTEST_CMP(t, false, a, >=, b)
+#define EXPECT_EQ(t, a, b) KTEST_CMP(t, false, a, ==, b, #a, #b)
+#define EXPECT_NE(t, a, b) KTEST_CMP(t, false, a, !=, b, #a, #b)
+#define EXPECT_LT(t, a, b) KTEST_CMP(t, false, a, <, b, #a, #b)
+#define EXPECT_LE(t, a, b) KTEST_CMP(t, false, a, <=, b, #a, #b)
+#define EXPECT_GT(t, a, b) KTEST_CMP(t, false, a, >, b, #a, #b)
+#define EXPECT_GE(t, a, b) KTEST_CMP(t, false, a, >=, b, #a, #b)
 #define EXPECT_TRUE(t, c)  KTEST_TRUE(t, false, c, "expected %s to be true", #c)
 #define EXPECT_FALSE(t, c) KTEST_TRUE(t, false, !(c), "expected %s to be false", #c)
 /* p is evaluated once: a call such as EXPECT_NULL(t, bump_alloc(&h, 1, 1)) runs once. */
-#define KTEST_NULL(t, fatal, p)                                                                    \
+#define KTEST_NULL(t, fatal, p, p_text)                                                            \
 	do {                                                                                       \
 		const void *ktest_p_ = (const void *)(p);                                          \
 		if (ktest_p_ != NULL)                                                              \
 			ktest_fail(t, fatal, __FILE__, __LINE__, "expected %s to be NULL, got %p", \
-				   #p, ktest_p_);                                                  \
+				   p_text, ktest_p_);                                              \
 	} while (0)
-#define EXPECT_NULL(t, p)     KTEST_NULL(t, false, p)
+#define EXPECT_NULL(t, p)     KTEST_NULL(t, false, p, #p)
 #define EXPECT_NOT_NULL(t, p) KTEST_TRUE(t, false, (p) != NULL, "expected %s not to be NULL", #p)
 #define EXPECT_STREQ(t, a, b)                   \
 	KTEST_TRUE(t, false, !strcmp((a), (b)), \
 		   "expected %s == %s, but they are \"%s\" and \"%s\"", #a, #b, (a), (b))
 
-#define ASSERT_EQ(t, a, b)    KTEST_CMP(t, true, a, ==, b)
-#define ASSERT_NE(t, a, b)    KTEST_CMP(t, true, a, !=, b)
-#define ASSERT_LT(t, a, b)    KTEST_CMP(t, true, a, <, b)
-#define ASSERT_LE(t, a, b)    KTEST_CMP(t, true, a, <=, b)
-#define ASSERT_GT(t, a, b)    KTEST_CMP(t, true, a, >, b)
-#define ASSERT_GE(t, a, b)    KTEST_CMP(t, true, a, >=, b)
+#define ASSERT_EQ(t, a, b)    KTEST_CMP(t, true, a, ==, b, #a, #b)
+#define ASSERT_NE(t, a, b)    KTEST_CMP(t, true, a, !=, b, #a, #b)
+#define ASSERT_LT(t, a, b)    KTEST_CMP(t, true, a, <, b, #a, #b)
+#define ASSERT_LE(t, a, b)    KTEST_CMP(t, true, a, <=, b, #a, #b)
+#define ASSERT_GT(t, a, b)    KTEST_CMP(t, true, a, >, b, #a, #b)
+#define ASSERT_GE(t, a, b)    KTEST_CMP(t, true, a, >=, b, #a, #b)
 #define ASSERT_TRUE(t, c)     KTEST_TRUE(t, true, c, "expected %s to be true", #c)
 #define ASSERT_FALSE(t, c)    KTEST_TRUE(t, true, !(c), "expected %s to be false", #c)
-#define ASSERT_NULL(t, p)     KTEST_NULL(t, true, p)
+#define ASSERT_NULL(t, p)     KTEST_NULL(t, true, p, #p)
 #define ASSERT_NOT_NULL(t, p) KTEST_TRUE(t, true, (p) != NULL, "expected %s not to be NULL", #p)
 
 /*

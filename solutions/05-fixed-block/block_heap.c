@@ -18,9 +18,10 @@
  * aligned to more) go to the fallback directly.
  *
  * Free gets only the pointer. The record at the end of its 16 KiB window says whether a slab
- * is there (its check) and which class; its live map (one bit per block) tells a live block
- * from a free one, so a double free is caught at once. Anything else is a big allocation,
- * which the fallback's header describes.
+ * is there (its check) and which class; its live map (one bit per 8 bytes of the window, a
+ * block's bit being that of its first 8 bytes) tells a live block from a free one, so a double
+ * free is caught at once. Anything else is a big allocation, which the fallback's header
+ * describes.
  *
  * Why not one block at a time? Taking each block from the fallback as its own allocation
  * walks the fallback's list for every new block, and that list grows with the blocks live in

@@ -164,8 +164,9 @@ void *block_heap_alloc(struct block_heap *h, size_t size, size_t align);
  * Free p (NULL: nothing). A small block goes back onto its slab, and a slab left with no live
  * block goes back to the fallback if its class holds config.cap empty slabs already; a big
  * one goes back to the fallback. Panics "block_heap_free: ..." on a pointer that is not a
- * live allocation of h: a second free of a block ("double free"), the middle of a block, a
- * pointer the heap never returned.
+ * live allocation of h: a block freed already ("double free") or never handed out (a free
+ * block either way: "not live: freed already ..., or never returned by block_heap_alloc"), the
+ * middle of a block, a pointer the heap never returned.
  */
 void block_heap_free(struct block_heap *h, void *p);
 

@@ -297,14 +297,20 @@ static __attribute__((noinline)) void big_free(struct block_heap *h, void *p)
 	list_heap_free(&h->fallback, p);
 }
 
-/* Why p, a pointer inside slab s whose live map has no bit for it, cannot be freed. */
+/* Why p, a pointer inside slab s whose live map has no bit for it, cannot be freed. A free
+ * block start is one of two mistakes that look the same here, a block freed already or one
+ * never handed out (both are on the slab's free list): the panic names both. */
 static __attribute__((noinline, noreturn)) void bad_free(const struct block_slab *s, void *p)
 {
+	size_t n = block_heap_class_size(s->class);
+
 	if (!block_start(s, p))
 		panic("block_heap_free: %p was never returned by block_heap_alloc (inside a slab of "
 		      "%zu-byte blocks, but not where one starts)",
-		      p, block_heap_class_size(s->class));
-	panic("block_heap_free: double free of %p (a free block of a slab)", p);
+		      p, n);
+	panic("block_heap_free: %p is not live: freed already (a double free), or never returned "
+	      "by block_heap_alloc (a free block of a slab of %zu-byte blocks)",
+	      p, n);
 }
 
 /*

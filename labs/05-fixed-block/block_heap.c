@@ -88,9 +88,22 @@ static inline __unused void slab_push(struct block_class *k, struct block_slab *
 	k->slabs = s;
 }
 
-/* Take slab s off class k's list (it is on it). */
+/* Why slab s, whose links are poisoned, cannot be unlinked: it is on no list. */
+static __attribute__((noinline, noreturn)) void slab_on_no_list(const struct block_slab *s)
+{
+	panic("slab_unlink: the slab at 0x%lx (%u of its %u blocks live) is on no list (a full "
+	      "slab leaves it in step 3): step 4 puts a slab that was full back with slab_push "
+	      "alone, and unlinks one only if it had a free block before the freed one came back "
+	      "(look at s->free before the push)",
+	      block_heap_slab_base(s), s->live, s->blocks);
+}
+
+/* Take slab s off class k's list (it must be on it: a slab on no list has poisoned links,
+ * and unlinking it panics, saying so). */
 static inline void slab_unlink(struct block_class *k, struct block_slab *s)
 {
+	if (s->prev == SLAB_LIST_POISON)
+		slab_on_no_list(s);
 	if (s->prev)
 		s->prev->next = s->next;
 	else

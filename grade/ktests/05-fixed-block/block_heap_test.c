@@ -79,6 +79,94 @@ static unsigned free_listed(const struct block_slab *s)
 	return n;
 }
 
+/* "s" after a count of n things but one. */
+static const char *plural(unsigned long n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* The suffix of n as an ordinal: "st" for 1, "nd" for 2, "rd" for 3, "th" for 4 ... */
+static const char *ordinal(unsigned n)
+{
+	if (n % 100 / 10 == 1)
+		return "th";
+	return n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+}
+
+/*
+ * Block p of class c was just freed: it must be first on the free list of its own slab, the
+ * one whose window holds it (unless that slab, emptied, went back to the fallback). Returns
+ * false after a failure that says where it went instead.
+ */
+static bool freed_to_its_own_slab(struct ktest *t, const struct block_heap *h, int c, const void *p)
+{
+	const struct block_slab *own = block_heap_slab_of(p), *first = h->classes[c].slabs;
+
+	if (own->check != block_heap_slab_check(h, own) || own->free == p)
+		return true;
+	if (first && first != own && first->free == p)
+		FAIL(t,
+		     "block %p of class %d was freed onto the free list of the slab at %p, the "
+		     "first on the class's list, not onto its own slab at %p (the window that "
+		     "holds it): step 4 pushes a block on block_heap_slab_of(p)",
+		     p, c, (void *)block_heap_slab_base(first), (void *)block_heap_slab_base(p));
+	else
+		FAIL(t,
+		     "block %p of class %d was freed, but it is not first on the free list of its "
+		     "own slab at %p (the window that holds it), which starts at %p: step 4 pushes "
+		     "a block on the front of block_heap_slab_of(p)'s free list",
+		     p, c, (void *)block_heap_slab_base(p), (void *)own->free);
+	return false;
+}
+
+/* The slabs on class c's list that have no live block. */
+static unsigned empty_listed(const struct block_heap *h, int c)
+{
+	unsigned n = 0, i = 0;
+
+	for (const struct block_slab *s = h->classes[c].slabs; s && i <= LIST_BOUND;
+	     s = s->next, i++)
+		n += s->live == 0;
+	return n;
+}
+
+/*
+ * Class c has just had the `emptied`-th of its full slabs emptied, one after the other with no
+ * allocation between: it keeps min(emptied, cap) of them and gave the others back, so the heap
+ * has `slabs` slabs left. Returns false after a failure that says which way the cap is off.
+ */
+static bool cap_kept(struct ktest *t, const struct block_heap *h, int c, unsigned emptied,
+		     size_t slabs)
+{
+	unsigned cap = h->config.cap, keep = emptied < cap ? emptied : cap;
+	unsigned empty = empty_listed(h, c);
+
+	if (empty > keep)
+		FAIL(t,
+		     "class %d: %u slab%s emptied, and it keeps %u of them (%zu slabs in the heap, "
+		     "expected %zu): the cap is %u empty slab%s per class: the %u%s empty slab must "
+		     "be given back (step 4: when the class held cap empty slabs already, "
+		     "block_heap_slab_release)",
+		     c, emptied, plural(emptied), empty, h->slabs, slabs, cap, plural(cap), cap + 1,
+		     ordinal(cap + 1));
+	else if (empty < keep)
+		FAIL(t,
+		     "class %d: %u slab%s emptied, and it keeps only %u of them (%zu slabs in the "
+		     "heap, expected %zu): the cap is %u empty slab%s per class: a class keeps up to "
+		     "%u, and gives back only a slab that empties (no live block left) when it holds "
+		     "%u already",
+		     c, emptied, plural(emptied), empty, h->slabs, slabs, cap, plural(cap), cap,
+		     cap);
+	else if (h->classes[c].empty != empty || h->slabs != slabs)
+		FAIL(t,
+		     "class %d: %u slab%s emptied, %u kept (right), but its count (empty) says %u "
+		     "and the heap has %zu slabs (expected %zu)",
+		     c, emptied, plural(emptied), empty, h->classes[c].empty, h->slabs, slabs);
+	else
+		return true;
+	return false;
+}
+
 /* The live map's bit of block p: one bit per 8 bytes of the window, the block's first. */
 static bool is_live(const struct block_slab *s, const void *p)
 {
@@ -118,7 +206,7 @@ static long check_slab(struct ktest *t, struct heap_model *m, int c, const struc
 		return -1;
 	}
 	if (s->check != block_heap_slab_check(h, s) || s->class != c ||
-	    s->blocks != block_heap_slab_blocks(c) || s->live > s->blocks) {
+	    s->blocks != block_heap_slab_blocks(c)) {
 		HEAP_FAIL(t, m,
 			  "slab %p on class %d's list: check %s, class %u, %u blocks (should be "
 			  "%u), %u live",
@@ -131,21 +219,23 @@ static long check_slab(struct ktest *t, struct heap_model *m, int c, const struc
 			  (void *)base, c);
 		return -1;
 	}
-	unsigned bits = 0;
-	for (size_t w = 0; w < ARRAY_SIZE(s->live_map); w++)
-		for (uint64_t x = s->live_map[w]; x; x &= x - 1) /* the kernel has no popcount */
-			bits++;
-	if (bits != s->live) {
-		HEAP_FAIL(t, m, "slab %p of class %d: %u live, but %u bits set in its live map",
-			  (void *)base, c, s->live, bits);
-		return -1;
-	}
+	/* The free list before the counts: a block of another slab on it explains them. */
 	memset(seen, 0, sizeof(seen));
 	unsigned n = 0;
 	for (const struct block_free *b = s->free; b; b = b->next) {
 		uintptr_t a = (uintptr_t)b;
 		size_t i = (a - base) / size;
 		/* check before following the link: a wrong one may point anywhere */
+		if (block_heap_slab_base(b) != base && m->lo <= a && a < m->hi) {
+			HEAP_FAIL(
+				t, m,
+				"slab %p of class %d: its free list holds %p, a block of the slab "
+				"at %p: a freed block goes back on its own slab, the one whose "
+				"window holds it (block_heap_slab_of(p) in step 4), not on the "
+				"first slab of its class",
+				(void *)base, c, (void *)b, (void *)block_heap_slab_base(b));
+			return -1;
+		}
 		if (a < base || a % size || i >= s->blocks || ++n > s->blocks ||
 		    (seen[i / 64] >> (i % 64)) & 1 || is_live(s, b)) {
 			HEAP_FAIL(t, m,
@@ -155,6 +245,22 @@ static long check_slab(struct ktest *t, struct heap_model *m, int c, const struc
 			return -1;
 		}
 		seen[i / 64] |= UINT64_C(1) << (i % 64);
+	}
+	if (s->live > s->blocks) {
+		HEAP_FAIL(t, m,
+			  "slab %p of class %d: %u live, more than its %u blocks (a live count "
+			  "taken below 0 wraps around)",
+			  (void *)base, c, s->live, s->blocks);
+		return -1;
+	}
+	unsigned bits = 0;
+	for (size_t w = 0; w < ARRAY_SIZE(s->live_map); w++)
+		for (uint64_t x = s->live_map[w]; x; x &= x - 1) /* the kernel has no popcount */
+			bits++;
+	if (bits != s->live) {
+		HEAP_FAIL(t, m, "slab %p of class %d: %u live, but %u bits set in its live map",
+			  (void *)base, c, s->live, bits);
+		return -1;
 	}
 	if (n != s->blocks - s->live || n == 0) {
 		HEAP_FAIL(t, m,
@@ -189,10 +295,22 @@ static void check_class_lists(struct ktest *t, struct heap_model *m)
 				return;
 			empty += s->live == 0;
 		}
-		if (empty != h->classes[c].empty || empty > most)
-			HEAP_FAIL(t, m,
-				  "class %d: %u empty slabs on its list, empty says %u, cap %u", c,
-				  empty, h->classes[c].empty, h->config.cap);
+		if (empty > most) {
+			HEAP_FAIL(
+				t, m,
+				"class %d keeps %u empty slabs, but the cap is %u empty slab%s per "
+				"class: the %u%s empty slab must be given back (step 4: a slab that "
+				"empties when its class holds cap empty slabs already goes to "
+				"block_heap_slab_release)",
+				c, empty, most, plural(most), most + 1, ordinal(most + 1));
+		} else if (empty != h->classes[c].empty) {
+			HEAP_FAIL(
+				t, m,
+				"class %d: %u empty slabs on its list, but its count (empty) says "
+				"%u: one more when a slab is carved or its last live block is "
+				"freed, one less when an empty slab gives a block",
+				c, empty, h->classes[c].empty);
+		}
 	}
 }
 
@@ -475,13 +593,20 @@ KTEST(block_heap, class_free_pushes_and_gives_back, 2)
 	EXPECT_EQ(t, h.classes[TOP_CLASS].slabs, sa);
 	EXPECT_EQ(t, sa->free, (struct block_free *)a[3]);
 	EXPECT_EQ(t, sa->live, n - 1);
+	/* a block of sb, while sa is first: it goes on sb, and sb goes first */
 	block_heap_class_free(&h, TOP_CLASS, b[0]);
-	/* should be: class: sb <-> sa */
+	if (!freed_to_its_own_slab(t, &h, TOP_CLASS, b[0]))
+		return;
+	/* should be: class: sb <-> sa; sb: free -> b[0] */
+	EXPECT_EQ(t, sb->live, n - 1);
+	EXPECT_EQ(t, sa->live, n - 1);
 	ASSERT_EQ(t, h.classes[TOP_CLASS].slabs, sb);
 	EXPECT_EQ(t, sb->next, sa);
 	EXPECT_EQ(t, sa->prev, sb);
 	/* a block of sa again: sa moves first, its block first: the next allocation takes it */
 	block_heap_class_free(&h, TOP_CLASS, a[5]);
+	if (!freed_to_its_own_slab(t, &h, TOP_CLASS, a[5]))
+		return;
 	/* should be: class: sa <-> sb; sa: free -> a[5] -> a[3] */
 	ASSERT_EQ(t, h.classes[TOP_CLASS].slabs, sa);
 	EXPECT_EQ(t, sa->next, sb);
@@ -494,18 +619,25 @@ KTEST(block_heap, class_free_pushes_and_gives_back, 2)
 	block_heap_class_free(&h, TOP_CLASS, a[5]);
 
 	/* sa emptied: the class keeps it (cap 1) */
-	for (unsigned i = 0; i < n; i++)
-		if (i != 3 && i != 5)
-			block_heap_class_free(&h, TOP_CLASS, a[i]);
+	for (unsigned i = 0; i < n; i++) {
+		if (i == 3 || i == 5)
+			continue;
+		block_heap_class_free(&h, TOP_CLASS, a[i]);
+		if (!freed_to_its_own_slab(t, &h, TOP_CLASS, a[i]))
+			return;
+	}
 	EXPECT_EQ(t, sa->live, 0);
-	EXPECT_EQ(t, h.classes[TOP_CLASS].empty, 1);
+	if (!cap_kept(t, &h, TOP_CLASS, 1, 2))
+		return;
 	EXPECT_EQ(t, h.classes[TOP_CLASS].slabs, sa);
-	EXPECT_EQ(t, h.slabs, 2);
 	/* sb emptied too: one empty slab is the cap, so sb goes back to the fallback */
-	for (unsigned i = 1; i < n; i++)
+	for (unsigned i = 1; i < n; i++) {
 		block_heap_class_free(&h, TOP_CLASS, b[i]);
-	EXPECT_EQ(t, h.classes[TOP_CLASS].empty, 1);
-	EXPECT_EQ(t, h.slabs, 1);
+		if (!freed_to_its_own_slab(t, &h, TOP_CLASS, b[i]))
+			return;
+	}
+	if (!cap_kept(t, &h, TOP_CLASS, 2, 1))
+		return;
 	EXPECT_EQ(t, h.classes[TOP_CLASS].slabs, sa);
 	EXPECT_NULL(t, sa->next);
 	EXPECT_NE(t, sb->check, block_heap_slab_check(&h, sb)); /* no longer a slab */
@@ -553,13 +685,19 @@ KTEST(block_heap, cap_honoured, 2)
 	for (unsigned i = 0; i < slabs * n; i++)
 		p[i] = block_heap_alloc(&h, BLOCK_HEAP_MAX_CLASS, 1);
 	ASSERT_NOT_NULL(t, p[slabs * n - 1]);
-	EXPECT_EQ(t, h.slabs, slabs);
-	for (unsigned i = 0; i < slabs * n; i++)
-		block_heap_free(&h, p[i]);
-	/* 2 empty slabs stay with the class, 3 went back to the fallback */
-	EXPECT_EQ(t, h.classes[TOP_CLASS].empty, 2);
+	ASSERT_EQ(t, h.slabs, slabs);
+	/* the slabs emptied one by one (p[k * n] ... p[k * n + n - 1] fill slab k): the first 2
+	 * stay with the class, each one after them goes back to the fallback */
+	for (unsigned k = 0; k < slabs; k++) {
+		for (unsigned i = k * n; i < (k + 1) * n; i++) {
+			block_heap_free(&h, p[i]);
+			if (!freed_to_its_own_slab(t, &h, TOP_CLASS, p[i]))
+				return;
+		}
+		if (!cap_kept(t, &h, TOP_CLASS, k + 1, k < 2 ? slabs : slabs - (k - 1)))
+			return;
+	}
 	EXPECT_EQ(t, slabs_listed(&h, TOP_CLASS), 2);
-	EXPECT_EQ(t, h.slabs, 2);
 	EXPECT_EQ(t, h.live_allocs, 0);
 	/* drain gives back every empty slab of the class, not only the first */
 	block_heap_drain(&h);

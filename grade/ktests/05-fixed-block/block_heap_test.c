@@ -951,23 +951,55 @@ KTEST(block_heap, zero_size_and_settings, 1)
 }
 
 /*
- * Random sequences, then everything freed and the empty slabs drained: the fallback must be
- * one region of the whole arena again.
+ * The sizes of the random runs: most in the three largest classes, whose slabs hold 7, 15 and
+ * 31 blocks, so that with RANDOM_LIVE blocks live a class spans several slabs (a freed block
+ * must find its own among them, and emptied slabs meet the cap); the small mix and big
+ * requests for the rest.
+ */
+#define RANDOM_LIVE 120
+
+static size_t random_size(struct ktest *t, size_t max)
+{
+	uint64_t r = ktest_random_range(t, 0, 99);
+
+	if (r < 30)
+		return ktest_random_range(t, 1025, 2048); /* 2048-byte blocks, 7 a slab */
+	if (r < 50)
+		return ktest_random_range(t, 513, 1024); /* 15 a slab */
+	if (r < 60)
+		return ktest_random_range(t, 257, 512); /* 31 a slab */
+	if (r < 95)
+		return heap_random_size(t, 256);
+	return ktest_random_range(t, 2049, max); /* the fallback */
+}
+
+/*
+ * Random sequences; then the heap filled up to RANDOM_LIVE blocks (several slabs in each large
+ * class), everything freed in a random order (so that those slabs empty one after the other,
+ * the cap deciding which stay), and the empty slabs drained: the fallback must be one region
+ * of the whole arena again.
  */
 static void random_run(struct ktest *t, const struct heap_ops *ops,
 		       const struct block_heap_config *config, unsigned steps)
 {
 	struct block_heap h;
-	const struct heap_workload w = {.steps = steps, .max_size = 3000, .max_align = 4096};
+	const struct heap_workload w = {.steps = steps,
+					.max_size = 3000,
+					.max_align = 4096,
+					.max_live = RANDOM_LIVE,
+					.size = random_size};
 
-	block_heap_init(&h, arena, ARENA_SIZE / 2, config);
-	heap_model_init(&model, ops, &h, arena, ARENA_SIZE / 2);
+	block_heap_init(&h, arena, ARENA_SIZE, config);
+	heap_model_init(&model, ops, &h, arena, ARENA_SIZE);
 	heap_random_run(t, &model, &w);
+	for (unsigned i = 0; i < RANDOM_LIVE && model.count < RANDOM_LIVE && !model.broken; i++)
+		heap_model_alloc(t, &model, random_size(t, w.max_size),
+				 heap_random_align(t, w.max_align));
 	heap_model_free_all(t, &model);
 	if (model.broken) /* the lists may be garbage: do not follow them */
 		return;
 	block_heap_drain(&h);
-	if (h.fallback.head != (void *)arena || h.fallback.head->size != ARENA_SIZE / 2 ||
+	if (h.fallback.head != (void *)arena || h.fallback.head->size != ARENA_SIZE ||
 	    h.fallback.head->next)
 		FAIL(t, "everything freed and drained, but the fallback is not one region of the "
 			"whole arena");

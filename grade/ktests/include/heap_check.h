@@ -23,7 +23,8 @@
 #include "heap.h"
 #include "ktest.h"
 
-#define HEAP_MODEL_BLOCKS 48
+#define HEAP_MODEL_BLOCKS 160 /* the most blocks a model holds */
+#define HEAP_RANDOM_LIVE  48  /* the most blocks live at once in a random run, by default */
 
 struct heap_model;
 
@@ -213,11 +214,14 @@ static inline void heap_model_free_all(struct ktest *t, struct heap_model *m)
 		heap_model_free_index(t, m, (int)ktest_random_range(t, 0, (uint64_t)m->count - 1));
 }
 
-/* A randomized workload: how long, how big, how aligned. */
+/* A randomized workload: how long, how big, how aligned, how many blocks live at most. */
 struct heap_workload {
 	unsigned steps;
-	size_t max_size;  /* the largest request */
-	size_t max_align; /* the largest alignment, a power of two */
+	size_t max_size;   /* the largest request */
+	size_t max_align;  /* the largest alignment, a power of two */
+	unsigned max_live; /* at most HEAP_MODEL_BLOCKS; 0: HEAP_RANDOM_LIVE */
+	/* Optional: draws a request's size (at most max); NULL: heap_random_size. */
+	size_t (*size)(struct ktest *t, size_t max);
 };
 
 /* A random power of two from 1 to max. */
@@ -254,27 +258,35 @@ static inline size_t heap_random_size(struct ktest *t, size_t max)
 
 /*
  * Run w->steps random operations: phases that mostly allocate alternate with phases that
- * mostly free (so the heap also empties now and then), sizes and alignments drawn as above,
- * an occasional request of 0 bytes. Every operation is checked as heap_model_alloc and
- * heap_model_free say. Stops at the first failure. Frees nothing at the end.
+ * mostly free (so the heap also empties now and then), up to w->max_live blocks live, sizes
+ * (w->size, or as above) and alignments drawn, an occasional request of 0 bytes. Every
+ * operation is checked as heap_model_alloc and heap_model_free say. Stops at the first
+ * failure. Frees nothing at the end.
  */
 static inline void heap_random_run(struct ktest *t, struct heap_model *m,
 				   const struct heap_workload *w)
 {
 	unsigned alloc_percent = 70;
+	int live = w->max_live ? (int)w->max_live : HEAP_RANDOM_LIVE;
 
+	if (live > HEAP_MODEL_BLOCKS) {
+		HEAP_FAIL(t, m, "the workload keeps up to %d blocks live, the model holds %d", live,
+			  HEAP_MODEL_BLOCKS);
+		return;
+	}
 	for (unsigned i = 0; i < w->steps && !m->broken; i++) {
 		if (ktest_random_range(t, 0, 49) == 0) /* a new phase */
 			alloc_percent = alloc_percent == 70 ? 30 : 70;
-		bool alloc = m->count == 0 || (m->count < HEAP_MODEL_BLOCKS &&
-					       ktest_random_range(t, 0, 99) < alloc_percent);
+		bool alloc = m->count == 0 ||
+			     (m->count < live && ktest_random_range(t, 0, 99) < alloc_percent);
 		if (!alloc) {
 			heap_model_free_index(
 				t, m, (int)ktest_random_range(t, 0, (uint64_t)m->count - 1));
 			continue;
 		}
-		size_t size =
-			ktest_random_range(t, 0, 99) == 0 ? 0 : heap_random_size(t, w->max_size);
+		size_t size = 0; /* now and then */
+		if (ktest_random_range(t, 0, 99) != 0)
+			size = w->size ? w->size(t, w->max_size) : heap_random_size(t, w->max_size);
 		heap_model_alloc(t, m, size, heap_random_align(t, w->max_align));
 	}
 }

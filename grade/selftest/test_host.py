@@ -128,27 +128,50 @@ def test_a_failure_is_said_once():
     assert text == "bump_test.c:9: no reset\nbump_test.c:12: expected 0", text
 
 
-def test_a_write_just_outside_the_bump_arena_is_reported():
+# A write just outside each allocator's test arena, and a test that makes it: (lab, file,
+# the solution's text, what it becomes, the test, the function ASan must name).
+OUTSIDE_WRITES = [
+    ("03-bump", "bump.c", "memset((void *)h->start, HEAP_POISON_BYTE, h->next - h->start);",
+     "memset((void *)(h->start - 16), HEAP_POISON_BYTE, h->next - h->start);",
+     "bump.reset_after_free_all", "bump_free"),
+    ("04-linked-list", "list_heap.c",
+     "void list_heap_init(struct list_heap *h, void *start, size_t len)\n{\n",
+     "void list_heap_init(struct list_heap *h, void *start, size_t len)\n{\n"
+     "\t((volatile uint8_t *)start)[-1] = 0;\n",
+     "list_heap.init_makes_one_free_region", "list_heap_init"),
+    ("05-fixed-block", "block_heap.c",
+     "\t\t     const struct block_heap_config *config)\n{\n",
+     "\t\t     const struct block_heap_config *config)\n{\n\t((volatile uint8_t *)start)[len] = 0;\n",
+     "block_heap.slab_new_carves_a_whole_slab", "block_heap_init"),
+]
+
+
+@pytest.mark.parametrize("lab,file,right,wrong,test,function", OUTSIDE_WRITES,
+                         ids=[w[0] for w in OUTSIDE_WRITES])
+def test_a_write_just_outside_the_arena_is_reported(lab, file, right, wrong, test, function):
     # Handout 03 says AddressSanitizer reports a write outside the arena where it happens.
-    # GCC gives the tests' page-aligned arena no red zones, so bump_test.c poisons a guard
-    # page on each side: a poison memset that starts 16 bytes before start must be reported.
-    require_solutions("03-bump")
-    right = "memset((void *)h->start, HEAP_POISON_BYTE, h->next - h->start);"
-    text = (SOLUTIONS / "03-bump" / "bump.c").read_text()
-    assert text.count(right) == 1, "solutions/03-bump/bump.c no longer poisons as this test expects"
-    layer = BUILD / "host-src" / "03-bump-poison-before-start"
+    # GCC gives the tests' page-aligned arenas no red zones, so test_arena.h puts a guard
+    # area on each side: a write just before start (labs 03, 04), or at end (lab 05), must be
+    # reported.
+    labs = [l for l in build.lab_dirs() if "03" <= l[:2] <= lab[:2] and l[:2] != "03"] \
+        if lab != "03-bump" else []
+    require_solutions(lab, *labs)
+    text = (SOLUTIONS / lab / file).read_text()
+    assert text.count(right) == 1, f"solutions/{lab}/{file} no longer reads as this test expects"
+    layer = BUILD / "host-src" / f"{lab}-write-outside"
     layer.mkdir(parents=True, exist_ok=True)
-    broken = text.replace(right, right.replace("(void *)h->start", "(void *)(h->start - 16)"))
-    if not (layer / "bump.c").is_file() or (layer / "bump.c").read_text() != broken:
-        (layer / "bump.c").write_text(broken)
+    broken = text.replace(right, wrong)
+    if not (layer / file).is_file() or (layer / file).read_text() != broken:
+        (layer / file).write_text(broken)
+    below = [SOLUTIONS / l for l in labs if l != lab]
     try:
-        prog = build.host_tests("03-bump-poison-before-start", [layer], [KTESTS / "03-bump"])
+        prog = build.host_tests(f"{lab}-write-outside", [*below, layer], [KTESTS / lab])
     except build.BuildError as e:
         pytest.fail(f"the host test program did not build:\n{e}", pytrace=False)
-    p = subprocess.run([str(prog), "ktest=bump.reset_after_free_all", "ktest.seed=1"],
+    p = subprocess.run([str(prog), f"ktest={test}", "ktest.seed=1"],
                        capture_output=True, text=True, errors="replace", timeout=120)
-    assert "ERROR: AddressSanitizer" in p.stderr and "in bump_free" in p.stderr, \
-        f"no AddressSanitizer report of the write 16 bytes before the arena:\n{p.stdout}\n{p.stderr}"
+    assert "ERROR: AddressSanitizer" in p.stderr and f"in {function}" in p.stderr, \
+        f"no AddressSanitizer report of the write just outside the arena:\n{p.stdout}\n{p.stderr}"
 
 
 def test_a_selection_word_that_names_no_test_is_said():

@@ -8,29 +8,11 @@
 #include "heap_check.h"
 #include "kprintf.h"
 #include "ktest.h"
+#include "test_arena.h"
 
 #define ARENA_SIZE (4 * PAGE_SIZE)
 
-#ifndef KTEST_HOST
-static uint8_t arena[ARENA_SIZE] __aligned(HEAP_MAX_ALIGN);
-#else
-/*
- * On the host, the arena has a guard page on each side that AddressSanitizer is told is out
- * of bounds (GCC gives a page-aligned array no red zones of its own), so a write just outside
- * the arena, such as a poison memset that starts before start or runs past end, is reported
- * where it happens. The kernel has no use for the guards: it keeps the plain array.
- */
-#include <sanitizer/asan_interface.h>
-
-static uint8_t arena_and_guards[PAGE_SIZE + ARENA_SIZE + PAGE_SIZE] __aligned(HEAP_MAX_ALIGN);
-static uint8_t *const arena = arena_and_guards + PAGE_SIZE;
-
-__attribute__((constructor)) static void arena_guards_poison(void)
-{
-	ASAN_POISON_MEMORY_REGION(arena_and_guards, PAGE_SIZE);
-	ASAN_POISON_MEMORY_REGION(arena + ARENA_SIZE, PAGE_SIZE);
-}
-#endif
+TEST_ARENA(arena, ARENA_SIZE, HEAP_MAX_ALIGN); /* guarded on the host: test_arena.h */
 
 static struct heap_model model;
 static size_t used_since_reset; /* what bump's used_bytes must be in a random run */

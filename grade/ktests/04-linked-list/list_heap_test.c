@@ -7,12 +7,13 @@
 #include <stdint.h>
 #include "heap_check.h"
 #include "ktest.h"
+#include "test_arena.h"
 #include "list_check.h"
 #include "list_heap.h"
 
 #define ARENA_SIZE (16 * PAGE_SIZE)
 
-static uint8_t arena[ARENA_SIZE] __aligned(HEAP_MAX_ALIGN);
+TEST_ARENA(arena, ARENA_SIZE, HEAP_MAX_ALIGN); /* guarded on the host: test_arena.h */
 static struct heap_model model;
 static char text[200];
 
@@ -24,7 +25,7 @@ static size_t block_bytes(size_t size)
 
 static const char *shape(const struct list_heap *h)
 {
-	return list_describe(h, arena, sizeof(arena), text, sizeof(text));
+	return list_describe(h, arena, ARENA_SIZE, text, sizeof(text));
 }
 
 /* The list must be exactly these regions, given as offsets in the arena and sizes. */
@@ -67,7 +68,7 @@ static long off(uintptr_t a)
  * (list_describe says where): then the checks that need the whole list say nothing. */
 static int list_spans(const struct list_heap *h, struct span *s)
 {
-	uintptr_t lo = (uintptr_t)arena, hi = lo + sizeof(arena);
+	uintptr_t lo = (uintptr_t)arena, hi = lo + ARENA_SIZE;
 	int n = 0;
 
 	for (const struct list_region *r = h->head; r; r = r->next) {
@@ -580,7 +581,7 @@ KTEST(list_heap, coalesce_all_six_orders, 3)
 			int runs = 0;
 			for (int j = 0; j < 3; j++)
 				runs += freed[j] && (j == 0 || !freed[j - 1]);
-			if (list_count_regions(&h, arena, sizeof(arena)) != runs)
+			if (list_count_regions(&h, arena, ARENA_SIZE) != runs)
 				FAIL(t,
 				     "order %c%c%c, after freeing %c: %d free regions expected, the "
 				     "list is %s",
@@ -595,15 +596,15 @@ KTEST(list_heap, alignment_1_to_4096, 2)
 {
 	struct list_heap h;
 
-	list_heap_init(&h, arena, sizeof(arena));
+	list_heap_init(&h, arena, ARENA_SIZE);
 	for (size_t align = 1; align <= HEAP_MAX_ALIGN; align *= 2) {
 		uint8_t *first = list_heap_alloc(&h, 1, 1);
 		uint8_t *p = list_heap_alloc(&h, 8, align);
-		if (!p || (uintptr_t)p % align || p < arena || p + 8 > arena + sizeof(arena))
+		if (!p || (uintptr_t)p % align || p < arena || p + 8 > arena + ARENA_SIZE)
 			FAIL(t, "list_heap_alloc(8, %zu) returned %p (arena %p)", align, p, arena);
 		FREE_MERGED(t, &h, first);
 		FREE_MERGED(t, &h, p);
-		EXPECT_LIST(t, &h, 0, sizeof(arena));
+		EXPECT_LIST(t, &h, 0, ARENA_SIZE);
 	}
 }
 

@@ -10,6 +10,7 @@
 #include "block_heap.h"
 #include "heap_check.h"
 #include "ktest.h"
+#include "test_arena.h"
 #include "list_check.h"
 #include "list_heap.h"
 
@@ -18,7 +19,7 @@
 #define LIST_BOUND (ARENA_SIZE / SLAB) /* no class can have more slabs than windows */
 #define TOP_CLASS  (BLOCK_HEAP_CLASSES - 1)
 
-static uint8_t arena[ARENA_SIZE] __aligned(BLOCK_HEAP_SLAB_SIZE);
+TEST_ARENA(arena, ARENA_SIZE, BLOCK_HEAP_SLAB_SIZE); /* guarded on the host: test_arena.h */
 static struct heap_model model;
 static uint64_t seen[BLOCK_HEAP_SLAB_MAX_BLOCKS / 64]; /* blocks met on one free list */
 

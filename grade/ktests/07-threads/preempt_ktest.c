@@ -80,17 +80,19 @@ KTEST(preempt, cpu_bound_threads_take_turns, 4)
 	if (tw)
 		join_within(t, tw, TEST_JOIN_DEADLINE_MS, NULL, "its sleep should be over");
 	ASSERT_TRUE(t, ta && tb && tw);
-	if (w.done && w.ran < w.due + THREAD_SLICE_TICKS && a.count && b.count &&
-	    !tick_deadline_stalled(&a.until))
+	/* A stopped timer first: every other check below follows from it. */
+	if (tick_deadline_stalled(&a.until) || tick_deadline_stalled(&b.until)) {
+		fail_timer_stopped(t, tick_deadline_stalled(&a.until) ? &a.until : &b.until,
+				   "while two threads spun");
+		return;
+	}
+	if (w.done && w.ran < w.due + THREAD_SLICE_TICKS && a.count && b.count)
 		FAIL(t,
 		     "a thread due on tick %lu ran on tick %lu, while two spinners took turns: a "
 		     "woken sleeper goes to the back of the run queue (thread.h), behind the "
 		     "spinner waiting there, and runs a slice later",
 		     w.due, w.ran);
-	if (tick_deadline_stalled(&a.until) || tick_deadline_stalled(&b.until))
-		fail_timer_stopped(t, tick_deadline_stalled(&a.until) ? &a.until : &b.until,
-				   "while two threads spun");
-	else if (!a.count || !b.count)
+	if (!a.count || !b.count)
 		FAIL(t,
 		     "spin-a counted %lu and spin-b %lu in %d ticks: one never ran while the other "
 		     "spun, so the timer preempted nobody (thread_tick's preempt, labs/07-threads/"

@@ -129,11 +129,14 @@ static struct thread *joined_by(const struct thread *t)
 
 /*
  * Print each thread that waits, with what it waits for; return a sleeper whose wake tick has
- * passed (a sleeper nobody woke), or NULL.
+ * passed (a sleeper nobody woke), or NULL; and in *runnable a thread that is RUNNABLE, which
+ * the idle thread should never see (or NULL).
  */
-static struct thread *report_waiting(uint64_t now)
+static struct thread *report_waiting(uint64_t now, struct thread **runnable)
 {
 	struct thread *overdue = NULL;
+
+	*runnable = NULL;
 
 	kprintf("threads at tick %lu:\n", now);
 	for (int s = -1; s < THREAD_SLOTS; s++) {
@@ -158,6 +161,8 @@ static struct thread *report_waiting(uint64_t now)
 				: t->state == THREAD_RUNNABLE
 					? "RUNNABLE, yet the scheduler never runs it"
 					: "RUNNING?");
+			if (t->state == THREAD_RUNNABLE && !*runnable)
+				*runnable = t;
 		}
 	}
 	return overdue;
@@ -182,8 +187,16 @@ static void check_deadlock(void)
 	irq_restore(flags);
 	if (!no_timer && !(test && now - since >= DEADLOCK_TICKS))
 		return;
-	struct thread *overdue = report_waiting(now);
+	struct thread *runnable, *overdue = report_waiting(now, &runnable);
 
+	if (runnable)
+		panic("thread_idle_main: deadlock in %s: '%s' is RUNNABLE, yet the idle thread runs%s: "
+		      "schedule picks the idle thread only when the run queue is empty. Is the idle "
+		      "thread on the run queue (it never goes there), or '%s' left off it?",
+		      test ? test : "(no test)", runnable->name,
+		      no_timer ? (timer_up ? ", with the timer masked" : ", with no timer")
+			       : " (for half a second)",
+		      runnable->name);
 	if (no_timer)
 		panic("thread_idle_main: deadlock in %s: every thread is blocked or asleep, and with "
 		      "the timer %s nothing can wake them",

@@ -64,6 +64,21 @@ static int racer(void *arg)
 	return 0;
 }
 
+/* Fail t for a racer th that did not finish: with what the mutex shows, when it shows why. */
+static void racer_stuck(struct ktest *t, const struct thread *th, const struct mutex *m)
+{
+	if (m && !m->owner && !list_empty(&m->waiters.threads))
+		FAIL(t,
+		     "thread '%s' is still %s %d ms after the race should be over, and the mutex is "
+		     "free (owner NULL) while racers wait on it: a lost wakeup. When threads wait, "
+		     "mutex_unlock hands the mutex to the first of them (thread_wake_one) and makes "
+		     "it the owner, instead of only clearing the owner",
+		     th->name, thread_state_name(th->state), TEST_JOIN_DEADLINE_MS);
+	else
+		FAIL(t, "thread '%s' is still %s %d ms after the race should be over", th->name,
+		     thread_state_name(th->state), TEST_JOIN_DEADLINE_MS);
+}
+
 /* Run the racers over r; false (the test failed) if one did not finish. */
 static bool race(struct ktest *t, struct race *r)
 {
@@ -76,9 +91,11 @@ static bool race(struct ktest *t, struct race *r)
 		if (!th[i]) {
 			FAIL(t, "thread_create returned NULL");
 			ok = false;
-		} else if (!join_within(t, th[i], TEST_JOIN_DEADLINE_MS, NULL,
-					"the race should be over")) {
+		} else if (!exits_within(th[i], TEST_JOIN_DEADLINE_MS)) {
+			racer_stuck(t, th[i], r->lock); /* left alone: it cannot be freed */
 			ok = false;
+		} else {
+			thread_join(th[i]);
 		}
 	}
 	return ok;

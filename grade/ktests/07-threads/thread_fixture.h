@@ -100,6 +100,10 @@ void fail_timer_stopped(struct ktest *t, const struct tick_deadline *d, const ch
 void timer_pause(void);
 void timer_resume(void);
 
+/* Wait (sleeping a tick at a time) until th has exited, for at most ms milliseconds: true if
+ * it did. */
+bool exits_within(struct thread *th, uint64_t ms);
+
 /*
  * Wait (sleeping a tick at a time) until th has exited, for at most ms milliseconds; then
  * join it and store its exit value in *value (may be NULL). If it does not exit in time,

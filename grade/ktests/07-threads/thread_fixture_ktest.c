@@ -234,13 +234,18 @@ const char *thread_state_name(enum thread_state s)
 	return "(not a state)";
 }
 
-bool join_within(struct ktest *t, struct thread *th, uint64_t ms, int *value, const char *what)
+bool exits_within(struct thread *th, uint64_t ms)
 {
 	uint64_t deadline = timer_ticks() + timer_ms_to_ticks(ms);
 
 	while (th->state != THREAD_EXITED && timer_ticks() < deadline)
 		thread_sleep(TIMER_MS_PER_TICK);
-	if (th->state != THREAD_EXITED) {
+	return th->state == THREAD_EXITED;
+}
+
+bool join_within(struct ktest *t, struct thread *th, uint64_t ms, int *value, const char *what)
+{
+	if (!exits_within(th, ms)) {
 		FAIL(t, "thread '%s' is still %s %lu ms after %s", th->name,
 		     thread_state_name(th->state), ms, what);
 		return false;

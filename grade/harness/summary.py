@@ -145,14 +145,19 @@ def order(failures, current):
     the tests that said what their check found come before those the kernel crashed in (but
     not in a TODO, which names what to write): a crash says where the kernel stopped, while a
     failed check of the same step usually names what the code got wrong (a destroy that keeps
-    a frame, say, before a test that crashed over that frame). Then the order the tests are
-    written in (file, then line), the handout's as a rule, not their names'."""
+    a frame, say, before a test that crashed over that frame). Then suite by suite, and in
+    each the order its tests are written in (the handout's, as a rule), not their names':
+    buddy's unit tests before buddy_churn's random ones, the black-box tests last."""
     def crashed(f):
         return bool(_STOPPED_IN_ITSELF.match(f.cause)) and not _TODO_STEP.search(f.cause)
 
+    def written(f):  # suite by suite (a black-box test last), each in its source's order
+        suite = f.test.split(".", 1)[0] if "." in f.test else "~"
+        return (suite, *(f.result.get("place") or ("", 0)))
+
     def key(f):
         return (f.lab != current, f.lab, f.step is None, f.step or 0, f.after is not None,
-                crashed(f), tuple(f.result.get("place") or ("", 0)))
+                crashed(f), written(f))
     return sorted(failures, key=key)
 
 

@@ -526,6 +526,24 @@ def test_failures_come_in_the_order_a_student_fixes_them():
     assert "(console log: d.log)" in text
 
 
+def test_a_steps_failures_come_suite_by_suite_in_source_order():
+    # Not by name: a step's unit tests in the order they are written (the handout's), then the
+    # random ones of another suite, the black-box tests last.
+    def failed(test, place):
+        return {"lab": "06-buddy", "test": test, "status": "failed", "max_points": 2,
+                "message": f"{test} failed", "place": place}
+    results = [failed("frame_counts_match_the_machine[4G]", ["grade/tests/test_06_buddy.py", 40]),
+               failed("buddy_churn.random_frees", ["grade/ktests/06-buddy/buddy_churn_test.c", 30]),
+               failed("buddy.double_free_panics", ["grade/ktests/06-buddy/buddy_test.c", 300]),
+               failed("buddy.add_range_splits", ["grade/ktests/06-buddy/buddy_test.c", 120])]
+    steps = {"06-buddy": {r["test"]: 5 for r in results}}
+    text = "\n".join(t for t, _ in summary.report(results, "06-buddy", {"06-buddy": "labs"}, steps))
+    order = [text.index(f"FAIL 06-buddy {name} ") for name in
+             ("buddy.add_range_splits", "buddy.double_free_panics", "buddy_churn.random_frees",
+              "frame_counts_match_the_machine[4G]")]
+    assert order == sorted(order), text
+
+
 def test_tests_held_by_a_later_steps_todo_are_not_blamed_on_the_first_failure():
     # Step 2 written with a bug, step 3 a TODO: the tests that reach bump_free's TODO fail for
     # want of step 3, not because of step 2's bug, and the headline says so.

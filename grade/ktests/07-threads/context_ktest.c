@@ -135,11 +135,21 @@ KTEST(context, callee_saved_registers_survive, 3)
 	irq_restore(flags);
 
 	for (int i = 0; i < SAVED_REGS; i++) {
-		if (mine[i] != PATTERN_MAIN + 0x100 + (uint64_t)i)
+		uint64_t want = PATTERN_MAIN + 0x100 + (uint64_t)i;
+		/* Another saved register's value: the pops do not mirror the pushes. */
+		uint64_t k = mine[i] - (PATTERN_MAIN + 0x100);
+
+		if (mine[i] != want && k < SAVED_REGS)
+			FAIL(t,
+			     "%s is 0x%lx after the switch back, the value %s had: context_switch "
+			     "restores the registers in another order than it saved them (the pops "
+			     "must be the pushes in reverse, as struct context lays them out)",
+			     reg_names[i], mine[i], reg_names[k]);
+		else if (mine[i] != want)
 			FAIL(t,
 			     "%s is 0x%lx after the switch back, not 0x%lx: context_switch must "
 			     "save and restore it",
-			     reg_names[i], mine[i], PATTERN_MAIN + 0x100 + (uint64_t)i);
+			     reg_names[i], mine[i], want);
 		if (theirs[i] != PATTERN_OTHER + (uint64_t)i)
 			FAIL(t, "%s is 0x%lx in the other context after its switch back, not 0x%lx",
 			     reg_names[i], theirs[i], PATTERN_OTHER + (uint64_t)i);

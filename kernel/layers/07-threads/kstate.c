@@ -50,8 +50,27 @@ struct thread *threads_idle_thread(void)
 	return idle_thread;
 }
 
+/*
+ * A thread's first switch: its kernel part must be as thread_create's clear left it. Junk there
+ * (kmalloc's memory keeps what it held) would load another thread's catch points and trap
+ * depth, and the thread would crash somewhere far from the cause.
+ */
+static void check_first_run(const struct thread *next)
+{
+	const struct thread_kstate *k = &next->kstate;
+
+	if (!kstack_slot_first_run(next->stack.slot) || kstack_slot_owner(next->stack.slot) != next)
+		return;
+	if (k->ktry_top || k->trap_depth || k->runs)
+		panic("thread '%s' starts with junk in its record (kstate: catch points %p, trap "
+		      "depth %d, runs %lu): thread_create must clear the whole struct thread it gets "
+		      "from kmalloc, whose memory keeps what it held before",
+		      next->name, (void *)k->ktry_top, k->trap_depth, k->runs);
+}
+
 void thread_kstate_switch(struct thread *prev, struct thread *next)
 {
+	check_first_run(next);
 	prev->kstate.ktry_top = ktry_chain();
 	prev->kstate.trap_depth = trap_depth;
 	ktry_set_chain(next->kstate.ktry_top);

@@ -10,6 +10,10 @@ extern bool threads_up, timer_up;
 /* The stack slots' owners, for the deadlock report (slots.c): the owner of slot s, or NULL. */
 struct thread *kstack_slot_owner(int slot);
 
+/* True the first time it is asked about a slot handed out since (slots.c): the first switch to
+ * the thread whose stack is there. */
+bool kstack_slot_first_run(int slot);
+
 /* The guard-page lookup kernel/trap.c calls for a fault (slots.c). */
 bool kstack_guard_owner(uint64_t addr, char *buf, size_t size);
 

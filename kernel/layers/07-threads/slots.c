@@ -10,6 +10,7 @@
 #include "panic.h"
 
 static struct thread *slot_owner[THREAD_SLOTS];
+static bool slot_new[THREAD_SLOTS]; /* handed out, and its thread not switched to yet */
 static size_t slots_used;
 static int slot_hint; /* every slot below it is in use */
 
@@ -23,6 +24,7 @@ int kstack_slot_get(struct thread *owner)
 		if (!slot_owner[s]) {
 			slot = s;
 			slot_owner[s] = owner;
+			slot_new[s] = true;
 			slots_used++;
 			slot_hint = s + 1;
 			break;
@@ -41,6 +43,14 @@ void kstack_slot_put(int slot)
 	if (slot < slot_hint)
 		slot_hint = slot;
 	irq_restore(flags);
+}
+
+bool kstack_slot_first_run(int slot)
+{
+	if (slot < 0 || slot >= THREAD_SLOTS || !slot_new[slot])
+		return false;
+	slot_new[slot] = false;
+	return true;
 }
 
 struct thread *kstack_slot_owner(int slot)

@@ -169,8 +169,12 @@ void buddy_add_free_range(struct buddy_region *r, uint64_t pfn, uint64_t count)
 		      pfn, pfn + count, r->base_pfn, r->base_pfn + r->nframes);
 	/* Validate first: the ends of every block must still be reserved. */
 	for (uint64_t p = pfn, left = count; left;) {
-		uint64_t size = UINT64_C(1) << largest_aligned_order(p, left);
+		unsigned order = largest_aligned_order(p, left);
+		uint64_t size = UINT64_C(1) << order;
 
+		if (size > left) /* it would run past the range (and left -= size wrap around) */
+			panic("buddy_add_free_range: largest_aligned_order(%lu, %lu) gave order %u, a block of %lu frames, but only %lu are left: it must return the largest order whose block fits in count",
+			      p, left, order, size, left);
 		if (buddy_frame(r, p) != BUDDY_RESERVED ||
 		    buddy_frame(r, p + size - 1) != BUDDY_RESERVED)
 			panic("buddy_add_free_range: frames [%lu, %lu) were already given to the allocator",

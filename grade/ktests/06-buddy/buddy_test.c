@@ -441,13 +441,54 @@ KTEST(buddy, double_free_panics, 1)
 	EXPECT_BUDDY_OK(t, r);
 
 	/*
+	 * Two buddies freed one after the other, in both orders, then either freed again. The
+	 * second free merges them, and the block freed second goes inside the merged block: its
+	 * frame byte must say so (BUDDY_INSIDE), or a second free of it looks like the free of
+	 * an allocated frame.
+	 *   alloc 0, alloc 1; free 0, 1 (or 1, 0): [0..15 free]; free 0 (or 1) again: panic
+	 */
+	struct ktry_result res;
+	for (uint64_t first = 0; first < 2; first++)
+		for (uint64_t again = 0; again < 2; again++) {
+			test_pool_reset(t);
+			r = test_region_free(t, &tr, 0, 16);
+			ASSERT_EQ(t, buddy_alloc(r, 0), 0);
+			ASSERT_EQ(t, buddy_alloc(r, 0), 1);
+			buddy_free(r, first, 0);
+			buddy_free(r, first ^ 1, 0);
+			uint8_t b = buddy_frame(r, again);
+			frame_to_free = again;
+			if (ktry_call(free_that_frame, r, KTRY_PANIC, &res)) {
+				if (!strstr(res.msg, "double free"))
+					FAIL(t,
+					     "frames %lu then %lu freed, freeing frame %lu again panicked, "
+					     "but not with \"double free\": %s",
+					     first, first ^ 1, again, res.msg);
+				continue;
+			}
+			if (b == (BUDDY_USED | 0))
+				FAIL(t,
+				     "frames %lu then %lu freed, the second free of frame %lu did not "
+				     "panic: frame %lu had merged into a free block, but its frame byte "
+				     "still said BUDDY_USED | 0, so it looked allocated; free_block must "
+				     "mark pfn BUDDY_INSIDE before it merges",
+				     first, first ^ 1, again, again);
+			else
+				FAIL(t,
+				     "frames %lu then %lu freed, the second free of frame %lu did not "
+				     "panic (its frame byte was 0x%02x): buddy_free must panic with "
+				     "\"double free\"",
+				     first, first ^ 1, again, b);
+			return;
+		}
+
+	/*
 	 * A write into a free block (after a free, say) lands on its list node, and the
 	 * allocator must notice when it next unlinks that node. Allocating one frame of 0..15
 	 * leaves its buddy a free order-0 block; a stray write gives the buddy's node another
 	 * frame number; freeing the frame merges it with its buddy, which unlinks the buddy's
 	 * node: free_node must panic.
 	 */
-	struct ktry_result res;
 	test_pool_reset(t);
 	r = test_region_free(t, &tr, 0, 16);
 	frame_to_free = buddy_alloc(r, 0);
@@ -455,13 +496,22 @@ KTEST(buddy, double_free_panics, 1)
 	uint64_t buddy = frame_to_free ^ 1;
 	ASSERT_EQ(t, buddy_frame(r, buddy), BUDDY_FREE | 0);
 	tr.nodes[buddy].pfn = buddy ^ 8; /* the stray write */
-	if (!ktry_call(free_that_frame, r, KTRY_PANIC, &res))
-		FAIL(t,
-		     "the node of free frame %lu said frame %lu, and freeing its buddy %lu unlinked "
-		     "it without a panic: free_list_remove must get the node with free_node, which "
-		     "checks it against the frame table",
-		     buddy, buddy ^ 8, frame_to_free);
-	else if (!strstr(res.msg, "something wrote into a free frame"))
+	if (!ktry_call(free_that_frame, r, KTRY_PANIC, &res)) {
+		if (buddy_frame(r, buddy) == (BUDDY_FREE | 0))
+			FAIL(t,
+			     "freeing frame %lu did not panic, and did not merge it with its buddy: "
+			     "frame %lu's buddy at order 0 is %lu = %lu ^ (1 << 0), a free order-0 "
+			     "block, and it still is one (its node, which a stray write had changed, "
+			     "was never unlinked); free_block must look for the buddy at "
+			     "pfn ^ (1 << order) and merge with it when it is a free block of that order",
+			     frame_to_free, frame_to_free, buddy, frame_to_free);
+		else
+			FAIL(t,
+			     "the node of free frame %lu said frame %lu, and freeing its buddy %lu "
+			     "unlinked it without a panic: free_list_remove must get the node with "
+			     "free_node, which checks it against the frame table",
+			     buddy, buddy ^ 8, frame_to_free);
+	} else if (!strstr(res.msg, "something wrote into a free frame"))
 		FAIL(t,
 		     "the node of free frame %lu said frame %lu; freeing its buddy %lu panicked, but "
 		     "not with free_node's \"something wrote into a free frame\": %s",
